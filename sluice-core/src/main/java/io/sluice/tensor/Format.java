@@ -1,0 +1,24 @@
+package io.sluice.tensor;
+
+import io.sluice.gguf.GGMLType;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * One tensor storage format (ggml's per-type traits): its block layout, how to dequantize it,
+ * how to take a dot product with float activations directly on the mapped bytes, and how to
+ * quantize floats into it. Offsets are in bytes into the segment; element counts {@code n} are
+ * multiples of the type's block size and start on a block boundary.
+ */
+public interface Format {
+    GGMLType type();
+
+    /** Dequantizes n values stored at {@code byteOffset} into dst[dstOffset..dstOffset+n). */
+    void dequantize(MemorySegment src, long byteOffset, float[] dst, int dstOffset, int n);
+
+    /** Sum over i < n of value(i) * x[xOffset + i], for the n values stored at {@code byteOffset}. */
+    float dot(MemorySegment src, long byteOffset, float[] x, int xOffset, int n);
+
+    /** Encodes src[srcOffset..srcOffset+n) into dst at {@code byteOffset} (type().byteSize(n) bytes). */
+    void quantize(float[] src, int srcOffset, int n, MemorySegment dst, long byteOffset);
+}
