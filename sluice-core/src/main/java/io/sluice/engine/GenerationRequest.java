@@ -1,0 +1,29 @@
+package io.sluice.engine;
+
+import java.util.List;
+
+/**
+ * One generation: prompt token ids (already tokenized, BOS included if wanted), sampling, limits.
+ * maxTokens <= 0 means "until the context is full". stop strings end the generation when they
+ * appear in the output text (the stop string itself is not emitted). topLogprobs: -1 = no
+ * logprobs, 0..20 = the chosen token's logprob plus that many alternatives.
+ */
+public record GenerationRequest(
+        int[] promptTokens,
+        SamplingParams sampling,
+        int maxTokens,
+        List<String> stop,
+        boolean ignoreEos,
+        int topLogprobs) {
+
+    public GenerationRequest {
+        stop = stop == null ? List.of() : List.copyOf(stop);
+        sampling = sampling == null ? SamplingParams.GREEDY : sampling;
+        if (promptTokens == null || promptTokens.length == 0) throw new IllegalArgumentException("prompt must have at least one token");
+        if (topLogprobs > 20) throw new IllegalArgumentException("top_logprobs must be at most 20");
+    }
+
+    public static GenerationRequest greedy(int[] prompt, int maxTokens) {
+        return new GenerationRequest(prompt, SamplingParams.GREEDY, maxTokens, List.of(), false, -1);
+    }
+}

@@ -1,0 +1,43 @@
+package io.sluice.engine;
+
+import java.util.Map;
+
+/**
+ * How the next token is chosen. temperature 0 is greedy (argmax). topK 0, topP 1 and minP 0
+ * disable those filters; repeatPenalty 1 and the frequency/presence penalties 0 disable penalties
+ * (applied over the last {@code penaltyLastN} tokens, -1 = whole context). logitBias adds to
+ * a token's logit before sampling. The same seed gives the same output.
+ */
+public record SamplingParams(
+        float temperature,
+        int topK,
+        float topP,
+        float minP,
+        float repeatPenalty,
+        float frequencyPenalty,
+        float presencePenalty,
+        int penaltyLastN,
+        long seed,
+        Map<Integer, Float> logitBias) {
+
+    public static final SamplingParams GREEDY = new SamplingParams(0f, 0, 1f, 0f, 1f, 0f, 0f, 64, 0L, Map.of());
+
+    public SamplingParams {
+        logitBias = logitBias == null ? Map.of() : Map.copyOf(logitBias);
+        if (!(temperature >= 0) || Float.isInfinite(temperature)) throw new IllegalArgumentException("temperature must be a finite number >= 0");
+        if (topK < 0) throw new IllegalArgumentException("top_k must be >= 0");
+        if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("top_p must be in (0, 1]");
+        if (!(minP >= 0 && minP <= 1)) throw new IllegalArgumentException("min_p must be in [0, 1]");
+        if (!(repeatPenalty > 0) || Float.isInfinite(repeatPenalty)) throw new IllegalArgumentException("repeat penalty must be a finite number > 0");
+        if (!Float.isFinite(frequencyPenalty) || !Float.isFinite(presencePenalty)) throw new IllegalArgumentException("penalties must be finite");
+    }
+
+    /** Sampling as llama.cpp's CLI defaults it (temp 0.8, top-k 40, top-p 0.95, min-p 0.05). */
+    public static SamplingParams defaults(long seed) {
+        return new SamplingParams(0.8f, 40, 0.95f, 0.05f, 1f, 0f, 0f, 64, seed, Map.of());
+    }
+
+    public boolean greedy() {
+        return temperature == 0f;
+    }
+}

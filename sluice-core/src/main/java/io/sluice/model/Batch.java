@@ -1,0 +1,66 @@
+package io.sluice.model;
+
+/**
+ * The tokens of one forward pass, possibly from many sequences (continuous batching): each token
+ * has its id, its position in its sequence and the index of that sequence within the batch. Each
+ * sequence brings its KV block table: position p of the sequence lives in block
+ * {@code blockTables[s][p / blockSize]}, slot {@code p % blockSize}. Positions before a sequence's
+ * first token in the batch must already be in the KV cache (earlier steps, or a shared prefix).
+ * Tokens of one sequence appear in increasing position order.
+ */
+public final class Batch {
+    public final int capacity;
+    public final int[] tokens;
+    public final int[] positions;
+    public final int[] seqOf;
+    /** Whether the pass computes logits for this token (e.g. only the last prompt token). */
+    public final boolean[] wantLogits;
+    public int size;
+
+    public int[][] blockTables;
+    public int numSeqs;
+
+    public Batch(int capacity, int maxSeqs) {
+        this.capacity = capacity;
+        this.tokens = new int[capacity];
+        this.positions = new int[capacity];
+        this.seqOf = new int[capacity];
+        this.wantLogits = new boolean[capacity];
+        this.blockTables = new int[maxSeqs][];
+    }
+
+    public void clear() {
+        size = 0;
+        numSeqs = 0;
+    }
+
+    /** Registers a sequence's block table; returns its index for {@link #add}. */
+    public int addSequence(int[] blockTable) {
+        if (numSeqs == blockTables.length) throw new IllegalStateException("batch holds at most " + blockTables.length + " sequences");
+        blockTables[numSeqs] = blockTable;
+        return numSeqs++;
+    }
+
+    public void add(int token, int position, int seq, boolean logits) {
+        if (size == capacity) throw new IllegalStateException("batch holds at most " + capacity + " tokens");
+        tokens[size] = token;
+        positions[size] = position;
+        seqOf[size] = seq;
+        wantLogits[size] = logits;
+        size++;
+    }
+
+    public int logitsCount() {
+        int n = 0;
+        for (int i = 0; i < size; i++) if (wantLogits[i]) n++;
+        return n;
+    }
+
+    /** A batch of one sequence's tokens at positions start.. with consecutive blocks 0,1,2.. (single-stream use). */
+    public static Batch single(int[] tokens, int start, boolean allLogits, int[] blockTable) {
+        Batch b = new Batch(tokens.length, 1);
+        int s = b.addSequence(blockTable);
+        for (int i = 0; i < tokens.length; i++) b.add(tokens[i], start + i, s, allLogits || i == tokens.length - 1);
+        return b;
+    }
+}

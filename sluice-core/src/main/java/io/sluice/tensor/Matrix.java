@@ -1,0 +1,72 @@
+package io.sluice.tensor;
+
+import io.sluice.gguf.GGMLType;
+import io.sluice.gguf.GGUFFile;
+import io.sluice.gguf.TensorInfo;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A 2-D weight tensor of {@code rows} rows of {@code cols} values, stored in its own format in
+ * the file's mapping (never copied). out = W·x computes one dot product per row.
+ */
+public final class Matrix {
+    private final String name;
+    private final Format format;
+    private final MemorySegment data;
+    private final int rows;
+    private final int cols;
+    private final long rowBytes;
+
+    public Matrix(String name, GGMLType type, MemorySegment data, int rows, int cols) {
+        this.name = name;
+        this.format = Formats.of(type);
+        this.data = data;
+        this.rows = rows;
+        this.cols = cols;
+        this.rowBytes = type.byteSize(cols);
+        if (data.byteSize() < rowBytes * rows) throw new IllegalArgumentException(name + ": data too small for " + rows + "x" + cols);
+    }
+
+    public static Matrix of(GGUFFile file, TensorInfo t) {
+        long cols = t.dims()[0];
+        long rows = t.rows();
+        if (cols > Integer.MAX_VALUE || rows > Integer.MAX_VALUE) throw new IllegalArgumentException(t.name() + " is too large");
+        if (!Formats.supports(t.type())) {
+            throw new UnsupportedOperationException(file.path() + ": tensor '" + t.name() + "' has type " + t.type() + ", which Sluice does not compute");
+        }
+        return new Matrix(t.name(), t.type(), file.data(t), (int) rows, (int) cols);
+    }
+
+    public String name() { return name; }
+    public int rows() { return rows; }
+    public int cols() { return cols; }
+    public GGMLType type() { return format.type(); }
+    public Format format() { return format; }
+    public MemorySegment data() { return data; }
+    public long rowBytes() { return rowBytes; }
+
+    /** Dequantizes row r into dst[off..off+cols). */
+    public void row(int r, float[] dst, int off) {
+        format.dequantize(data, r * rowBytes, dst, off, cols);
+    }
+
+    public float dotRow(int r, float[] x, int xOff) {
+        return format.dot(data, r * rowBytes, x, xOff, cols);
+    }
+
+    /**
+     * out[t*rows + r] = row r · x[t*cols ..] for t < n. Rows are split across threads; each row is
+     * read once and applied to all n inputs while it is in cache.
+     */
+    public void matmul(float[] x, float[] out, int n) {
+        Parallel.forRange(rows, (start, end) -> {
+            for (int r = start; r < end; r++) {
+                long off = r * rowBytes;
+                for (int t = 0; t < n; t++) {
+                    out[t * rows + r] = format.dot(data, off, x, t * cols, cols);
+                }
+            }
+        });
+    }
+}
