@@ -36,7 +36,8 @@ public enum GGMLType {
     IQ1_M(29, 256, 56),
     BF16(30, 1, 2),
     TQ1_0(34, 256, 54),
-    TQ2_0(35, 256, 66);
+    TQ2_0(35, 256, 66),
+    MXFP4(39, 32, 17);
 
     public final int id;
     public final int blockSize;
@@ -52,6 +53,11 @@ public enum GGMLType {
 
     static {
         for (GGMLType t : values()) BY_ID[t.id] = t;
+    }
+
+    /** Ids ggml once used and has since removed from GGUF files (Q4_2, Q4_3, Q4_0_4_4 ... IQ4_NL_8_8). */
+    public static boolean isRemovedId(int id) {
+        return id == 4 || id == 5 || (id >= 31 && id <= 33) || (id >= 36 && id <= 38);
     }
 
     /** The type with this id, or null when the id is not a known ggml type. */

@@ -24,6 +24,14 @@ public record GGUFValue(GGUFValueType type, GGUFValueType elementType, Object va
     public static GGUFValue f32(float v) { return of(GGUFValueType.FLOAT32, v); }
     public static GGUFValue bool(boolean v) { return of(GGUFValueType.BOOL, v); }
 
+    /** A scalar of one of the eight integer types. */
+    public boolean isInteger() {
+        return switch (type) {
+            case UINT8, INT8, UINT16, INT16, UINT32, INT32, UINT64, INT64 -> true;
+            default -> false;
+        };
+    }
+
     public boolean isArray() {
         return type == GGUFValueType.ARRAY;
     }
