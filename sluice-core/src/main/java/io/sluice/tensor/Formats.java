@@ -11,6 +11,18 @@ public final class Formats {
 
     static {
         register(new F32Format());
+        register(new F16Format());
+        register(new BF16Format());
+        register(new Q8_0Format());
+        register(new Q4_0Format());
+        register(new Q4_1Format());
+        register(new Q5_0Format());
+        register(new Q5_1Format());
+        register(new Q2_KFormat());
+        register(new Q3_KFormat());
+        register(new Q4_KFormat());
+        register(new Q5_KFormat());
+        register(new Q6_KFormat());
     }
 
     private Formats() {
@@ -29,5 +41,11 @@ public final class Formats {
         Format f = TABLE.get(type);
         if (f == null) throw new UnsupportedOperationException("tensor type " + type + " is not supported by Sluice");
         return f;
+    }
+
+    /** Bytes taken by one row of {@code cols} values of type {@code t}; cols must be a multiple of its block size. */
+    public static long rowBytes(GGMLType t, int cols) {
+        if (cols < 0) throw new IllegalArgumentException("negative column count " + cols);
+        return t.byteSize(cols);
     }
 }
