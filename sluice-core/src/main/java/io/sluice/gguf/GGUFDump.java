@@ -32,7 +32,7 @@ public final class GGUFDump {
         for (Map.Entry<String, GGUFValue> e : f.metadata().entrySet()) {
             GGUFValue v = e.getValue();
             sb.append("  ").append(pad(escape(e.getKey(), 200), keyWidth)).append("  ")
-                    .append(pad(typeName(v), 14)).append("  ").append(value(v)).append('\n');
+                    .append(pad(typeName(v), 10)).append("  ").append(value(v)).append('\n');
         }
 
         sb.append("\ntensors (").append(f.tensors().size()).append("):\n");

@@ -306,6 +306,38 @@ public final class GGUFFile implements AutoCloseable {
         return v == null ? dflt : number(key, v).asBoolean();
     }
 
+    /** A STRING array, or null when the key is absent. */
+    public String[] getStringArray(String key) {
+        GGUFValue v = metadata.get(key);
+        return v == null ? null : array(key, v, GGUFValueType.STRING).asStringArray();
+    }
+
+    /** A FLOAT32 array, or null when the key is absent. */
+    public float[] getFloatArray(String key) {
+        GGUFValue v = metadata.get(key);
+        return v == null ? null : array(key, v, GGUFValueType.FLOAT32).asFloatArray();
+    }
+
+    /** Any integer or bool array as a fresh int[] (files store token types etc. in various widths), or null when absent. */
+    public int[] getIntArray(String key) {
+        GGUFValue v = metadata.get(key);
+        if (v == null) return null;
+        if (!v.isArray()) throw new GGUFException(path + ": metadata '" + key + "' is " + v.type() + ", expected an integer array");
+        try {
+            return v.toIntArray();
+        } catch (IllegalStateException | ArithmeticException e) {
+            throw new GGUFException(path + ": metadata '" + key + "': cannot read as int array (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private GGUFValue array(String key, GGUFValue v, GGUFValueType element) {
+        if (!v.isArray() || v.elementType() != element) {
+            throw new GGUFException(path + ": metadata '" + key + "' is " + (v.isArray() ? "an array of " + v.elementType() : v.type())
+                    + ", expected an array of " + element);
+        }
+        return v;
+    }
+
     public GGUFValue require(String key) {
         GGUFValue v = metadata.get(key);
         if (v == null) throw new GGUFException(path + ": missing metadata key '" + key + "'");

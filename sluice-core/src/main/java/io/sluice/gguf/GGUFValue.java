@@ -81,10 +81,21 @@ public record GGUFValue(GGUFValueType type, GGUFValueType elementType, Object va
         return java.lang.reflect.Array.getLength(value);
     }
 
-    public String[] asStringArray() { return (String[]) value; }
-    public float[] asFloatArray() { return (float[]) value; }
-    public int[] asIntArray() { return (int[]) value; }
-    public byte[] asByteArray() { return (byte[]) value; }
+    /** The array itself (not a copy), for STRING arrays. */
+    public String[] asStringArray() { return (String[]) arrayOf(String[].class, "STRING"); }
+    /** The array itself (not a copy), for FLOAT32 arrays. */
+    public float[] asFloatArray() { return (float[]) arrayOf(float[].class, "FLOAT32"); }
+    /** The array itself (not a copy), for INT32 and UINT32 arrays. */
+    public int[] asIntArray() { return (int[]) arrayOf(int[].class, "INT32 or UINT32"); }
+    /** The array itself (not a copy), for INT8 and UINT8 arrays. */
+    public byte[] asByteArray() { return (byte[]) arrayOf(byte[].class, "INT8 or UINT8"); }
+
+    private Object arrayOf(Class<?> javaType, String wanted) {
+        if (!javaType.isInstance(value)) {
+            throw new IllegalStateException("not an array of " + wanted + ": " + (isArray() ? "array of " + elementType : type));
+        }
+        return value;
+    }
 
     /** Any integer or bool array as int[] (tokenizer token types may be stored as any of them). */
     public int[] toIntArray() {
