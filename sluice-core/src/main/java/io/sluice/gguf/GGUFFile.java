@@ -25,8 +25,12 @@ import java.util.Map;
  * parsed onto the heap; tensor data stays in the mapping and is handed out as slices of it.
  *
  * <p>Every count, length and offset read from the file is checked against the bytes that are
- * really there before anything is allocated, so a corrupt or hostile file fails with a
- * {@link GGUFException} naming the file and the problem, never with an OutOfMemoryError.
+ * really there before anything is allocated, heap use for metadata is capped (see
+ * {@link #defaultHeapBudget}), and array nesting is limited, so a corrupt or hostile file fails with
+ * one {@link GGUFException} naming the file and the problem, never with an OutOfMemoryError, a
+ * StackOverflowError or a hang. Tensors must lie inside the file without overlapping; unlike ggml,
+ * their order and gaps between them are not prescribed. As in ggml, a bool byte other than 0 is
+ * true and a tensor with 0 dimensions is a scalar (read as shape [1]).
  */
 public final class GGUFFile implements AutoCloseable {
     public static final int MAGIC = 0x46554747; // "GGUF" read as a little-endian int
