@@ -23,6 +23,13 @@ public interface Engine extends AutoCloseable {
 
     EngineMetrics metrics();
 
+    /**
+     * Registers a hook called on the engine thread right after each request's Finished event,
+     * with its latency milestones (for TTFT / inter-token latency histograms). Must be quick.
+     */
+    default void onRequestFinished(Consumer<RequestTiming> hook) {
+    }
+
     /** Stops the engine loop; running requests finish with CANCELLED. */
     @Override
     void close();

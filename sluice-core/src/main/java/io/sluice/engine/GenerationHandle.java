@@ -7,4 +7,9 @@ public interface GenerationHandle {
     void cancel();
 
     boolean isDone();
+
+    /** The request's latency milestones; set just before its Finished event is delivered, null until then. */
+    default RequestTiming timing() {
+        return null;
+    }
 }

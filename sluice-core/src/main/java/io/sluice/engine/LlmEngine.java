@@ -1,0 +1,350 @@
+package io.sluice.engine;
+
+import io.sluice.model.Batch;
+import io.sluice.model.KvStore;
+import io.sluice.model.Model;
+import io.sluice.model.tokenizer.Tokenizer;
+
+import java.lang.System.Logger.Level;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * The serving engine: one thread runs the loop "take new requests and cancellations, let the
+ * {@link Scheduler} plan a step, run ONE {@link Model#forward} over every scheduled token of every
+ * sequence, sample, stream events". Requests join and leave between steps. The KV pool is one
+ * {@link KvStore} sized by a {@link MemoryPlan}; the {@link KvCacheManager} shares prefix blocks
+ * between requests.
+ *
+ * <p>Failures stay local: a failing step ends the requests in it with Finished(ERROR), a listener
+ * that throws ends its own request, and the loop keeps serving the others.
+ */
+public final class LlmEngine implements Engine {
+    private static final System.Logger LOG = System.getLogger(LlmEngine.class.getName());
+    private static final Object WAKE = new Object();
+
+    private final Model model;
+    private final EngineConfig config;
+    private final MemoryPlan plan;
+    private final Tokenizer tokenizer;
+    private final int vocab;
+    private final int contextLength;
+    private final KvStore kv;
+    private final KvCacheManager blocks;
+    private final Scheduler scheduler;
+    private final Batch batch;
+    private final float[] logits;
+    private final Thread thread;
+
+    /** New sequences, cancelled sequences, and WAKE, from other threads. */
+    private final LinkedBlockingQueue<Object> inbox = new LinkedBlockingQueue<>();
+    private final AtomicLong ids = new AtomicLong();
+    /** Submitted but not yet taken from the inbox by the engine thread. */
+    private final AtomicInteger inboxPending = new AtomicInteger();
+    private final List<Consumer<RequestTiming>> finishHooks = new CopyOnWriteArrayList<>();
+    private volatile boolean closed;
+
+    private volatile int running;
+    private volatile int queued;
+    private volatile int kvUsed;
+    private volatile int kvCached;
+    private volatile long promptTokens;
+    private volatile long computedPromptTokens;
+    private volatile long generatedTokens;
+    private volatile long finishedRequests;
+    private volatile long steps;
+
+    /** Sizes the KV pool (see {@link MemoryPlan#of}), allocates it and starts the engine thread. */
+    public LlmEngine(Model model, EngineConfig config) {
+        this.model = model;
+        this.config = config;
+        this.tokenizer = model.tokenizer();
+        this.vocab = model.config().vocabSize() > 0 ? model.config().vocabSize() : tokenizer.vocabSize();
+        this.plan = MemoryPlan.of(config, model.config(), model.weightBytes());
+        this.kv = new KvStore(model.config(), plan.numBlocks(), config.kvBlockSize(), config.kvType());
+        this.blocks = new KvCacheManager(plan.numBlocks(), config.kvBlockSize());
+        // A sequence can never hold more positions than the whole pool.
+        this.contextLength = (int) Math.min(plan.contextLength(), (long) plan.numBlocks() * config.kvBlockSize());
+        this.scheduler = new Scheduler(blocks, config.maxBatchedTokens(), config.maxSeqs());
+        this.batch = new Batch(config.maxBatchedTokens(), config.maxSeqs());
+        this.logits = new float[Math.min(config.maxSeqs(), config.maxBatchedTokens()) * vocab];
+        this.thread = Thread.ofPlatform().name("sluice-engine").daemon().unstarted(this::loop);
+        publishGauges();
+        thread.start();
+    }
+
+    @Override public Model model() { return model; }
+    @Override public EngineConfig config() { return config; }
+
+    public MemoryPlan memoryPlan() { return plan; }
+
+    /** The context each sequence gets: the configured (or model's) length, capped by the pool. */
+    public int contextLength() { return contextLength; }
+
+    @Override
+    public void onRequestFinished(Consumer<RequestTiming> hook) {
+        finishHooks.add(hook);
+    }
+
+    @Override
+    public GenerationHandle submit(GenerationRequest request, Consumer<GenerationEvent> listener) {
+        if (closed) throw new EngineException(EngineException.Kind.SHUTDOWN, "the engine is shut down");
+        int[] prompt = request.promptTokens();
+        if (prompt.length > contextLength) {
+            throw new EngineException(EngineException.Kind.CONTEXT_TOO_LONG, "the prompt has " + prompt.length
+                    + " tokens but the context holds " + contextLength + " tokens");
+        }
+        for (int t : prompt) {
+            if (t < 0 || t >= vocab) throw new EngineException(EngineException.Kind.INVALID_REQUEST, "token id " + t + " is outside the vocabulary (0.." + (vocab - 1) + ")");
+        }
+        for (Integer t : request.sampling().logitBias().keySet()) {
+            if (t < 0 || t >= vocab) throw new EngineException(EngineException.Kind.INVALID_REQUEST, "logit_bias token id " + t + " is outside the vocabulary");
+        }
+        // maxQueue counts requests beyond the free sequence slots.
+        int free = Math.max(0, config.maxSeqs() - running);
+        if (inboxPending.get() + queued - free >= config.maxQueue()) {
+            throw new EngineException(EngineException.Kind.QUEUE_FULL, "the engine's queue is full (" + config.maxQueue() + " waiting requests)");
+        }
+        Sequence s = new Sequence(ids.incrementAndGet(), request, listener, this);
+        synchronized (this) {
+            if (closed) {
+                throw new EngineException(EngineException.Kind.SHUTDOWN, "the engine is shut down");
+            }
+            inboxPending.incrementAndGet();
+            inbox.add(s);
+        }
+        return s;
+    }
+
+    void wake(Sequence cancelled) {
+        inbox.add(cancelled);
+    }
+
+    @Override
+    public EngineMetrics metrics() {
+        return new EngineMetrics(running, inboxPending.get() + queued, blocks.numBlocks(), kvUsed, kvCached,
+                scheduler.prefixHitTokens, scheduler.preemptions, promptTokens, computedPromptTokens,
+                generatedTokens, finishedRequests, steps);
+    }
+
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) return;
+            closed = true;
+            inbox.add(WAKE);
+        }
+        if (Thread.currentThread() != thread) {
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    // ---- engine thread ----
+
+    private void loop() {
+        try {
+            while (!closed) {
+                Object first = scheduler.idle() ? inbox.take() : inbox.poll();
+                if (first != null) take(first);
+                for (Object o; (o = inbox.poll()) != null; ) take(o);
+                if (closed) break;
+                if (!scheduler.idle()) step();
+                publishGauges();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            // Requests submitted before close() that the loop never took.
+            for (Object o; (o = inbox.poll()) != null; ) {
+                if (o instanceof Sequence s && s.sampler == null) {
+                    init(s);
+                    finish(s, FinishReason.CANCELLED, null);
+                }
+            }
+            for (Sequence s : new ArrayList<>(scheduler.running)) finish(s, FinishReason.CANCELLED, null);
+            for (Sequence s : new ArrayList<>(scheduler.waiting)) finish(s, FinishReason.CANCELLED, null);
+            publishGauges();
+            kv.close();
+        }
+    }
+
+    private void take(Object o) {
+        if (!(o instanceof Sequence s) || s.finished) return;
+        if (s.sampler == null) {
+            init(s);
+            if (!s.cancelRequested) scheduler.waiting.addLast(s);
+        }
+        if (s.cancelRequested) finish(s, FinishReason.CANCELLED, null);
+    }
+
+    private void init(Sequence s) {
+        GenerationRequest r = s.request;
+        s.sampler = new Sampler(r.sampling(), vocab);
+        for (int i = 0; i < s.promptLength; i++) s.sampler.accept(s.tokens[i]);
+        s.text = new TextStream(tokenizer, r.promptTokens());
+        s.stop = new StopMatcher(r.stop());
+        promptTokens += s.promptLength;
+        inboxPending.decrementAndGet();
+    }
+
+    private void step() {
+        List<Scheduler.Work> work;
+        try {
+            work = scheduler.schedule();
+        } catch (RuntimeException | Error e) {
+            // A scheduling bug: fail everyone rather than spin on it.
+            LOG.log(Level.ERROR, "scheduler failed", e);
+            for (Sequence s : new ArrayList<>(scheduler.running)) finish(s, FinishReason.ERROR, "engine scheduling failed: " + e);
+            return;
+        }
+        publishGauges();
+        if (work.isEmpty()) return;
+
+        batch.clear();
+        long now = System.nanoTime();
+        long promptComputed = 0;
+        for (Scheduler.Work w : work) {
+            Sequence s = w.seq();
+            if (s.firstScheduledNanos == 0) s.firstScheduledNanos = now;
+            int idx = batch.addSequence(s.table.array());
+            for (int i = 0; i < w.tokens(); i++) {
+                int pos = s.computed + i;
+                batch.add(s.tokens[pos], pos, idx, pos == s.length - 1);
+                if (pos < s.promptLength) promptComputed++;
+            }
+        }
+        try {
+            model.forward(batch, kv, logits);
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.ERROR, "forward pass failed", e);
+            String msg = "forward pass failed: " + (e.getMessage() != null ? e.getMessage() : e.toString());
+            for (Scheduler.Work w : work) finish(w.seq(), FinishReason.ERROR, msg);
+            return;
+        }
+        steps++;
+        computedPromptTokens += promptComputed;
+
+        int row = 0;
+        for (Scheduler.Work w : work) {
+            Sequence s = w.seq();
+            if (s.finished) continue;
+            s.computed += w.tokens();
+            blocks.commit(s.table, s.tokens, s.computed);
+            if (s.computed == s.length) sampleNext(s, row++ * vocab);
+        }
+    }
+
+    private void sampleNext(Sequence s, int offset) {
+        GenerationRequest r = s.request;
+        Sampler.Result res;
+        try {
+            res = s.sampler.sample(logits, offset, r.topLogprobs());
+        } catch (RuntimeException e) {
+            finish(s, FinishReason.ERROR, "sampling failed: " + e.getMessage());
+            return;
+        }
+        int tok = res.token();
+        s.append(tok);
+        s.sampler.accept(tok);
+        generatedTokens++;
+
+        FinishReason reason = null;
+        String text;
+        if (!r.ignoreEos() && tokenizer.isEog(tok)) {
+            // The end-of-generation token itself contributes no text.
+            text = s.stop.push(s.text.flush());
+            reason = FinishReason.STOP;
+        } else {
+            text = s.stop.push(s.text.next(tok));
+            if (s.stop.stopped()) {
+                reason = FinishReason.STOP;
+            } else if ((r.maxTokens() > 0 && s.generated >= r.maxTokens()) || s.length > contextLength) {
+                text += s.stop.push(s.text.flush());
+                reason = s.stop.stopped() ? FinishReason.STOP : FinishReason.LENGTH;
+            }
+        }
+        if (reason != null) text += s.stop.flush();
+
+        List<GenerationEvent.TopLogprob> tops = List.of();
+        if (r.topLogprobs() > 0) {
+            var list = new ArrayList<GenerationEvent.TopLogprob>(res.topIds().length);
+            for (int i = 0; i < res.topIds().length; i++) {
+                list.add(new GenerationEvent.TopLogprob(res.topIds()[i], pieceText(res.topIds()[i]), res.topLogprobs()[i]));
+            }
+            tops = List.copyOf(list);
+        }
+        if (!deliver(s, new GenerationEvent.Token(tok, text, res.logprob(), tops))) return;
+        if (reason != null) finish(s, reason, null);
+    }
+
+    private String pieceText(int id) {
+        try {
+            return new String(tokenizer.tokenBytes(id), StandardCharsets.UTF_8);
+        } catch (RuntimeException e) {
+            return "";
+        }
+    }
+
+    /** Sends an event; a throwing listener ends its request. False when the request ended. */
+    private boolean deliver(Sequence s, GenerationEvent e) {
+        try {
+            s.listener.accept(e);
+            return true;
+        } catch (RuntimeException | Error ex) {
+            LOG.log(Level.WARNING, "listener of request " + s.id + " threw; ending the request", ex);
+            finish(s, FinishReason.ERROR, "listener failed: " + ex);
+            return false;
+        }
+    }
+
+    private void finish(Sequence s, FinishReason reason, String message) {
+        if (s.finished) return;
+        s.finished = true;
+        scheduler.remove(s);
+        publishGauges();
+        finishedRequests++;
+        RequestTiming timing = new RequestTiming(s.id, reason, s.usage(), s.arrivalNanos, s.firstScheduledNanos,
+                s.firstTokenNanos, System.nanoTime(), Arrays.copyOf(s.gaps, s.gapCount));
+        s.timing = timing;
+        s.done = true;
+        try {
+            s.listener.accept(new GenerationEvent.Finished(reason, s.usage(), reason == FinishReason.ERROR ? message : null));
+        } catch (RuntimeException | Error ex) {
+            LOG.log(Level.WARNING, "listener of request " + s.id + " threw on Finished", ex);
+        }
+        for (Consumer<RequestTiming> hook : finishHooks) {
+            try {
+                hook.accept(timing);
+            } catch (RuntimeException | Error ex) {
+                LOG.log(Level.WARNING, "request-finished hook threw", ex);
+            }
+        }
+    }
+
+    private void publishGauges() {
+        kvUsed = blocks.usedBlocks();
+        kvCached = blocks.cachedBlocks();
+        running = scheduler.running.size();
+        queued = scheduler.waiting.size();
+    }
+
+    /** Test hook: checks the block accounting (engine must be idle or closed). */
+    void checkBlocks() {
+        blocks.checkConsistency();
+    }
+
+    KvCacheManager blockManager() {
+        return blocks;
+    }
+}

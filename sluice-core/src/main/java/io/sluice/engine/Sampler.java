@@ -1,0 +1,275 @@
+package io.sluice.engine;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Chooses the next token of one request from the model's logits, the way llama.cpp's default
+ * sampler chain does: logit bias, then repetition/frequency/presence penalties over the last
+ * {@code penaltyLastN} tokens, then top-k, top-p, min-p, temperature, and a draw from the
+ * remaining distribution. Temperature 0 is greedy (argmax after bias and penalties).
+ *
+ * <p>Each request has its own sampler: its RNG is seeded from {@link SamplingParams#seed()} (the
+ * same seed gives the same draws; seed -1 picks a random one) and it remembers the tokens of the
+ * context for the penalties ({@link #accept}). Not thread-safe; the engine thread drives it.
+ *
+ * <p>Logprobs describe the model's own distribution: log-softmax of the raw logits, before bias,
+ * penalties, filters and temperature (as OpenAI and vLLM report them).
+ */
+public final class Sampler {
+
+    /** The chosen token, its logprob, and the topIds.length most likely tokens (most likely first). */
+    public record Result(int token, float logprob, int[] topIds, float[] topLogprobs) {
+    }
+
+    private final SamplingParams params;
+    private final int vocabSize;
+    private final SplittableRandom rng;
+    private final boolean penalize;
+    /** The last penaltyLastN accepted tokens (ring), or null when the window is the whole context. */
+    private final int[] window;
+    private int windowPos;
+    private int windowFill;
+    private final Map<Integer, Integer> counts = new HashMap<>();
+
+    public Sampler(SamplingParams params, int vocabSize) {
+        if (vocabSize <= 0) throw new IllegalArgumentException("vocabulary size must be positive");
+        this.params = params;
+        this.vocabSize = vocabSize;
+        long seed = params.seed() == -1 ? ThreadLocalRandom.current().nextLong() : params.seed();
+        this.rng = new SplittableRandom(seed);
+        this.penalize = params.penaltyLastN() != 0
+                && (params.repeatPenalty() != 1f || params.frequencyPenalty() != 0f || params.presencePenalty() != 0f);
+        this.window = penalize && params.penaltyLastN() > 0 ? new int[params.penaltyLastN()] : null;
+    }
+
+    public SamplingParams params() {
+        return params;
+    }
+
+    /** Records a token of the context (prompt or generated) for the penalties. */
+    public void accept(int token) {
+        if (!penalize) return;
+        if (window != null) {
+            if (windowFill == window.length) {
+                int old = window[windowPos];
+                counts.computeIfPresent(old, (k, c) -> c == 1 ? null : c - 1);
+            } else {
+                windowFill++;
+            }
+            window[windowPos] = token;
+            windowPos = (windowPos + 1) % window.length;
+        }
+        counts.merge(token, 1, Integer::sum);
+    }
+
+    /** How many times token occurs in the penalty window (0 when penalties are off). */
+    public int count(int token) {
+        return counts.getOrDefault(token, 0);
+    }
+
+    /**
+     * Picks a token from logits[offset .. offset + vocabSize). topLogprobs: -1 for none, else
+     * the chosen token's logprob plus that many alternatives. Does not {@link #accept} the token.
+     */
+    public Result sample(float[] logits, int offset, int topLogprobs) {
+        Scratch s = SCRATCH.get().ensure(vocabSize);
+        float[] work = s.work;
+        System.arraycopy(logits, offset, work, 0, vocabSize);
+        for (int i = 0; i < vocabSize; i++) {
+            if (Float.isNaN(work[i])) throw new IllegalStateException("the model produced NaN logits");
+        }
+        applyBiasAndPenalties(work);
+        int token = params.greedy() ? argmax(work, vocabSize) : draw(s);
+        if (topLogprobs < 0) return new Result(token, Float.NaN, new int[0], new float[0]);
+        return withLogprobs(logits, offset, token, topLogprobs, s);
+    }
+
+    /** Logit bias, then llama.cpp's penalties: repeat divides positive / multiplies negative logits, then subtract count*freq + present. */
+    void applyBiasAndPenalties(float[] work) {
+        for (Map.Entry<Integer, Float> e : params.logitBias().entrySet()) {
+            int id = e.getKey();
+            if (id >= 0 && id < vocabSize) work[id] += e.getValue();
+        }
+        if (!penalize) return;
+        for (Map.Entry<Integer, Integer> e : counts.entrySet()) {
+            int id = e.getKey(), count = e.getValue();
+            if (id < 0 || id >= vocabSize) continue;
+            float l = work[id];
+            l = l <= 0 ? l * params.repeatPenalty() : l / params.repeatPenalty();
+            work[id] = l - count * params.frequencyPenalty() - params.presencePenalty();
+        }
+    }
+
+    private int draw(Scratch s) {
+        int n = candidates(s);
+        if (n == 0) return argmax(s.work, vocabSize);
+        float[] lg = s.candLogit;
+        n = topP(lg, n);
+        n = minP(lg, n);
+        // Temperature last, as llama.cpp does: the filters above see temperature-1 probabilities.
+        float inv = 1f / params.temperature();
+        double max = lg[0] * (double) inv, sum = 0;
+        double[] p = s.prob;
+        for (int i = 0; i < n; i++) {
+            p[i] = Math.exp(lg[i] * (double) inv - max);
+            sum += p[i];
+        }
+        double u = rng.nextDouble() * sum, acc = 0;
+        for (int i = 0; i < n; i++) {
+            acc += p[i];
+            if (u < acc) return s.candId[i];
+        }
+        return s.candId[n - 1];
+    }
+
+    /** Fills the candidate arrays with the top-k tokens (all when k is 0) sorted by logit, descending; drops -inf. */
+    private int candidates(Scratch s) {
+        float[] work = s.work;
+        int k = params.topK() > 0 ? Math.min(params.topK(), vocabSize) : vocabSize;
+        long[] keys = s.keys;
+        int n;
+        if (k < vocabSize) {
+            n = topKeys(work, vocabSize, k, keys);
+        } else {
+            for (int i = 0; i < vocabSize; i++) keys[i] = key(work[i], i);
+            Arrays.sort(keys, 0, vocabSize);
+            n = vocabSize;
+        }
+        int m = 0;
+        for (int i = 0; i < n; i++) {
+            int id = (int) keys[i];
+            float l = work[id];
+            if (l == Float.NEGATIVE_INFINITY) break;
+            s.candId[m] = id;
+            s.candLogit[m++] = l;
+        }
+        return m;
+    }
+
+    /**
+     * A sort key: ascending order of keys = descending logit, ties broken by the lower token id
+     * (so the order never depends on the sort algorithm); the low 32 bits are the id.
+     */
+    private static long key(float logit, int id) {
+        int bits = Float.floatToIntBits(logit);
+        // Map float order to signed int order, then flip so larger logits come first.
+        int ordered = bits >= 0 ? bits : bits ^ 0x7FFFFFFF;
+        return ((long) ~ordered << 32) | (id & 0xFFFFFFFFL);
+    }
+
+    /** The k smallest keys (largest logits), sorted, via a bounded max-heap. */
+    private static int topKeys(float[] v, int n, int k, long[] out) {
+        long[] heap = new long[k];
+        int size = 0;
+        for (int i = 0; i < n; i++) {
+            long key = key(v[i], i);
+            if (size < k) {
+                heap[size] = key;
+                siftUp(heap, size++);
+            } else if (key < heap[0]) {
+                heap[0] = key;
+                siftDown(heap, k);
+            }
+        }
+        Arrays.sort(heap, 0, size);
+        System.arraycopy(heap, 0, out, 0, size);
+        return size;
+    }
+
+    private static void siftUp(long[] h, int i) {
+        while (i > 0) {
+            int parent = (i - 1) / 2;
+            if (h[parent] >= h[i]) return;
+            long t = h[parent]; h[parent] = h[i]; h[i] = t;
+            i = parent;
+        }
+    }
+
+    private static void siftDown(long[] h, int n) {
+        int i = 0;
+        while (true) {
+            int l = 2 * i + 1, r = l + 1, big = i;
+            if (l < n && h[l] > h[big]) big = l;
+            if (r < n && h[r] > h[big]) big = r;
+            if (big == i) return;
+            long t = h[big]; h[big] = h[i]; h[i] = t;
+            i = big;
+        }
+    }
+
+    /** Keeps the smallest prefix whose probability mass reaches top_p. */
+    private int topP(float[] lg, int n) {
+        float p = params.topP();
+        if (p >= 1f) return n;
+        double max = lg[0], sum = 0;
+        for (int i = 0; i < n; i++) sum += Math.exp(lg[i] - max);
+        double cum = 0;
+        for (int i = 0; i < n; i++) {
+            cum += Math.exp(lg[i] - max) / sum;
+            if (cum >= p) return i + 1;
+        }
+        return n;
+    }
+
+    /** Keeps tokens with probability at least min_p times the most likely token's. */
+    private int minP(float[] lg, int n) {
+        float p = params.minP();
+        if (p <= 0f) return n;
+        float min = lg[0] + (float) Math.log(p);
+        int i = 1;
+        while (i < n && lg[i] >= min) i++;
+        return i;
+    }
+
+    private static int argmax(float[] v, int n) {
+        int best = 0;
+        for (int i = 1; i < n; i++) if (v[i] > v[best]) best = i;
+        return best;
+    }
+
+    private Result withLogprobs(float[] logits, int offset, int token, int top, Scratch s) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocabSize; i++) max = Math.max(max, logits[offset + i]);
+        double sum = 0;
+        for (int i = 0; i < vocabSize; i++) sum += Math.exp(logits[offset + i] - max);
+        double lse = max + Math.log(sum);
+        int k = Math.min(top, vocabSize);
+        int[] ids = new int[k];
+        float[] lps = new float[k];
+        if (k > 0) {
+            System.arraycopy(logits, offset, s.work, 0, vocabSize);
+            topKeys(s.work, vocabSize, k, s.keys);
+            for (int i = 0; i < k; i++) {
+                ids[i] = (int) s.keys[i];
+                lps[i] = (float) (logits[offset + ids[i]] - lse);
+            }
+        }
+        return new Result(token, (float) (logits[offset + token] - lse), ids, lps);
+    }
+
+    /** Vocabulary-sized work arrays, one set per thread, so requests do not each hold megabytes. */
+    private static final class Scratch {
+        float[] work = new float[0];
+        float[] candLogit = new float[0];
+        int[] candId = new int[0];
+        long[] keys = new long[0];
+        double[] prob = new double[0];
+
+        Scratch ensure(int n) {
+            if (work.length < n) {
+                work = new float[n];
+                candLogit = new float[n];
+                candId = new int[n];
+                keys = new long[n];
+                prob = new double[n];
+            }
+            return this;
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+}

@@ -1,0 +1,101 @@
+package io.sluice.engine;
+
+import io.sluice.gguf.GGUFFile;
+import io.sluice.model.Batch;
+import io.sluice.model.KvStore;
+import io.sluice.model.Model;
+import io.sluice.model.ModelConfig;
+import io.sluice.model.RopeType;
+import io.sluice.model.tokenizer.Tokenizer;
+
+import java.nio.charset.StandardCharsets;
+import java.util.function.Predicate;
+
+/**
+ * A model without weights whose next-token logits depend on the whole token history as read
+ * back from the paged KV store: each position stores (token, position), and the logits of a
+ * token come from a hash over every position 0..pos fetched through the sequence's block table.
+ * A wrong block table, a shared block overwritten, or a missing prefix changes the output or
+ * throws, so the engine's bookkeeping is tested exactly, and fast.
+ */
+final class FakeModel implements Model {
+    static final int VOCAB = 64;
+    /** Token 0 ends generation (EOS); other ids decode to one letter each. */
+    static final int EOS = 0;
+
+    private final ModelConfig cfg;
+    private final Tokenizer tokenizer = new FakeTokenizer();
+    volatile Predicate<Batch> failWhen = b -> false;
+    volatile long delayNanos;
+    int forwards;
+
+    FakeModel(int contextLength) {
+        cfg = new ModelConfig("fake", 32, 1, 1, 1, 32, 32, VOCAB, contextLength, 1e-5f, 10000f, 32, 1f, RopeType.NORMAL);
+    }
+
+    @Override public ModelConfig config() { return cfg; }
+    @Override public Tokenizer tokenizer() { return tokenizer; }
+    @Override public GGUFFile file() { return null; }
+    @Override public long weightBytes() { return 1 << 20; }
+    @Override public void close() { }
+
+    @Override
+    public void forward(Batch b, KvStore kv, float[] logits) {
+        forwards++;
+        if (failWhen.test(b)) throw new IllegalStateException("injected failure");
+        if (delayNanos > 0) java.util.concurrent.locks.LockSupport.parkNanos(delayNanos);
+        int bs = kv.blockSize();
+        float[] row = new float[32];
+        for (int t = 0; t < b.size; t++) {
+            row[0] = b.tokens[t];
+            row[1] = b.positions[t];
+            int pos = b.positions[t];
+            int[] table = b.blockTables[b.seqOf[t]];
+            kv.write(0, table[pos / bs], pos % bs, row, 0, row, 0);
+        }
+        int out = 0;
+        float[] read = new float[32];
+        for (int t = 0; t < b.size; t++) {
+            if (!b.wantLogits[t]) continue;
+            int pos = b.positions[t];
+            int[] table = b.blockTables[b.seqOf[t]];
+            long h = 1469598103934665603L;
+            for (int p = 0; p <= pos; p++) {
+                kv.readKey(0, table[p / bs], p % bs, 0, read, 0);
+                if (read[1] != p) throw new IllegalStateException("KV of position " + p + " holds position " + read[1]);
+                h = (h ^ (long) read[0]) * 1099511628211L;
+            }
+            for (int v = 0; v < VOCAB; v++) {
+                long x = (h + v) * 0x9E3779B97F4A7C15L;
+                x ^= x >>> 31;
+                logits[out * VOCAB + v] = (x & 0xFFFF) / 4096f;
+            }
+            // Keep EOS unlikely so outputs are long enough to be interesting.
+            logits[out * VOCAB + EOS] -= 12f;
+            out++;
+        }
+    }
+
+    /** Ids map to letters: 1 -> 'b', 2 -> 'c', ... (id % 26); EOS decodes to nothing. */
+    static final class FakeTokenizer implements Tokenizer {
+        @Override public int[] encode(String text, boolean addSpecial, boolean parseSpecial) {
+            int[] ids = new int[text.length()];
+            for (int i = 0; i < ids.length; i++) ids[i] = text.charAt(i) - 'a';
+            return ids;
+        }
+        @Override public int vocabSize() { return VOCAB; }
+        @Override public String tokenText(int id) { return id == EOS ? "</s>" : String.valueOf((char) ('a' + id % 26)); }
+        @Override public byte[] tokenBytes(int id) { return id == EOS ? new byte[0] : tokenText(id).getBytes(StandardCharsets.UTF_8); }
+        @Override public String decode(int[] ids) {
+            StringBuilder sb = new StringBuilder();
+            for (int id : ids) sb.append(new String(tokenBytes(id), StandardCharsets.UTF_8));
+            return sb.toString();
+        }
+        @Override public int bos() { return -1; }
+        @Override public int eos() { return EOS; }
+        @Override public boolean addBos() { return false; }
+        @Override public boolean addEos() { return false; }
+        @Override public boolean isEog(int id) { return id == EOS; }
+        @Override public boolean isControl(int id) { return id == EOS; }
+    }
+}

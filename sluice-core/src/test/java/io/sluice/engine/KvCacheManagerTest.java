@@ -1,0 +1,131 @@
+package io.sluice.engine;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+import java.util.stream.IntStream;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class KvCacheManagerTest {
+    private static int[] seq(int from, int n) {
+        return IntStream.range(from, from + n).toArray();
+    }
+
+    @Test
+    void growAllocatesWholeBlocksAndRefusesBeyondThePool() {
+        KvCacheManager m = new KvCacheManager(4, 16);
+        BlockTable t = new BlockTable();
+        assertTrue(m.grow(t, 17));
+        assertEquals(2, t.size());
+        assertEquals(2, m.freeBlocks());
+        assertFalse(m.grow(t, 16 * 5), "5 blocks cannot come from a 4-block pool");
+        assertEquals(2, t.size(), "a refused grow changes nothing");
+        m.free(t);
+        assertEquals(4, m.freeBlocks());
+        assertEquals(0, m.usedBlocks());
+        m.checkConsistency();
+    }
+
+    @Test
+    void fullBlocksAreSharedByLaterSequencesWithTheSamePrefix() {
+        KvCacheManager m = new KvCacheManager(8, 4);
+        int[] a = seq(100, 10);              // 2 full blocks + 2 tokens
+        BlockTable ta = new BlockTable();
+        assertEquals(0, m.acquireCachedPrefix(ta, a, a.length));
+        m.grow(ta, a.length);
+        m.commit(ta, a, a.length);
+        assertEquals(2, ta.committed(), "only full blocks are committed");
+
+        int[] b = seq(100, 12);              // same first 10 tokens
+        BlockTable tb = new BlockTable();
+        assertEquals(8, m.acquireCachedPrefix(tb, b, b.length));
+        assertEquals(ta.get(0), tb.get(0));
+        assertEquals(ta.get(1), tb.get(1));
+        assertEquals(2, m.refCount(ta.get(0)));
+        m.grow(tb, b.length);
+        assertNotEquals(ta.get(2), tb.get(2), "a partially filled block is never shared");
+
+        int[] c = seq(100, 12);
+        c[5] = 7;                             // differs in the second block
+        BlockTable tc = new BlockTable();
+        assertEquals(4, m.acquireCachedPrefix(tc, c, c.length));
+        m.free(ta);
+        m.free(tb);
+        m.free(tc);
+        assertEquals(0, m.usedBlocks());
+        m.checkConsistency();
+    }
+
+    @Test
+    void theLastTokenIsAlwaysLeftToCompute() {
+        KvCacheManager m = new KvCacheManager(8, 4);
+        int[] a = seq(1, 8);
+        BlockTable ta = new BlockTable();
+        m.grow(ta, 8);
+        m.commit(ta, a, 8);
+        BlockTable tb = new BlockTable();
+        assertEquals(4, m.acquireCachedPrefix(tb, a, 8), "a fully cached prompt still computes its last block");
+    }
+
+    @Test
+    void freedBlocksStayReusableUntilThePoolNeedsThemLeastRecentlyFreedFirst() {
+        KvCacheManager m = new KvCacheManager(4, 2);
+        int[] a = {1, 2, 3, 4, 9};
+        int[] b = {5, 6, 7, 8, 9};
+        BlockTable ta = new BlockTable(), tb = new BlockTable();
+        m.grow(ta, 4);
+        m.commit(ta, a, 4);
+        m.free(ta);
+        m.grow(tb, 4);
+        m.commit(tb, b, 4);
+        m.free(tb);
+        assertEquals(4, m.cachedBlocks());
+        assertEquals(4, m.freeBlocks(), "cached blocks still count as free");
+
+        BlockTable x = new BlockTable();
+        m.grow(x, 2);                          // evicts a's last block first (freed first, tail first)
+        assertEquals(1, m.evictions());
+        BlockTable again = new BlockTable();
+        assertEquals(4, m.acquireCachedPrefix(again, b, 5), "the more recently freed prefix survives");
+        BlockTable againA = new BlockTable();
+        assertEquals(2, m.acquireCachedPrefix(againA, a, 5), "a keeps its head block, lost its tail");
+        m.free(x);
+        m.free(again);
+        m.free(againA);
+        m.checkConsistency();
+        assertEquals(0, m.usedBlocks());
+    }
+
+    @Test
+    void randomWorkloadKeepsTheAccountingConsistent() {
+        KvCacheManager m = new KvCacheManager(32, 4);
+        Random r = new Random(7);
+        BlockTable[] tables = new BlockTable[10];
+        int[][] toks = new int[10][];
+        for (int i = 0; i < 5000; i++) {
+            int k = r.nextInt(tables.length);
+            if (tables[k] == null) {
+                int len = 1 + r.nextInt(20);
+                toks[k] = r.ints(len, 0, 3).toArray();   // tiny alphabet: many shared prefixes
+                tables[k] = new BlockTable();
+                int hit = m.acquireCachedPrefix(tables[k], toks[k], len);
+                assertTrue(hit < len);
+                if (!m.grow(tables[k], len)) {
+                    m.free(tables[k]);
+                    tables[k] = null;
+                    continue;
+                }
+                m.commit(tables[k], toks[k], len);
+            } else {
+                m.free(tables[k]);
+                tables[k] = null;
+            }
+            if (i % 97 == 0) m.checkConsistency();
+        }
+        for (BlockTable t : tables) if (t != null) m.free(t);
+        m.checkConsistency();
+        assertEquals(0, m.usedBlocks());
+        for (int b = 0; b < 32; b++) assertEquals(0, m.refCount(b));
+    }
+}
