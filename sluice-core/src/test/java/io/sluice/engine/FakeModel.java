@@ -59,21 +59,53 @@ final class FakeModel implements Model {
             if (!b.wantLogits[t]) continue;
             int pos = b.positions[t];
             int[] table = b.blockTables[b.seqOf[t]];
-            long h = 1469598103934665603L;
+            long h = SEED;
             for (int p = 0; p <= pos; p++) {
                 kv.readKey(0, table[p / bs], p % bs, 0, read, 0);
                 if (read[1] != p) throw new IllegalStateException("KV of position " + p + " holds position " + read[1]);
-                h = (h ^ (long) read[0]) * 1099511628211L;
+                h = step(h, (int) read[0]);
             }
-            for (int v = 0; v < VOCAB; v++) {
-                long x = (h + v) * 0x9E3779B97F4A7C15L;
-                x ^= x >>> 31;
-                logits[out * VOCAB + v] = (x & 0xFFFF) / 4096f;
-            }
-            // Keep EOS unlikely so outputs are long enough to be interesting.
-            logits[out * VOCAB + EOS] -= 12f;
+            fillLogits(h, logits, out * VOCAB);
             out++;
         }
+    }
+
+    private static final long SEED = 1469598103934665603L;
+
+    private static long step(long h, int token) {
+        return (h ^ token) * 1099511628211L;
+    }
+
+    private static void fillLogits(long h, float[] logits, int off) {
+        for (int v = 0; v < VOCAB; v++) {
+            long x = (h + v) * 0x9E3779B97F4A7C15L;
+            x ^= x >>> 31;
+            logits[off + v] = (x & 0xFFFF) / 4096f;
+        }
+        // EOS wins about one step in 25, so outputs are long enough to be interesting but do end.
+        logits[off + EOS] = Math.floorMod(h, 25) == 0 ? 100f : -12f;
+    }
+
+    /**
+     * What greedy generation must produce for this prompt, computed without any KV cache:
+     * stops after EOS (included), maxTokens, or when the context of ctx positions is full.
+     */
+    static int[] expectedGreedy(int[] prompt, int maxTokens, int ctx, boolean ignoreEos) {
+        int[] all = java.util.Arrays.copyOf(prompt, ctx + 1);
+        int len = prompt.length;
+        float[] logits = new float[VOCAB];
+        java.util.List<Integer> out = new java.util.ArrayList<>();
+        while (true) {
+            long h = SEED;
+            for (int i = 0; i < len; i++) h = step(h, all[i]);
+            fillLogits(h, logits, 0);
+            int best = 0;
+            for (int v = 1; v < VOCAB; v++) if (logits[v] > logits[best]) best = v;
+            out.add(best);
+            all[len++] = best;
+            if ((!ignoreEos && best == EOS) || (maxTokens > 0 && out.size() >= maxTokens) || len > ctx) break;
+        }
+        return out.stream().mapToInt(Integer::intValue).toArray();
     }
 
     /** Ids map to letters: 1 -> 'b', 2 -> 'c', ... (id % 26); EOS decodes to nothing. */
