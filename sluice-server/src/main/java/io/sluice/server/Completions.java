@@ -1,0 +1,368 @@
+package io.sluice.server;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.javalin.http.Context;
+import io.sluice.engine.EngineException;
+import io.sluice.engine.GenerationEvent;
+import io.sluice.engine.GenerationHandle;
+import io.sluice.engine.GenerationRequest;
+import io.sluice.engine.Usage;
+import io.sluice.model.tokenizer.Tokenizer;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+import static io.sluice.server.SluiceServer.JSON;
+
+/** /v1/chat/completions and /v1/completions: prompt building, generation, JSON and SSE responses. */
+final class Completions {
+    /** An idle stream gets an SSE comment this often, so a vanished client is noticed while queued. */
+    private static final long KEEPALIVE_MS = 10_000;
+
+    private final ServerMetrics metrics;
+    private final Set<Run> running = ConcurrentHashMap.newKeySet();
+
+    Completions(ServerMetrics metrics) {
+        this.metrics = metrics;
+    }
+
+    /** A submitted generation: engine events, stamped on arrival, in a queue the HTTP thread drains. */
+    private final class Run {
+        record Stamped(GenerationEvent event, long nanos) {
+        }
+
+        final LinkedBlockingQueue<Stamped> events = new LinkedBlockingQueue<>();
+        final long submitted = System.nanoTime();
+        GenerationHandle handle;
+        long lastToken = -1;
+        boolean finished;
+
+        /** Next event, or null after timeoutMs; records latency metrics as tokens arrive. */
+        GenerationEvent next(long timeoutMs) throws InterruptedException {
+            Stamped s = events.poll(timeoutMs, TimeUnit.MILLISECONDS);
+            if (s == null) return null;
+            if (s.event() instanceof GenerationEvent.Token) {
+                if (lastToken < 0) metrics.firstToken(s.nanos() - submitted);
+                else metrics.interToken(s.nanos() - lastToken);
+                lastToken = s.nanos();
+            } else {
+                finished = true;
+                metrics.finished(s.nanos() - submitted);
+            }
+            return s.event();
+        }
+    }
+
+    /** Cancels every running generation (server shutdown). */
+    void cancelAll() {
+        for (Run r : running) r.handle.cancel();
+    }
+
+    void handle(Context ctx, ModelState s, ParsedRequest p) throws InterruptedException {
+        if (p.model() != null && !p.model().equals(s.alias())) {
+            throw new ApiException(404, "invalid_request_error", "The model '" + p.model() + "' does not exist (this server serves '" + s.alias() + "')", "model", "model_not_found");
+        }
+        int[] prompt = p.chat() ? chatPrompt(s, p.messages()) : completionPrompt(s, p);
+        if (prompt.length == 0) throw ApiException.invalid(p.chat() ? "messages" : "prompt", "the prompt is empty after tokenization");
+        if (prompt.length >= s.contextLength()) {
+            throw ApiException.invalid(p.chat() ? "messages" : "prompt", "This model's maximum context length is " + s.contextLength()
+                    + " tokens, however your prompt has " + prompt.length + " tokens (at least one token must be left to generate).", "context_length_exceeded");
+        }
+        GenerationRequest req;
+        try {
+            req = new GenerationRequest(prompt, p.sampling(), p.maxTokens(), p.stop(), p.ignoreEos(), p.topLogprobs());
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalid(null, e.getMessage());
+        }
+        Run run = new Run();
+        try {
+            run.handle = s.engine().submit(req, ev -> run.events.add(new Run.Stamped(ev, System.nanoTime())));
+        } catch (EngineException e) {
+            throw engineError(e);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalid(null, e.getMessage());
+        }
+        running.add(run);
+        try {
+            String id = (p.chat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
+            long created = System.currentTimeMillis() / 1000;
+            if (p.stream()) stream(ctx, s, p, run, id, created);
+            else respond(ctx, s, p, run, id, created);
+        } finally {
+            running.remove(run);
+            if (!run.finished) run.handle.cancel(); // client gone or handler failed: free the KV blocks
+        }
+    }
+
+    static ApiException engineError(EngineException e) {
+        return switch (e.kind()) {
+            case QUEUE_FULL -> new ApiException(429, "rate_limit_error", e.getMessage(), null, "queue_full");
+            case CONTEXT_TOO_LONG -> ApiException.invalid("messages", e.getMessage(), "context_length_exceeded");
+            case SHUTDOWN -> new ApiException(503, "server_error", e.getMessage(), null, "shutting_down");
+            case INVALID_REQUEST -> ApiException.invalid(null, e.getMessage());
+        };
+    }
+
+    private static int[] chatPrompt(ModelState s, List<Map<String, Object>> messages) {
+        String text;
+        try {
+            text = s.template().render(messages, s.bosText(), s.eosText(), true);
+        } catch (ChatTemplate.TemplateException e) {
+            throw ApiException.invalid("messages", "The model's chat template rejected these messages: " + e.getMessage());
+        }
+        Tokenizer tok = s.tokenizer();
+        // The template writes special tokens as text (<|im_start|>, maybe bos_token); parse them as special.
+        int[] ids = tok.encode(text, false, true);
+        if (tok.addBos() && tok.bos() >= 0 && (ids.length == 0 || ids[0] != tok.bos())) {
+            int[] withBos = new int[ids.length + 1];
+            withBos[0] = tok.bos();
+            System.arraycopy(ids, 0, withBos, 1, ids.length);
+            ids = withBos;
+        }
+        return ids;
+    }
+
+    private static int[] completionPrompt(ModelState s, ParsedRequest p) {
+        if (p.promptTokens() != null) return p.promptTokens();
+        return s.tokenizer().encode(p.promptText(), true, true);
+    }
+
+    // ---- non-streaming ----
+
+    private void respond(Context ctx, ModelState s, ParsedRequest p, Run run, String id, long created) throws InterruptedException {
+        StringBuilder text = new StringBuilder();
+        Logprobs lp = p.topLogprobs() >= 0 ? new Logprobs(s.tokenizer(), p.chat()) : null;
+        GenerationEvent.Finished fin;
+        while (true) {
+            GenerationEvent ev = run.next(Long.MAX_VALUE);
+            if (ev instanceof GenerationEvent.Token t) {
+                if (lp != null) lp.add(t, text.length());
+                text.append(t.text());
+            } else {
+                fin = (GenerationEvent.Finished) ev;
+                break;
+            }
+        }
+        String finish = finishReason(fin);
+        ObjectNode out = base(id, p.chat() ? "chat.completion" : "text_completion", created, s.alias());
+        ObjectNode choice = out.putArray("choices").addObject();
+        choice.put("index", 0);
+        if (p.chat()) {
+            ObjectNode msg = choice.putObject("message");
+            msg.put("role", "assistant");
+            msg.put("content", text.toString());
+            msg.putNull("refusal");
+        } else {
+            choice.put("text", text.toString());
+        }
+        if (lp != null) choice.set("logprobs", lp.json());
+        else choice.putNull("logprobs");
+        choice.put("finish_reason", finish);
+        out.set("usage", usage(fin.usage()));
+        ctx.contentType("application/json").result(out.toString());
+    }
+
+    /** OpenAI's finish_reason, or an ApiException when the engine cancelled or failed the request itself. */
+    private static String finishReason(GenerationEvent.Finished fin) {
+        return switch (fin.reason()) {
+            case STOP -> "stop";
+            case LENGTH -> "length";
+            case CANCELLED -> throw new ApiException(503, "server_error", "The generation was cancelled: the server is shutting down", null, "cancelled");
+            case ERROR -> throw new ApiException(500, "server_error", "The engine failed this request: " + fin.message(), null, "engine_error");
+        };
+    }
+
+    private static ObjectNode base(String id, String object, long created, String model) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("id", id);
+        o.put("object", object);
+        o.put("created", created);
+        o.put("model", model);
+        o.put("system_fingerprint", "sluice");
+        return o;
+    }
+
+    private static ObjectNode usage(Usage u) {
+        ObjectNode o = JSON.createObjectNode();
+        int prompt = u == null ? 0 : u.promptTokens();
+        int completion = u == null ? 0 : u.completionTokens();
+        o.put("prompt_tokens", prompt);
+        o.put("completion_tokens", completion);
+        o.put("total_tokens", prompt + completion);
+        o.putObject("prompt_tokens_details").put("cached_tokens", u == null ? 0 : u.cachedPromptTokens());
+        return o;
+    }
+
+    // ---- streaming ----
+
+    private void stream(Context ctx, ModelState s, ParsedRequest p, Run run, String id, long created) throws InterruptedException {
+        ctx.status(200);
+        var res = ctx.res();
+        res.setContentType("text/event-stream");
+        res.setCharacterEncoding("UTF-8");
+        res.setHeader("Cache-Control", "no-cache");
+        res.setHeader("X-Accel-Buffering", "no"); // tell reverse proxies not to buffer the stream
+        String object = p.chat() ? "chat.completion.chunk" : "text_completion";
+        try {
+            OutputStream out = res.getOutputStream();
+            if (p.chat()) {
+                ObjectNode first = chunk(id, object, created, s.alias(), p);
+                ObjectNode delta = choice(first).putObject("delta");
+                delta.put("role", "assistant");
+                delta.put("content", "");
+                choice(first).putNull("logprobs");
+                choice(first).putNull("finish_reason");
+                send(out, first.toString());
+            }
+            int offset = 0;
+            while (true) {
+                GenerationEvent ev = run.next(KEEPALIVE_MS);
+                if (ev == null) {
+                    out.write(": keep-alive\n\n".getBytes(StandardCharsets.UTF_8));
+                    out.flush();
+                    continue;
+                }
+                if (ev instanceof GenerationEvent.Token t) {
+                    if (t.text().isEmpty() && p.topLogprobs() < 0) continue; // mid-character or a possible stop string
+                    ObjectNode c = chunk(id, object, created, s.alias(), p);
+                    ObjectNode ch = choice(c);
+                    if (p.chat()) ch.putObject("delta").put("content", t.text());
+                    else ch.put("text", t.text());
+                    if (p.topLogprobs() >= 0) {
+                        Logprobs lp = new Logprobs(s.tokenizer(), p.chat());
+                        lp.add(t, offset);
+                        ch.set("logprobs", lp.json());
+                    } else {
+                        ch.putNull("logprobs");
+                    }
+                    ch.putNull("finish_reason");
+                    offset += t.text().length();
+                    send(out, c.toString());
+                    continue;
+                }
+                GenerationEvent.Finished fin = (GenerationEvent.Finished) ev;
+                String finish;
+                try {
+                    finish = finishReason(fin);
+                } catch (ApiException e) {
+                    send(out, SluiceServer.errorJson(e).toString());
+                    send(out, "[DONE]");
+                    return;
+                }
+                ObjectNode last = chunk(id, object, created, s.alias(), p);
+                ObjectNode ch = choice(last);
+                if (p.chat()) ch.putObject("delta");
+                else ch.put("text", "");
+                ch.putNull("logprobs");
+                ch.put("finish_reason", finish);
+                send(out, last.toString());
+                if (p.includeUsage()) {
+                    ObjectNode u = base(id, object, created, s.alias());
+                    u.putArray("choices");
+                    u.set("usage", usage(fin.usage()));
+                    send(out, u.toString());
+                }
+                send(out, "[DONE]");
+                return;
+            }
+        } catch (IOException e) {
+            // The client closed the connection: stop generating for it (run() cancels in its finally).
+            metrics.cancelledByClient();
+            run.handle.cancel();
+        }
+    }
+
+    private static ObjectNode chunk(String id, String object, long created, String model, ParsedRequest p) {
+        ObjectNode c = base(id, object, created, model);
+        c.putArray("choices").addObject().put("index", 0);
+        if (p.includeUsage()) c.putNull("usage");
+        return c;
+    }
+
+    private static ObjectNode choice(ObjectNode chunk) {
+        return (ObjectNode) chunk.get("choices").get(0);
+    }
+
+    private static void send(OutputStream out, String data) throws IOException {
+        out.write(("data: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+    }
+
+    /** Builds OpenAI logprobs: chat's {content:[{token,logprob,bytes,top_logprobs}]} or completions' parallel arrays. */
+    private static final class Logprobs {
+        private final Tokenizer tok;
+        private final boolean chat;
+        private final ArrayNode content = JSON.createArrayNode();
+        private final ArrayNode tokens = JSON.createArrayNode();
+        private final ArrayNode tokenLogprobs = JSON.createArrayNode();
+        private final ArrayNode topLogprobs = JSON.createArrayNode();
+        private final ArrayNode textOffset = JSON.createArrayNode();
+
+        Logprobs(Tokenizer tok, boolean chat) {
+            this.tok = tok;
+            this.chat = chat;
+        }
+
+        void add(GenerationEvent.Token t, int offset) {
+            if (chat) {
+                ObjectNode e = entry(t.id(), t.logprob());
+                ArrayNode top = e.putArray("top_logprobs");
+                if (t.topLogprobs() != null) for (var alt : t.topLogprobs()) top.add(entry(alt.id(), alt.logprob()));
+                content.add(e);
+            } else {
+                tokens.add(tokenString(t.id()));
+                tokenLogprobs.add(t.logprob());
+                ObjectNode top = JSON.createObjectNode();
+                if (t.topLogprobs() != null) for (var alt : t.topLogprobs()) top.put(tokenString(alt.id()), alt.logprob());
+                topLogprobs.add(top);
+                textOffset.add(offset);
+            }
+        }
+
+        private ObjectNode entry(int id, float logprob) {
+            ObjectNode e = JSON.createObjectNode();
+            byte[] bytes = tokenBytes(id);
+            e.put("token", new String(bytes, StandardCharsets.UTF_8));
+            e.put("logprob", logprob);
+            ArrayNode b = e.putArray("bytes");
+            for (byte x : bytes) b.add(x & 0xff);
+            return e;
+        }
+
+        private String tokenString(int id) {
+            return new String(tokenBytes(id), StandardCharsets.UTF_8);
+        }
+
+        private byte[] tokenBytes(int id) {
+            try {
+                byte[] b = tok.tokenBytes(id);
+                return b == null ? new byte[0] : b;
+            } catch (RuntimeException e) {
+                return new byte[0];
+            }
+        }
+
+        ObjectNode json() {
+            ObjectNode o = JSON.createObjectNode();
+            if (chat) {
+                o.set("content", content);
+                o.putNull("refusal");
+            } else {
+                o.set("tokens", tokens);
+                o.set("token_logprobs", tokenLogprobs);
+                o.set("top_logprobs", topLogprobs);
+                o.set("text_offset", textOffset);
+            }
+            return o;
+        }
+    }
+}

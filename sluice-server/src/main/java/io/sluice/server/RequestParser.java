@@ -1,0 +1,359 @@
+package io.sluice.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sluice.engine.SamplingParams;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Validates OpenAI request bodies: every wrong type, range or unsupported option becomes a 400 with the
+ * offending parameter named, so a client's mistake never reaches the engine.
+ */
+final class RequestParser {
+    static final int MAX_STOP_STRINGS = 16;
+    static final int COMPLETIONS_DEFAULT_MAX_TOKENS = 16; // OpenAI's default for /v1/completions
+
+    private static final Set<String> COMMON = Set.of(
+            "model", "stream", "stream_options", "max_tokens", "temperature", "top_p", "n", "stop", "seed",
+            "presence_penalty", "frequency_penalty", "logit_bias", "user", "metadata", "store", "service_tier",
+            // llama.cpp-style extras
+            "top_k", "min_p", "repeat_penalty", "repeat_last_n", "ignore_eos");
+    private static final Set<String> CHAT_ONLY = Set.of(
+            "messages", "max_completion_tokens", "logprobs", "top_logprobs", "tools", "tool_choice",
+            "parallel_tool_calls", "response_format", "modalities", "audio", "functions", "function_call",
+            "reasoning_effort", "prediction", "web_search_options");
+    private static final Set<String> COMPLETIONS_ONLY = Set.of("prompt", "suffix", "echo", "best_of", "logprobs");
+    private static final Set<String> MESSAGE_KEYS = Set.of("role", "content", "name", "tool_calls", "tool_call_id", "refusal", "audio", "function_call");
+    private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
+
+    private final int vocabSize;
+    private final int contextLength;
+
+    RequestParser(int vocabSize, int contextLength) {
+        this.vocabSize = vocabSize;
+        this.contextLength = contextLength;
+    }
+
+    ParsedRequest parseChat(JsonNode body) {
+        ObjectNode o = object(body);
+        rejectUnknown(o, COMMON, CHAT_ONLY);
+        List<Map<String, Object>> messages = messages(o.get("messages"));
+        rejectIfSet(o, "tools", "tools (function calling) are not supported by this server");
+        rejectIfSet(o, "functions", "functions are not supported by this server");
+        rejectIfSet(o, "function_call", "function_call is not supported by this server");
+        rejectIfSet(o, "audio", "audio output is not supported by this server");
+        JsonNode toolChoice = value(o, "tool_choice");
+        if (toolChoice != null && !(toolChoice.isTextual() && toolChoice.asText().equals("none"))) {
+            throw ApiException.invalid("tool_choice", "tool_choice is not supported by this server (only \"none\")");
+        }
+        JsonNode rf = value(o, "response_format");
+        if (rf != null) {
+            if (!rf.isObject() || !rf.path("type").isTextual()) throw ApiException.invalid("response_format", "response_format must be an object with a string 'type'");
+            if (!rf.get("type").asText().equals("text")) throw ApiException.invalid("response_format", "response_format type '" + rf.get("type").asText() + "' is not supported (only 'text')");
+        }
+        JsonNode modalities = value(o, "modalities");
+        if (modalities != null) {
+            if (!modalities.isArray()) throw ApiException.invalid("modalities", "modalities must be an array");
+            for (JsonNode m : modalities) {
+                if (!m.isTextual() || !m.asText().equals("text")) throw ApiException.invalid("modalities", "only the 'text' modality is supported");
+            }
+        }
+        Integer maxTokens = integerOrNull(o, "max_completion_tokens", 1, Integer.MAX_VALUE);
+        if (maxTokens == null) maxTokens = integerOrNull(o, "max_tokens", 1, Integer.MAX_VALUE);
+        Boolean logprobs = bool(o, "logprobs");
+        Integer top = integerOrNull(o, "top_logprobs", 0, 20);
+        if (top != null && !Boolean.TRUE.equals(logprobs)) throw ApiException.invalid("top_logprobs", "top_logprobs requires logprobs to be true");
+        int topLogprobs = Boolean.TRUE.equals(logprobs) ? (top == null ? 0 : top) : -1;
+        return common(o, true, messages, null, null, maxTokens, 0, topLogprobs);
+    }
+
+    ParsedRequest parseCompletion(JsonNode body) {
+        ObjectNode o = object(body);
+        rejectUnknown(o, COMMON, COMPLETIONS_ONLY);
+        JsonNode prompt = o.get("prompt");
+        if (prompt == null || prompt.isNull()) throw ApiException.invalid("prompt", "'prompt' is required");
+        String text = null;
+        int[] tokens = null;
+        if (prompt.isTextual()) {
+            text = prompt.asText();
+        } else if (prompt.isArray()) {
+            if (prompt.isEmpty()) throw ApiException.invalid("prompt", "'prompt' must not be an empty array");
+            if (prompt.get(0).isTextual() || prompt.get(0).isArray()) {
+                if (prompt.size() != 1) throw ApiException.invalid("prompt", "only one prompt per request is supported (got " + prompt.size() + ")");
+                if (prompt.get(0).isTextual()) text = prompt.get(0).asText();
+                else tokens = tokenIds(prompt.get(0));
+            } else {
+                tokens = tokenIds(prompt);
+            }
+        } else {
+            throw ApiException.invalid("prompt", "'prompt' must be a string, an array of strings or an array of token ids");
+        }
+        if (text != null && text.isEmpty()) throw ApiException.invalid("prompt", "'prompt' must not be empty");
+        JsonNode suffix = value(o, "suffix");
+        if (suffix != null && !(suffix.isTextual() && suffix.asText().isEmpty())) throw ApiException.invalid("suffix", "suffix is not supported by this server");
+        if (Boolean.TRUE.equals(bool(o, "echo"))) throw ApiException.invalid("echo", "echo is not supported by this server");
+        Integer bestOf = integerOrNull(o, "best_of", 1, Integer.MAX_VALUE);
+        if (bestOf != null && bestOf != 1) throw ApiException.invalid("best_of", "best_of must be 1 (only one completion per request is supported)");
+        Integer maxTokens = integerOrNull(o, "max_tokens", 1, Integer.MAX_VALUE);
+        Integer logprobs = integerOrNull(o, "logprobs", 0, 20);
+        return common(o, false, null, text, tokens, maxTokens, COMPLETIONS_DEFAULT_MAX_TOKENS, logprobs == null ? -1 : logprobs);
+    }
+
+    private ParsedRequest common(ObjectNode o, boolean chat, List<Map<String, Object>> messages, String text, int[] tokens,
+                                 Integer maxTokens, int defaultMaxTokens, int topLogprobs) {
+        String model = string(o, "model");
+        if (maxTokens != null && maxTokens > contextLength) {
+            throw ApiException.invalid(chat && o.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens",
+                    "max_tokens is too large: " + maxTokens + ". This model's context length is " + contextLength + " tokens.");
+        }
+        Integer n = integerOrNull(o, "n", 1, Integer.MAX_VALUE);
+        if (n != null && n != 1) throw ApiException.invalid("n", "n must be 1: only one choice per request is supported (got " + n + ")");
+        Boolean stream = bool(o, "stream");
+        boolean includeUsage = false;
+        JsonNode so = value(o, "stream_options");
+        if (so != null) {
+            if (!so.isObject()) throw ApiException.invalid("stream_options", "stream_options must be an object");
+            for (Iterator<String> it = so.fieldNames(); it.hasNext(); ) {
+                String k = it.next();
+                if (!k.equals("include_usage")) throw ApiException.invalid("stream_options." + k, "Unrecognized stream option: " + k);
+            }
+            JsonNode iu = so.get("include_usage");
+            if (iu != null && !iu.isNull() && !iu.isBoolean()) throw ApiException.invalid("stream_options.include_usage", "stream_options.include_usage must be a boolean");
+            includeUsage = iu != null && iu.asBoolean();
+        }
+        List<String> stop = stops(value(o, "stop"));
+
+        Double temperature = number(o, "temperature", 0, 2);
+        Double topP = number(o, "top_p", 0, 1);
+        Integer topK = integerOrNull(o, "top_k", 0, Integer.MAX_VALUE);
+        Double minP = number(o, "min_p", 0, 1);
+        Double presence = number(o, "presence_penalty", -2, 2);
+        Double frequency = number(o, "frequency_penalty", -2, 2);
+        Double repeat = number(o, "repeat_penalty", 0, 10);
+        if (repeat != null && repeat == 0) throw ApiException.invalid("repeat_penalty", "repeat_penalty must be > 0");
+        Integer lastN = integerOrNull(o, "repeat_last_n", -1, Integer.MAX_VALUE);
+        Long seed = longOrNull(o, "seed");
+        Map<Integer, Float> bias = logitBias(value(o, "logit_bias"));
+        Boolean ignoreEos = bool(o, "ignore_eos");
+
+        float temp = temperature == null ? 1f : temperature.floatValue();
+        float p = topP == null ? 1f : topP.floatValue();
+        if (p == 0f) { // top_p 0 keeps only the most likely token
+            temp = 0f;
+            p = 1f;
+        }
+        SamplingParams sampling = new SamplingParams(
+                temp,
+                topK == null ? 0 : topK,
+                p,
+                minP == null ? 0f : minP.floatValue(),
+                repeat == null ? 1f : repeat.floatValue(),
+                frequency == null ? 0f : frequency.floatValue(),
+                presence == null ? 0f : presence.floatValue(),
+                lastN == null ? -1 : lastN,
+                seed != null ? seed : ThreadLocalRandom.current().nextLong(),
+                bias);
+        int max = maxTokens != null ? maxTokens : defaultMaxTokens;
+        return new ParsedRequest(chat, model, messages, text, tokens, max, sampling, stop, Boolean.TRUE.equals(ignoreEos),
+                topLogprobs, Boolean.TRUE.equals(stream), includeUsage);
+    }
+
+    private static ObjectNode object(JsonNode body) {
+        if (body == null || !body.isObject()) throw ApiException.invalid(null, "The request body must be a JSON object");
+        return (ObjectNode) body;
+    }
+
+    @SafeVarargs
+    private static void rejectUnknown(ObjectNode o, Set<String>... allowed) {
+        for (Iterator<String> it = o.fieldNames(); it.hasNext(); ) {
+            String k = it.next();
+            boolean ok = false;
+            for (Set<String> s : allowed) ok |= s.contains(k);
+            if (!ok) throw ApiException.invalid(k, "Unrecognized request argument supplied: " + k);
+        }
+    }
+
+    private static void rejectIfSet(ObjectNode o, String name, String message) {
+        JsonNode v = value(o, name);
+        if (v != null && !(v.isArray() && v.isEmpty())) throw ApiException.invalid(name, message);
+    }
+
+    /** The field's value, or null when absent or JSON null (OpenAI treats null as "not given"). */
+    private static JsonNode value(ObjectNode o, String name) {
+        JsonNode v = o.get(name);
+        return v == null || v.isNull() ? null : v;
+    }
+
+    private static String string(ObjectNode o, String name) {
+        JsonNode v = value(o, name);
+        if (v == null) return null;
+        if (!v.isTextual()) throw ApiException.invalid(name, "'" + name + "' must be a string");
+        return v.asText();
+    }
+
+    private static Boolean bool(ObjectNode o, String name) {
+        JsonNode v = value(o, name);
+        if (v == null) return null;
+        if (!v.isBoolean()) throw ApiException.invalid(name, "'" + name + "' must be a boolean");
+        return v.asBoolean();
+    }
+
+    private static Double number(ObjectNode o, String name, double min, double max) {
+        JsonNode v = value(o, name);
+        if (v == null) return null;
+        if (!v.isNumber()) throw ApiException.invalid(name, "'" + name + "' must be a number");
+        double d = v.asDouble();
+        if (!(d >= min && d <= max)) throw ApiException.invalid(name, "'" + name + "' must be between " + fmt(min) + " and " + fmt(max) + " (got " + v.asText() + ")");
+        return d;
+    }
+
+    private static Long longOrNull(ObjectNode o, String name) {
+        JsonNode v = value(o, name);
+        if (v == null) return null;
+        if (!isWhole(v) || !v.canConvertToLong()) throw ApiException.invalid(name, "'" + name + "' must be an integer");
+        return v.asLong();
+    }
+
+    private static Integer integerOrNull(ObjectNode o, String name, int min, int max) {
+        JsonNode v = value(o, name);
+        if (v == null) return null;
+        if (!isWhole(v)) throw ApiException.invalid(name, "'" + name + "' must be an integer");
+        if (!v.canConvertToInt() || v.asInt() < min || v.asInt() > max) {
+            throw ApiException.invalid(name, "'" + name + "' must be " + (max == Integer.MAX_VALUE ? ">= " + min : "between " + min + " and " + max) + " (got " + v.asText() + ")");
+        }
+        return v.asInt();
+    }
+
+    private static boolean isWhole(JsonNode v) {
+        if (v.isIntegralNumber()) return true;
+        return v.isFloatingPointNumber() && Double.isFinite(v.asDouble()) && v.asDouble() == Math.rint(v.asDouble());
+    }
+
+    private static String fmt(double d) {
+        return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d);
+    }
+
+    private int[] tokenIds(JsonNode arr) {
+        if (arr.isEmpty()) throw ApiException.invalid("prompt", "'prompt' must not be empty");
+        int[] ids = new int[arr.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode t = arr.get(i);
+            if (!t.isIntegralNumber() || !t.canConvertToInt() || t.asInt() < 0 || t.asInt() >= vocabSize) {
+                throw ApiException.invalid("prompt", "prompt token " + i + " is not a token id in 0.." + (vocabSize - 1) + ": " + t);
+            }
+            ids[i] = t.asInt();
+        }
+        return ids;
+    }
+
+    private static List<String> stops(JsonNode v) {
+        if (v == null) return List.of();
+        List<String> out = new ArrayList<>();
+        if (v.isTextual()) {
+            out.add(v.asText());
+        } else if (v.isArray()) {
+            if (v.size() > MAX_STOP_STRINGS) throw ApiException.invalid("stop", "at most " + MAX_STOP_STRINGS + " stop sequences are supported (got " + v.size() + ")");
+            for (JsonNode s : v) {
+                if (!s.isTextual()) throw ApiException.invalid("stop", "'stop' must be a string or an array of strings");
+                out.add(s.asText());
+            }
+        } else {
+            throw ApiException.invalid("stop", "'stop' must be a string or an array of strings");
+        }
+        for (String s : out) if (s.isEmpty()) throw ApiException.invalid("stop", "stop sequences must not be empty");
+        return out;
+    }
+
+    private Map<Integer, Float> logitBias(JsonNode v) {
+        if (v == null) return Map.of();
+        if (!v.isObject()) throw ApiException.invalid("logit_bias", "'logit_bias' must be an object mapping token ids to numbers");
+        Map<Integer, Float> out = new HashMap<>();
+        for (var it = v.fields(); it.hasNext(); ) {
+            var e = it.next();
+            int id;
+            try {
+                id = Integer.parseInt(e.getKey().strip());
+            } catch (NumberFormatException ex) {
+                throw ApiException.invalid("logit_bias", "logit_bias key '" + e.getKey() + "' is not a token id");
+            }
+            if (id < 0 || id >= vocabSize) throw ApiException.invalid("logit_bias", "logit_bias token id " + id + " is outside the vocabulary (0.." + (vocabSize - 1) + ")");
+            JsonNode b = e.getValue();
+            if (!b.isNumber() || !(b.asDouble() >= -100 && b.asDouble() <= 100)) throw ApiException.invalid("logit_bias", "logit_bias values must be numbers between -100 and 100");
+            out.put(id, (float) b.asDouble());
+        }
+        return out;
+    }
+
+    private static List<Map<String, Object>> messages(JsonNode v) {
+        if (v == null || v.isNull()) throw ApiException.invalid("messages", "'messages' is required");
+        if (!v.isArray()) throw ApiException.invalid("messages", "'messages' must be an array");
+        if (v.isEmpty()) throw ApiException.invalid("messages", "'messages' must contain at least one message");
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (int i = 0; i < v.size(); i++) {
+            String where = "messages[" + i + "]";
+            JsonNode m = v.get(i);
+            if (!m.isObject()) throw ApiException.invalid(where, where + " must be an object");
+            for (Iterator<String> it = m.fieldNames(); it.hasNext(); ) {
+                String k = it.next();
+                if (!MESSAGE_KEYS.contains(k)) throw ApiException.invalid(where + "." + k, "Unrecognized field in " + where + ": " + k);
+            }
+            JsonNode role = m.get("role");
+            if (role == null || !role.isTextual()) throw ApiException.invalid(where + ".role", where + ".role must be a string");
+            String r = role.asText();
+            if (!ROLES.contains(r)) throw ApiException.invalid(where + ".role", "Invalid role '" + r + "' in " + where + " (expected system, developer, user, assistant or tool)");
+            JsonNode calls = m.get("tool_calls");
+            if (calls != null && !calls.isNull() && !(calls.isArray() && calls.isEmpty())) {
+                throw ApiException.invalid(where + ".tool_calls", "tool calls are not supported by this server");
+            }
+            Map<String, Object> msg = new LinkedHashMap<>();
+            // "developer" is OpenAI's newer name for the system role; model templates only know "system".
+            msg.put("role", r.equals("developer") ? "system" : r);
+            msg.put("content", content(m.get("content"), where, r));
+            JsonNode name = m.get("name");
+            if (name != null && !name.isNull()) {
+                if (!name.isTextual()) throw ApiException.invalid(where + ".name", where + ".name must be a string");
+                msg.put("name", name.asText());
+            }
+            JsonNode toolCallId = m.get("tool_call_id");
+            if (toolCallId != null && !toolCallId.isNull()) {
+                if (!toolCallId.isTextual()) throw ApiException.invalid(where + ".tool_call_id", where + ".tool_call_id must be a string");
+                msg.put("tool_call_id", toolCallId.asText());
+            }
+            out.add(msg);
+        }
+        return out;
+    }
+
+    private static String content(JsonNode c, String where, String role) {
+        if (c == null || c.isNull()) {
+            if (role.equals("assistant")) return "";
+            throw ApiException.invalid(where + ".content", where + ".content is required");
+        }
+        if (c.isTextual()) return c.asText();
+        if (!c.isArray()) throw ApiException.invalid(where + ".content", where + ".content must be a string or an array of content parts");
+        StringBuilder sb = new StringBuilder();
+        for (int j = 0; j < c.size(); j++) {
+            JsonNode part = c.get(j);
+            String pw = where + ".content[" + j + "]";
+            if (!part.isObject() || !part.path("type").isTextual()) throw ApiException.invalid(pw, pw + " must be an object with a string 'type'");
+            String type = part.get("type").asText();
+            if (!type.equals("text")) throw ApiException.invalid(pw + ".type", "content part type '" + type + "' is not supported (only 'text')");
+            for (Iterator<String> it = part.fieldNames(); it.hasNext(); ) {
+                String k = it.next();
+                if (!k.equals("type") && !k.equals("text")) throw ApiException.invalid(pw + "." + k, "Unrecognized field in " + pw + ": " + k);
+            }
+            if (!part.path("text").isTextual()) throw ApiException.invalid(pw + ".text", pw + ".text must be a string");
+            if (!sb.isEmpty()) sb.append('\n');
+            sb.append(part.get("text").asText());
+        }
+        return sb.toString();
+    }
+}

@@ -1,0 +1,100 @@
+package io.sluice.server;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.sluice.engine.Engine;
+import io.sluice.engine.EngineMetrics;
+
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
+
+/** Prometheus metrics: HTTP requests and latencies measured here, engine counters read from EngineMetrics. */
+final class ServerMetrics {
+    private static final EngineMetrics EMPTY = new EngineMetrics(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    private static final Duration[] LATENCY_BUCKETS = {
+            Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(20),
+            Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(200), Duration.ofMillis(500), Duration.ofSeconds(1),
+            Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(30), Duration.ofSeconds(60)};
+
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final Supplier<Engine> engine;
+    private final Timer ttft;
+    private final Timer interToken;
+    private final Timer requestDuration;
+    private final Counter cancelled;
+    // One engine snapshot per scrape, so all engine series in a scrape agree with each other.
+    private volatile EngineMetrics snapshot = EMPTY;
+
+    ServerMetrics(Supplier<Engine> engine) {
+        this.engine = engine;
+        ttft = Timer.builder("sluice.time.to.first.token").description("Time from request submission to its first generated token")
+                .serviceLevelObjectives(LATENCY_BUCKETS).register(registry);
+        interToken = Timer.builder("sluice.inter.token.latency").description("Time between consecutive generated tokens of a request")
+                .serviceLevelObjectives(LATENCY_BUCKETS).register(registry);
+        requestDuration = Timer.builder("sluice.request.duration").description("Time from submission to the end of generation")
+                .serviceLevelObjectives(LATENCY_BUCKETS).register(registry);
+        cancelled = Counter.builder("sluice.requests.cancelled").description("Generations stopped because the client went away").register(registry);
+        counter("sluice.prompt.tokens", "Prompt tokens of finished and running requests", EngineMetrics::promptTokens);
+        counter("sluice.prompt.tokens.computed", "Prompt tokens actually computed (not served from the prefix cache)", EngineMetrics::computedPromptTokens);
+        counter("sluice.generation.tokens", "Generated tokens", EngineMetrics::generatedTokens);
+        counter("sluice.prefix.cache.hit.tokens", "Prompt tokens served from the prefix cache", EngineMetrics::prefixCacheHitTokens);
+        counter("sluice.preemptions", "Sequences preempted to free KV blocks", EngineMetrics::preemptions);
+        counter("sluice.engine.requests.finished", "Requests the engine finished", EngineMetrics::requestsFinished);
+        counter("sluice.engine.steps", "Engine steps (forward passes)", EngineMetrics::steps);
+        gauge("sluice.requests.running", "Sequences running", EngineMetrics::runningSeqs);
+        gauge("sluice.requests.waiting", "Requests queued, waiting to start", EngineMetrics::waitingSeqs);
+        gauge("sluice.kv.blocks.capacity", "KV cache blocks in the pool", EngineMetrics::kvBlocksTotal);
+        gauge("sluice.kv.blocks.used", "KV cache blocks held by running sequences", EngineMetrics::kvBlocksUsed);
+        gauge("sluice.kv.blocks.cached", "KV cache blocks kept for prefix reuse", EngineMetrics::kvBlocksCached);
+        gauge("sluice.kv.blocks.free", "KV cache blocks not held by running sequences", m -> Math.max(0, m.kvBlocksTotal() - m.kvBlocksUsed()));
+    }
+
+    private void counter(String name, String help, ToDoubleFunction<EngineMetrics> f) {
+        FunctionCounter.builder(name, this, s -> f.applyAsDouble(s.snapshot)).description(help).register(registry);
+    }
+
+    private void gauge(String name, String help, ToDoubleFunction<EngineMetrics> f) {
+        Gauge.builder(name, this, s -> f.applyAsDouble(s.snapshot)).description(help).register(registry);
+    }
+
+    void request(String endpoint, int status) {
+        Counter.builder("sluice.http.requests").description("HTTP requests by endpoint and status")
+                .tag("endpoint", endpoint).tag("status", Integer.toString(status)).register(registry).increment();
+    }
+
+    void firstToken(long nanos) {
+        ttft.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    void interToken(long nanos) {
+        interToken.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    void finished(long nanos) {
+        requestDuration.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    void cancelledByClient() {
+        cancelled.increment();
+    }
+
+    String scrape() {
+        Engine e = engine.get();
+        EngineMetrics m = EMPTY;
+        if (e != null) {
+            try {
+                m = e.metrics();
+            } catch (RuntimeException ignored) {
+                // a closing engine: report zeros rather than fail the scrape
+            }
+        }
+        snapshot = m;
+        return registry.scrape();
+    }
+}
