@@ -1,0 +1,195 @@
+package io.sluice.engine;
+
+import io.sluice.Fixtures;
+import io.sluice.gguf.GGMLType;
+import io.sluice.model.Batch;
+import io.sluice.model.KvStore;
+import io.sluice.model.Model;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.IntStream;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The engine over real GGUF models from the shared fixtures. */
+class RealModelEngineTest {
+    private static Model stories;
+
+    @BeforeAll
+    static void load() {
+        stories = Model.load(Fixtures.model("stories260K.gguf"));
+    }
+
+    @AfterAll
+    static void unload() {
+        if (stories != null) stories.close();
+    }
+
+    private static EngineConfig config(GGMLType kvType, int maxBatched, int maxSeqs) {
+        return new EngineConfig(0, 0, 16, kvType, maxBatched, maxSeqs, 256, 512);
+    }
+
+    private static GenerationRequest greedy(int[] prompt, int n) {
+        return new GenerationRequest(prompt, SamplingParams.GREEDY, n, List.of(), true, -1);
+    }
+
+    private record Expected(String file, int[] prompt, int[] generated, String text) {
+    }
+
+    /** stories260K-greedy.txt: "== FILE | PROMPT", prompt_ids, generated_ids, text (may span lines). */
+    private static List<Expected> greedyFixture() throws IOException {
+        String all = Files.readString(Fixtures.model("stories260K-greedy.txt"));
+        List<Expected> out = new ArrayList<>();
+        for (String block : all.split("(?m)^== ")) {
+            if (block.isBlank()) continue;
+            String file = block.substring(0, block.indexOf(" |"));
+            int[] prompt = ids(block, "prompt_ids: ");
+            int[] gen = ids(block, "generated_ids: ");
+            String text = block.substring(block.indexOf("text:") + 5);
+            if (text.endsWith("\n")) text = text.substring(0, text.length() - 1);
+            out.add(new Expected(file, prompt, gen, text));
+        }
+        return out;
+    }
+
+    private static int[] ids(String block, String key) {
+        int at = block.indexOf(key) + key.length();
+        String line = block.substring(at, block.indexOf('\n', at)).trim();
+        return Arrays.stream(line.split(" ")).mapToInt(Integer::parseInt).toArray();
+    }
+
+    @Test
+    void concurrentGreedyRequestsReproduceLlamaCppTokenForToken() throws Exception {
+        List<Expected> cases = greedyFixture().stream().filter(c -> c.file().equals("stories260K.gguf")).toList();
+        assertEquals(3, cases.size());
+        try (LlmEngine e = new LlmEngine(stories, config(GGMLType.F32, 64, 8))) {
+            List<Collector> cs = new ArrayList<>();
+            for (Expected c : cases) {
+                Collector col = new Collector();
+                e.submit(greedy(c.prompt(), c.generated().length), col);
+                cs.add(col);
+            }
+            for (int i = 0; i < cases.size(); i++) {
+                assertEquals(FinishReason.LENGTH, cs.get(i).await().reason());
+                assertArrayEquals(cases.get(i).generated(), cs.get(i).idArray(), cases.get(i).file() + " case " + i);
+                assertEquals(cases.get(i).text(), cs.get(i).text.toString(), "streamed text of case " + i);
+            }
+        }
+    }
+
+    @Test
+    void greedyOutputIsTheSameAloneAndAmongSixteenConcurrentRequests() throws Exception {
+        Random r = new Random(11);
+        int[][] prompts = new int[16][];
+        for (int i = 0; i < 16; i++) {
+            prompts[i] = r.ints(2 + r.nextInt(90), 3, 512).toArray();
+            prompts[i][0] = 1;   // BOS
+        }
+        int n = 24;
+        int[][] alone = new int[16][];
+        try (LlmEngine e = new LlmEngine(stories, config(GGMLType.F16, 64, 1))) {
+            for (int i = 0; i < 16; i++) {
+                Collector c = new Collector();
+                e.submit(greedy(prompts[i], n), c);
+                c.await();
+                alone[i] = c.idArray();
+            }
+        }
+        // Tiny pool (40 blocks of 16 for up to 16 x 116 positions): chunked prefill, queueing and preemption.
+        long pool = 40 * KvStore.bytesPerBlock(stories.config(), 16, GGMLType.F16);
+        EngineConfig tight = new EngineConfig(pool, 0, 16, GGMLType.F16, 48, 16, 64, 512);
+        try (LlmEngine e = new LlmEngine(stories, tight)) {
+            Collector[] cs = new Collector[16];
+            for (int i = 0; i < 16; i++) {
+                Thread.sleep(r.nextInt(4));
+                cs[i] = new Collector();
+                e.submit(greedy(prompts[i], n), cs[i]);
+            }
+            for (int i = 0; i < 16; i++) {
+                assertEquals(FinishReason.LENGTH, cs[i].await().reason());
+                assertArrayEquals(alone[i], cs[i].idArray(), "request " + i);
+            }
+            assertTrue(e.metrics().preemptions() > 0, "the tight pool forced preemptions");
+        }
+    }
+
+    @Test
+    void aShared256TokenPrefixIsComputedOnce() throws Exception {
+        Random r = new Random(12);
+        int[] prefix = r.ints(256, 3, 512).toArray();
+        prefix[0] = 1;
+        int[] a = IntStream.concat(Arrays.stream(prefix), r.ints(9, 3, 512)).toArray();
+        int[] b = IntStream.concat(Arrays.stream(prefix), r.ints(13, 3, 512)).toArray();
+        int[] bAlone;
+        try (LlmEngine e = new LlmEngine(stories, config(GGMLType.F16, 128, 4))) {
+            Collector c = new Collector();
+            e.submit(greedy(b, 16), c);
+            c.await();
+            bAlone = c.idArray();
+        }
+        try (LlmEngine e = new LlmEngine(stories, config(GGMLType.F16, 128, 4))) {
+            Collector ca = new Collector();
+            e.submit(greedy(a, 16), ca);
+            ca.await();
+            long before = e.metrics().computedPromptTokens();
+            Collector cb = new Collector();
+            e.submit(greedy(b, 16), cb);
+            GenerationEvent.Finished f = cb.await();
+            assertEquals(13, e.metrics().computedPromptTokens() - before);
+            assertEquals(256, f.usage().cachedPromptTokens());
+            assertArrayEquals(bAlone, cb.idArray());
+        }
+    }
+
+    @Test
+    void q8KvCacheKeepsTinyLlamaLogitsWithinTolerance() throws IOException {
+        Path dir = Fixtures.dir().resolve("models");
+        int[] prompt = Arrays.stream(Files.readString(dir.resolve("prompt-tokens.txt")).trim().split("\\s*,\\s*"))
+                .mapToInt(Integer::parseInt).toArray();
+        assertEquals(32, prompt.length);
+        ByteBuffer ref = ByteBuffer.wrap(Files.readAllBytes(dir.resolve("tiny-llama-f32.logits.f32"))).order(ByteOrder.LITTLE_ENDIAN);
+        try (Model m = Model.load(dir.resolve("tiny-llama-f32.gguf"))) {
+            int vocab = m.config().vocabSize();
+            assertEquals(32 * vocab * 4, ref.capacity());
+            EngineConfig cfg = new EngineConfig(0, 0, 16, GGMLType.Q8_0, 32, 1, 1, 0);
+            KvCacheManager blocks = new KvCacheManager(MemoryPlan.of(cfg, m.config(), m.weightBytes()).numBlocks(), 16);
+            BlockTable table = new BlockTable();
+            assertTrue(blocks.grow(table, 32));
+            float[] logits = new float[32 * vocab];
+            try (KvStore kv = new KvStore(m.config(), blocks.numBlocks(), 16, GGMLType.Q8_0)) {
+                // Two chunks, so the second half reads the first half's keys back from the q8_0 cache.
+                m.forward(chunk(prompt, 0, 16, table), kv, logits);
+                float[] second = new float[16 * vocab];
+                m.forward(chunk(prompt, 16, 16, table), kv, second);
+                System.arraycopy(second, 0, logits, 16 * vocab, 16 * vocab);
+            }
+            double max = 0, sum = 0;
+            for (int i = 0; i < logits.length; i++) {
+                double d = Math.abs(logits[i] - ref.getFloat(i * 4));
+                max = Math.max(max, d);
+                sum += d;
+            }
+            assertTrue(max <= 0.15, "max abs diff " + max);
+            assertTrue(sum / logits.length <= 0.03, "mean abs diff " + sum / logits.length);
+            assertTrue(max > 0, "q8_0 rounding shows up somewhere (the cache really was q8_0)");
+        }
+    }
+
+    private static Batch chunk(int[] tokens, int start, int n, BlockTable table) {
+        Batch b = new Batch(n, 1);
+        int s = b.addSequence(table.array());
+        for (int i = 0; i < n; i++) b.add(tokens[start + i], start + i, s, true);
+        return b;
+    }
+}
