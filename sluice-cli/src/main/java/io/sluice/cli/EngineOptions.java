@@ -1,0 +1,36 @@
+package io.sluice.cli;
+
+import io.sluice.engine.EngineConfig;
+import picocli.CommandLine.Option;
+
+/** The engine's memory and batching options, shared by run, serve and bench --batched. */
+final class EngineOptions {
+    @Option(names = "--kv-memory", paramLabel = "BYTES", description = "KV cache pool size, e.g. 512M (default: from --memory-budget, else enough for the context of every sequence)")
+    String kvMemory;
+
+    @Option(names = "--memory-budget", paramLabel = "BYTES", description = "hard budget for weights + activations + KV pool, e.g. 4G")
+    String memoryBudget;
+
+    @Option(names = "--kv-block-size", defaultValue = "16", description = "token positions per KV block (default ${DEFAULT-VALUE})")
+    int kvBlockSize;
+
+    @Option(names = "--kv-type", defaultValue = "f16", description = "KV cache type: f32, f16, q8_0 (default ${DEFAULT-VALUE})")
+    String kvType;
+
+    @Option(names = "--max-batched-tokens", defaultValue = "512", description = "tokens per forward pass (default ${DEFAULT-VALUE})")
+    int maxBatchedTokens;
+
+    @Option(names = "--max-seqs", defaultValue = "16", description = "sequences running at once (default ${DEFAULT-VALUE})")
+    int maxSeqs;
+
+    @Option(names = "--max-queue", defaultValue = "256", description = "waiting requests before new ones are refused (default ${DEFAULT-VALUE})")
+    int maxQueue;
+
+    @Option(names = {"-c", "--ctx-size"}, defaultValue = "0", description = "context per sequence (default: the model's)")
+    int ctxSize;
+
+    EngineConfig toConfig() {
+        return new EngineConfig(kvMemory == null ? 0 : Options.bytes(kvMemory), memoryBudget == null ? 0 : Options.bytes(memoryBudget),
+                kvBlockSize, Options.kvType(kvType), maxBatchedTokens, maxSeqs, maxQueue, ctxSize);
+    }
+}

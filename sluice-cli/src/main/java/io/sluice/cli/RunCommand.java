@@ -1,0 +1,115 @@
+package io.sluice.cli;
+
+import io.sluice.engine.GenerationEvent;
+import io.sluice.engine.GenerationRequest;
+import io.sluice.engine.LlmEngine;
+import io.sluice.engine.SamplingParams;
+import io.sluice.model.Model;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
+
+@Command(name = "run", description = "Generate a continuation of a prompt, streamed to stdout; timings go to stderr.")
+final class RunCommand implements Callable<Integer> {
+    @Option(names = {"-m", "--model"}, required = true, description = "GGUF file")
+    Path model;
+
+    @Option(names = {"-p", "--prompt"}, required = true, description = "prompt text")
+    String prompt;
+
+    @Option(names = {"-n", "--n-predict"}, defaultValue = "128", description = "tokens to generate (-1 = until end of text or context; default ${DEFAULT-VALUE})")
+    int nPredict;
+
+    @Option(names = "--temp", defaultValue = "0.8", description = "temperature, 0 = greedy (default ${DEFAULT-VALUE})")
+    float temp;
+
+    @Option(names = "--top-k", defaultValue = "40", description = "default ${DEFAULT-VALUE}; 0 = off")
+    int topK;
+
+    @Option(names = "--top-p", defaultValue = "0.95", description = "default ${DEFAULT-VALUE}; 1 = off")
+    float topP;
+
+    @Option(names = "--min-p", defaultValue = "0.05", description = "default ${DEFAULT-VALUE}; 0 = off")
+    float minP;
+
+    @Option(names = "--repeat-penalty", defaultValue = "1.0", description = "default ${DEFAULT-VALUE} (off)")
+    float repeatPenalty;
+
+    @Option(names = "--repeat-last-n", defaultValue = "64", description = "default ${DEFAULT-VALUE}")
+    int repeatLastN;
+
+    @Option(names = "--frequency-penalty", defaultValue = "0")
+    float frequencyPenalty;
+
+    @Option(names = "--presence-penalty", defaultValue = "0")
+    float presencePenalty;
+
+    @Option(names = {"-s", "--seed"}, defaultValue = "-1", description = "RNG seed; -1 = random (default)")
+    long seed;
+
+    @Option(names = {"-t", "--threads"}, description = "worker threads (default: cores)")
+    Integer threads;
+
+    @Option(names = "--ignore-eos", description = "keep generating past end-of-text tokens")
+    boolean ignoreEos;
+
+    @Option(names = "--no-parse-special", description = "treat special-token text in the prompt as plain text")
+    boolean noParseSpecial;
+
+    @Mixin
+    EngineOptions engine;
+
+    @Override
+    public Integer call() throws Exception {
+        Options.threads(threads);
+        if (nPredict < -1) throw new IllegalArgumentException("-n must be -1 or >= 0");
+        long s = seed == -1 ? ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE : seed;
+        SamplingParams sampling = new SamplingParams(temp, topK, topP, minP, repeatPenalty, frequencyPenalty, presencePenalty,
+                repeatLastN, s, Map.of());
+        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false, StandardCharsets.UTF_8);
+        long tLoad = System.nanoTime();
+        try (Model m = Model.load(model); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
+            double loadS = (System.nanoTime() - tLoad) / 1e9;
+            int[] ids = m.tokenizer().encode(prompt, true, !noParseSpecial);
+            if (nPredict == 0) {
+                System.err.printf("%nprompt: %d tokens; nothing to generate (-n 0)%n", ids.length);
+                return 0;
+            }
+            GenerationRequest req = new GenerationRequest(ids, sampling, nPredict < 0 ? 0 : nPredict, List.of(), ignoreEos, -1);
+            CompletableFuture<GenerationEvent.Finished> done = new CompletableFuture<>();
+            long[] firstToken = {0};
+            long t0 = System.nanoTime();
+            eng.submit(req, ev -> {
+                switch (ev) {
+                    case GenerationEvent.Token tk -> {
+                        if (firstToken[0] == 0) firstToken[0] = System.nanoTime();
+                        out.print(tk.text());
+                        out.flush();
+                    }
+                    case GenerationEvent.Finished f -> done.complete(f);
+                }
+            });
+            GenerationEvent.Finished f = done.get();
+            long t1 = System.nanoTime();
+            out.println();
+            out.flush();
+            if (f.reason() == io.sluice.engine.FinishReason.ERROR) throw new IllegalStateException("generation failed: " + f.message());
+            int gen = f.usage().completionTokens();
+            double pp = firstToken[0] == 0 ? (t1 - t0) / 1e9 : (firstToken[0] - t0) / 1e9;
+            double tg = firstToken[0] == 0 ? 0 : (t1 - firstToken[0]) / 1e9;
+            System.err.printf("%nload: %.2f s | prompt: %d tokens in %.3f s (%.2f tok/s) | generation: %d tokens in %.3f s (%.2f tok/s) | finish: %s | seed %d%n",
+                    loadS, ids.length, pp, ids.length / pp, gen, tg, gen > 1 && tg > 0 ? (gen - 1) / tg : 0.0,
+                    f.reason().name().toLowerCase(), s);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,41 @@
+package io.sluice.cli;
+
+import io.sluice.model.Synth;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+@Command(name = "synth", description = "Write a random-weight model of a real model's shape (with a tokenizer) that llama.cpp loads too.")
+final class SynthCommand implements Callable<Integer> {
+    @Option(names = "--arch", description = "llama or qwen2 (must match the shape's)")
+    String arch;
+
+    @Option(names = "--shape", required = true, description = "tinyllama-1.1b, llama-3.2-1b, smollm-135m, qwen2.5-0.5b, qwen2.5-1.5b, tiny")
+    String shape;
+
+    @Option(names = "--type", required = true, description = "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k..q6_k, q4_k_m")
+    String type;
+
+    @Option(names = {"-o", "--output"}, required = true, description = "output GGUF file")
+    Path out;
+
+    @Option(names = "--seed", defaultValue = "42")
+    long seed;
+
+    @Option(names = {"-t", "--threads"}, description = "worker threads (default: cores)")
+    Integer threads;
+
+    @Override
+    public Integer call() throws IOException {
+        Options.threads(threads);
+        Synth.Shape s = Synth.shape(shape);
+        if (arch != null && !arch.equals(s.arch())) throw new IllegalArgumentException("shape " + s.name() + " is a " + s.arch() + " model, not " + arch);
+        long t0 = System.nanoTime();
+        Synth.write(s, Synth.TypeSpec.parse(type), seed, out);
+        System.err.printf("wrote %s (%s, %s) in %.1f s%n", out, s.name(), type, (System.nanoTime() - t0) / 1e9);
+        return 0;
+    }
+}

@@ -1,0 +1,117 @@
+package io.sluice.cli;
+
+import io.sluice.Fixtures;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The commands end to end, in-process, on the fixture files. */
+class CliTest {
+    record Result(int code, String out, String err) {
+    }
+
+    static synchronized Result run(String... args) {
+        PrintStream oldOut = System.out, oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int code = Main.execute(args);
+            return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void tokenizeMatchesLlamaCppIdsForEachFile(@TempDir Path dir) throws Exception {
+        Path vocab = Fixtures.vocab("ggml-vocab-llama-spm.gguf");
+        Path a = dir.resolve("a.txt"), b = dir.resolve("b.txt"), c = dir.resolve("c.txt");
+        Files.writeString(a, "Hello world");
+        Files.writeString(b, "");
+        Files.writeString(c, " <s> is plain text");
+        Result r = run("tokenize", "-m", vocab.toString(), "--no-bos", "-f", a.toString(), b.toString(), c.toString());
+        assertEquals(0, r.code(), r.err());
+        String[] lines = r.out().split("\n", -1);
+        assertEquals(4, lines.length, "three lines and a final newline: " + r.out());
+        // "Hello world" with llama-spm: the fixtures' expected ids for the same string.
+        assertEquals(expectedIds(vocab, "Hello world"), lines[0]);
+        assertEquals("", lines[1]);
+        assertTrue(!lines[2].contains(" 1 ") && !lines[2].startsWith("1 "), "<s> must not become BOS without --parse-special: " + lines[2]);
+        Result special = run("tokenize", "-m", vocab.toString(), "--no-bos", "--parse-special", "-p", "<s>");
+        assertEquals("1", special.out().trim());
+        Result bos = run("tokenize", "-m", vocab.toString(), "-p", "Hello world");
+        assertEquals("1 " + lines[0], bos.out().trim());
+    }
+
+    /** The fixture's expected ids for one of its test strings. */
+    static String expectedIds(Path vocab, String text) throws Exception {
+        byte[] raw = Files.readAllBytes(Path.of(vocab + ".inp"));
+        String[] inputs = new String(raw, StandardCharsets.UTF_8).split("\n__ggml_vocab_test__\n", -1);
+        String[] outs = Files.readString(Path.of(vocab + ".out")).split("\n");
+        for (int i = 0; i < inputs.length; i++) if (inputs[i].equals(text)) return outs[i].strip();
+        throw new IllegalStateException("no fixture string " + text);
+    }
+
+    @Test
+    void logitsCommandWritesFixtureLayout(@TempDir Path dir) throws Exception {
+        Path model = Fixtures.model("tiny-llama-f32.gguf");
+        String tokens = Files.readString(Fixtures.model("prompt-tokens.txt")).trim();
+        Path out = dir.resolve("l.f32");
+        Result r = run("logits", "-m", model.toString(), "--tokens", tokens, "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        float[] got = floats(out), want = floats(Fixtures.model("tiny-llama-f32.logits.f32"));
+        assertEquals(want.length, got.length);
+        double max = 0;
+        for (int i = 0; i < got.length; i++) max = Math.max(max, Math.abs(got[i] - want[i]));
+        assertTrue(max < 1e-3, "max diff " + max);
+    }
+
+    static float[] floats(Path p) throws Exception {
+        ByteBuffer bb = ByteBuffer.wrap(Files.readAllBytes(p)).order(ByteOrder.LITTLE_ENDIAN);
+        float[] f = new float[bb.remaining() / 4];
+        bb.asFloatBuffer().get(f);
+        return f;
+    }
+
+    @Test
+    void infoPrintsMetadataAndTensors() {
+        Result r = run("info", Fixtures.model("stories260K.gguf").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("general.architecture") && r.out().contains("blk.0.attn_q.weight"), r.out());
+    }
+
+    @Test
+    void corruptFileGivesOneClearLine(@TempDir Path dir) throws Exception {
+        Path bad = dir.resolve("bad.gguf");
+        Files.write(bad, new byte[]{'G', 'G', 'U', 'F', 3, 0, 0, 0, 1});
+        for (String[] args : new String[][]{{"info", bad.toString()}, {"tokenize", "-m", bad.toString(), "-p", "x"},
+                {"logits", "-m", bad.toString(), "--tokens", "1", "--out", dir.resolve("o").toString()}}) {
+            Result r = run(args);
+            assertEquals(1, r.code(), args[0]);
+            assertTrue(r.err().startsWith("sluice: ") && r.err().contains("bad.gguf"), r.err());
+            assertTrue(!r.err().contains("\tat "), "no stack trace: " + r.err());
+        }
+        Result missing = run("info", dir.resolve("nope.gguf").toString());
+        assertEquals(1, missing.code());
+        assertTrue(missing.err().contains("nope.gguf"), missing.err());
+    }
+
+    @Test
+    void badArgumentsAreRejectedClearly() {
+        Result r = run("logits", "-m", Fixtures.model("tiny-llama-f32.gguf").toString(), "--tokens", "1,99999", "--out", "/dev/null");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("99999"), r.err());
+    }
+}
