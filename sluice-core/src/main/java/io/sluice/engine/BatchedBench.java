@@ -1,0 +1,132 @@
+package io.sluice.engine;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+/**
+ * Throughput of parallel generation through the engine, like llama.cpp's llama-batched-bench:
+ * for each (pp, tg, pl), pl sequences each get their own pp-token prompt (random ids, so no
+ * prefix is shared) and generate greedily. t_pp is the time until every sequence has its first
+ * token (prompt processing; with chunked prefill some early decodes overlap it), t_tg the time of
+ * the following tg decode steps of every sequence. Columns and JSON names follow llama-batched-bench.
+ */
+public final class BatchedBench {
+
+    /** One measurement; speeds are tokens per second. */
+    public record Row(int pp, int tg, int pl, int nKv, double tPp, double speedPp, double tTg, double speedTg, double t, double speed) {
+
+        /** llama-batched-bench's JSONL fields for one row. */
+        public String toJson() {
+            return String.format(Locale.ROOT,
+                    "{\"pp\": %d, \"tg\": %d, \"pl\": %d, \"n_kv\": %d, \"t_pp\": %f, \"speed_pp\": %f, \"t_tg\": %f, \"speed_tg\": %f, \"t\": %f, \"speed\": %f}",
+                    pp, tg, pl, nKv, tPp, speedPp, tTg, speedTg, t, speed);
+        }
+
+        /** One line of the markdown table under {@link #header()}. */
+        public String toTableRow() {
+            return String.format(Locale.ROOT, "|%6d | %6d | %4d | %6d | %8.3f | %8.2f | %8.3f | %8.2f | %8.3f | %8.2f |",
+                    pp, tg, pl, nKv, tPp, speedPp, tTg, speedTg, t, speed);
+        }
+    }
+
+    private BatchedBench() {
+    }
+
+    public static String header() {
+        return String.format("|%6s | %6s | %4s | %6s | %8s | %8s | %8s | %8s | %8s | %8s |%n", "PP", "TG", "B", "N_KV", "T_PP s", "S_PP t/s", "T_TG s", "S_TG t/s", "T s", "S t/s")
+                + String.format("|%6s-|-%6s-|-%4s-|-%6s-|-%8s-|-%8s-|-%8s-|-%8s-|-%8s-|-%8s-|", "------", "------", "----", "------", "--------", "--------", "--------", "--------", "--------", "--------");
+    }
+
+    /**
+     * Runs every combination (pp outer, then tg, then pl, as llama-batched-bench orders them) and
+     * hands each row to onRow as it completes. Combinations the engine cannot hold at once (pl over
+     * maxSeqs, a sequence over the context, or all of them over the KV pool) are skipped, as
+     * llama-batched-bench skips those over its KV size.
+     */
+    public static List<Row> run(Engine engine, int[] npp, int[] ntg, int[] npl, long seed, Consumer<Row> onRow) {
+        for (int[] list : new int[][]{npp, ntg, npl}) {
+            for (int v : list) if (v <= 0) throw new IllegalArgumentException("pp, tg and pl values must be positive, got " + v);
+        }
+        Random rng = new Random(seed);
+        int vocab = vocabSize(engine);
+        runOne(engine, 16, 1, 1, rng, vocab);   // warm-up, like llama-batched-bench's
+        List<Row> rows = new ArrayList<>();
+        for (int pp : npp) {
+            for (int tg : ntg) {
+                for (int pl : npl) {
+                    if (!fits(engine, pp, tg, pl)) continue;
+                    Row row = runOne(engine, pp, tg, pl, rng, vocab);
+                    rows.add(row);
+                    if (onRow != null) onRow.accept(row);
+                }
+            }
+        }
+        return rows;
+    }
+
+    static boolean fits(Engine engine, int pp, int tg, int pl) {
+        EngineConfig c = engine.config();
+        int ctx = engine instanceof LlmEngine l ? l.contextLength()
+                : c.contextLength() > 0 ? c.contextLength() : engine.model().config().contextLength();
+        long poolTokens = (long) engine.metrics().kvBlocksTotal() * c.kvBlockSize();
+        long perSeq = (long) c.kvBlockSize() * ((pp + tg + c.kvBlockSize()) / c.kvBlockSize());
+        return pl <= c.maxSeqs() && pp + tg + 1 <= ctx && pl * perSeq <= poolTokens;
+    }
+
+    private static int vocabSize(Engine engine) {
+        int v = engine.model().config().vocabSize();
+        return v > 0 ? v : engine.model().tokenizer().vocabSize();
+    }
+
+    /** pl requests of pp random tokens, each generating tg + 1 tokens: the first ends prompt processing, then tg decode steps. */
+    static Row runOne(Engine engine, int pp, int tg, int pl, Random rng, int vocab) {
+        CountDownLatch firsts = new CountDownLatch(pl);
+        CountDownLatch done = new CountDownLatch(pl);
+        AtomicLong lastFirst = new AtomicLong();
+        AtomicReference<String> failure = new AtomicReference<>();
+        long start = System.nanoTime();
+        List<GenerationHandle> handles = new ArrayList<>();
+        for (int s = 0; s < pl; s++) {
+            int[] prompt = rng.ints(pp, 0, vocab).toArray();
+            GenerationRequest req = new GenerationRequest(prompt, SamplingParams.GREEDY, tg + 1, List.of(), true, -1);
+            boolean[] first = {true};
+            handles.add(engine.submit(req, e -> {
+                switch (e) {
+                    case GenerationEvent.Token t -> {
+                        if (first[0]) {
+                            first[0] = false;
+                            lastFirst.accumulateAndGet(System.nanoTime(), Math::max);
+                            firsts.countDown();
+                        }
+                    }
+                    case GenerationEvent.Finished f -> {
+                        if (f.reason() != FinishReason.LENGTH) failure.compareAndSet(null, f.reason() + (f.message() != null ? ": " + f.message() : ""));
+                        if (first[0]) firsts.countDown();
+                        done.countDown();
+                    }
+                }
+            }));
+        }
+        try {
+            if (!done.await(1, TimeUnit.HOURS)) throw new IllegalStateException("batched bench did not finish within an hour");
+        } catch (InterruptedException e) {
+            handles.forEach(GenerationHandle::cancel);
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("batched bench interrupted", e);
+        }
+        long end = System.nanoTime();
+        if (failure.get() != null) throw new IllegalStateException("a bench request ended with " + failure.get());
+        double tPp = (lastFirst.get() - start) / 1e9;
+        double tTg = (end - lastFirst.get()) / 1e9;
+        double t = tPp + tTg;
+        int nKv = pl * (pp + tg);
+        return new Row(pp, tg, pl, nKv, tPp, pl * pp / tPp, tTg, pl * tg / tTg, t, nKv / t);
+    }
+}
