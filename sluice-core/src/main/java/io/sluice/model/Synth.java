@@ -34,7 +34,8 @@ public final class Synth {
             new Shape("smollm-135m", "llama", 576, 30, 9, 3, 1536, 49152, 2048, 10000f, true),
             new Shape("qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, 1000000f, true),
             new Shape("qwen2.5-1.5b", "qwen2", 1536, 28, 12, 2, 8960, 151936, 32768, 1000000f, true),
-            new Shape("tiny", "llama", 256, 2, 8, 2, 768, 512, 2048, 10000f, false));
+            new Shape("tiny", "llama", 256, 2, 8, 2, 768, 512, 2048, 10000f, false),
+            new Shape("tiny-qwen2", "qwen2", 256, 2, 8, 2, 768, 512, 2048, 1000000f, true));
 
     private Synth() {
     }
@@ -168,7 +169,7 @@ public final class Synth {
         long rowBytes = type.byteSize(cols);
         int chunkRows = (int) Math.max(1, Math.min(rows, (8L << 20) / rowBytes));
         float amp = scale * 1.7320508f;
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) { // shared: worker threads quantize into it
             MemorySegment buf = arena.allocate(rowBytes * chunkRows, 64);
             byte[] bytes = new byte[(int) (rowBytes * chunkRows)];
             for (int r0 = 0; r0 < rows; r0 += chunkRows) {
