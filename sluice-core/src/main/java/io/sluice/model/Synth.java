@@ -62,13 +62,23 @@ public final class Synth {
         }
     }
 
+    /** llama.cpp's llama_ftype number for the file (only informative: tools print it). */
+    static int fileType(TypeSpec t) {
+        if (t.mixedQ4KM) return 15;
+        return switch (t.base) {
+            case F32 -> 0; case F16 -> 1; case Q4_0 -> 2; case Q4_1 -> 3; case Q8_0 -> 7; case Q5_0 -> 8; case Q5_1 -> 9;
+            case Q2_K -> 10; case Q3_K -> 12; case Q4_K -> 14; case Q5_K -> 16; case Q6_K -> 18; case BF16 -> 32;
+            default -> 0;
+        };
+    }
+
     /** Writes a random-weight model of {@code shape} with 2-D weights in {@code type}. */
     public static void write(Shape s, TypeSpec type, long seed, Path out) throws IOException {
         GGUFWriter w = new GGUFWriter();
         String a = s.arch;
         w.putString("general.architecture", a);
         w.putString("general.name", "sluice-dummy-" + s.name + "-" + (type.mixedQ4KM ? "q4_k_m" : type.base.name().toLowerCase(Locale.ROOT)));
-        w.putU32("general.file_type", 0);
+        w.putU32("general.file_type", fileType(type));
         w.putU32(a + ".context_length", s.context);
         w.putU32(a + ".embedding_length", s.dim);
         w.putU32(a + ".block_count", s.layers);
