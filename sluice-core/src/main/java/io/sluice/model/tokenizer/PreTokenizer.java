@@ -2,7 +2,6 @@ package io.sluice.model.tokenizer;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -379,9 +378,5 @@ final class PreTokenizer {
         public String toString() {
             return "regex(" + source + ")";
         }
-    }
-
-    static String describe(Config c) {
-        return c.name().toLowerCase(Locale.ROOT) + " " + c.steps();
     }
 }
