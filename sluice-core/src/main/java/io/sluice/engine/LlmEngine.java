@@ -3,6 +3,7 @@ package io.sluice.engine;
 import io.sluice.model.Batch;
 import io.sluice.model.KvStore;
 import io.sluice.model.Model;
+import io.sluice.model.tokenizer.StreamingDecoder;
 import io.sluice.model.tokenizer.Tokenizer;
 
 import java.lang.System.Logger.Level;
@@ -159,7 +160,15 @@ public final class LlmEngine implements Engine {
                 if (first != null) take(first);
                 for (Object o; (o = inbox.poll()) != null; ) take(o);
                 if (closed) break;
-                if (!scheduler.idle()) step();
+                if (!scheduler.idle()) {
+                    try {
+                        step();
+                    } catch (RuntimeException | Error e) {
+                        // A bug outside the guarded parts: end the running requests, keep serving.
+                        LOG.log(Level.ERROR, "engine step failed", e);
+                        for (Sequence s : new ArrayList<>(scheduler.running)) finish(s, FinishReason.ERROR, "engine step failed: " + e);
+                    }
+                }
                 publishGauges();
             }
         } catch (InterruptedException e) {
@@ -192,7 +201,7 @@ public final class LlmEngine implements Engine {
         GenerationRequest r = s.request;
         s.sampler = new Sampler(r.sampling(), vocab);
         for (int i = 0; i < s.promptLength; i++) s.sampler.accept(s.tokens[i]);
-        s.text = new TextStream(tokenizer, r.promptTokens());
+        s.text = new StreamingDecoder(tokenizer);
         s.stop = new StopMatcher(r.stop());
         promptTokens += s.promptLength;
         inboxPending.decrementAndGet();
@@ -241,19 +250,20 @@ public final class LlmEngine implements Engine {
             if (s.finished) continue;
             s.computed += w.tokens();
             blocks.commit(s.table, s.tokens, s.computed);
-            if (s.computed == s.length) sampleNext(s, row++ * vocab);
+            if (s.computed != s.length) continue;
+            int offset = row++ * vocab;
+            try {
+                sampleNext(s, offset);
+            } catch (RuntimeException e) {
+                // Tokenizer or sampler trouble with this sequence's token ends only this sequence.
+                finish(s, FinishReason.ERROR, "generating the next token failed: " + e);
+            }
         }
     }
 
     private void sampleNext(Sequence s, int offset) {
         GenerationRequest r = s.request;
-        Sampler.Result res;
-        try {
-            res = s.sampler.sample(logits, offset, r.topLogprobs());
-        } catch (RuntimeException e) {
-            finish(s, FinishReason.ERROR, "sampling failed: " + e.getMessage());
-            return;
-        }
+        Sampler.Result res = s.sampler.sample(logits, offset, r.topLogprobs());
         int tok = res.token();
         s.append(tok);
         s.sampler.accept(tok);
@@ -266,7 +276,7 @@ public final class LlmEngine implements Engine {
             text = s.stop.push(s.text.flush());
             reason = FinishReason.STOP;
         } else {
-            text = s.stop.push(s.text.next(tok));
+            text = s.stop.push(s.text.accept(tok));
             if (s.stop.stopped()) {
                 reason = FinishReason.STOP;
             } else if ((r.maxTokens() > 0 && s.generated >= r.maxTokens()) || s.length > contextLength) {

@@ -1,5 +1,7 @@
 package io.sluice.engine;
 
+import io.sluice.model.tokenizer.StreamingDecoder;
+
 import java.util.Arrays;
 import java.util.function.Consumer;
 
@@ -31,7 +33,7 @@ final class Sequence implements GenerationHandle {
     volatile boolean cancelRequested;
 
     Sampler sampler;
-    TextStream text;
+    StreamingDecoder text;
     StopMatcher stop;
 
     final long arrivalNanos = System.nanoTime();

@@ -24,7 +24,7 @@ final class FakeModel implements Model {
     static final int EOS = 0;
 
     private final ModelConfig cfg;
-    private final Tokenizer tokenizer = new FakeTokenizer();
+    final FakeTokenizer tokenizer = new FakeTokenizer();
     volatile Predicate<Batch> failWhen = b -> false;
     volatile long delayNanos;
     int forwards;
@@ -110,6 +110,9 @@ final class FakeModel implements Model {
 
     /** Ids map to letters: 1 -> 'b', 2 -> 'c', ... (id % 26); EOS decodes to nothing. */
     static final class FakeTokenizer implements Tokenizer {
+        /** A token id whose isEog check throws (tests failures outside the forward pass); -1 = none. */
+        volatile int poison = -1;
+
         @Override public int[] encode(String text, boolean addSpecial, boolean parseSpecial) {
             int[] ids = new int[text.length()];
             for (int i = 0; i < ids.length; i++) ids[i] = text.charAt(i) - 'a';
@@ -127,7 +130,10 @@ final class FakeModel implements Model {
         @Override public int eos() { return EOS; }
         @Override public boolean addBos() { return false; }
         @Override public boolean addEos() { return false; }
-        @Override public boolean isEog(int id) { return id == EOS; }
+        @Override public boolean isEog(int id) {
+            if (id == poison) throw new IllegalStateException("poisoned token " + id);
+            return id == EOS;
+        }
         @Override public boolean isControl(int id) { return id == EOS; }
     }
 }

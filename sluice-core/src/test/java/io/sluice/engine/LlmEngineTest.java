@@ -267,6 +267,29 @@ class LlmEngineTest {
     }
 
     @Test
+    void aTokenizerFailureEndsOnlyThatRequest() throws Exception {
+        FakeModel model = new FakeModel(256);
+        int[] prompt = {1, 2, 3};
+        int poison = FakeModel.expectedGreedy(prompt, 1, 256, false)[0];
+        model.tokenizer.poison = poison;
+        try (LlmEngine e = new LlmEngine(model, config(128, 16, 4, 8, 256))) {
+            Collector bad = new Collector();
+            e.submit(greedy(prompt, 5, false), bad);   // the EOS check calls the tokenizer
+            GenerationEvent.Finished f = bad.await();
+            assertEquals(FinishReason.ERROR, f.reason());
+            assertTrue(f.message().contains("poisoned token"), f.message());
+            int[] other = {4, 4, 4};
+            int[] want = FakeModel.expectedGreedy(other, 5, 256, false);
+            if (Arrays.stream(want).anyMatch(t -> t == poison)) return;
+            Collector ok = new Collector();
+            e.submit(greedy(other, 5, false), ok);
+            assertEquals(FinishReason.LENGTH, ok.await().reason());
+            assertArrayEquals(want, ok.idArray());
+            assertEquals(0, e.metrics().kvBlocksUsed());
+        }
+    }
+
+    @Test
     void cancellationFreesTheBlocksAndFinishesWithCancelled() throws Exception {
         FakeModel model = new FakeModel(1024);
         model.delayNanos = 2_000_000;
