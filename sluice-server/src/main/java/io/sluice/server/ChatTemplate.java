@@ -2,9 +2,14 @@ package io.sluice.server;
 
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
+import com.hubspot.jinjava.lib.filter.Filter;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import com.hubspot.jinjava.lib.tag.Tag;
+import com.hubspot.jinjava.tree.Node;
+import com.hubspot.jinjava.tree.TagNode;
 
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
@@ -60,6 +65,7 @@ public final class ChatTemplate {
         var ctx = jinjava.getGlobalContext();
         ctx.registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException", String.class));
         ctx.registerFunction(new ELFunctionDefinition("", "strftime_now", ChatTemplate.class, "strftimeNow", String.class));
+        ctx.registerTag(new FilterBlockTag());
     }
 
     public String source() {
@@ -132,6 +138,30 @@ public final class ChatTemplate {
             }
         }
         return sb.toString();
+    }
+
+    /** Jinja's {@code {% filter name %}...{% endfilter %}} block, which Jinjava lacks (some Llama 3 templates use it). */
+    private static final class FilterBlockTag implements Tag {
+        @Override
+        public String getName() {
+            return "filter";
+        }
+
+        @Override
+        public String getEndTagName() {
+            return "endfilter";
+        }
+
+        @Override
+        public String interpret(TagNode tagNode, JinjavaInterpreter interpreter) {
+            StringBuilder body = new StringBuilder();
+            for (Node child : tagNode.getChildren()) body.append(child.render(interpreter).getValue());
+            String name = tagNode.getHelpers().strip();
+            Filter filter = interpreter.getContext().getFilter(name);
+            if (filter == null) throw new IllegalStateException("unknown filter '" + name + "' in {% filter %}");
+            Object out = filter.filter(body.toString(), interpreter);
+            return out == null ? "" : out.toString();
+        }
     }
 
     private static final Pattern TAG = Pattern.compile("\\{[{%].*?[%}]}", Pattern.DOTALL);

@@ -154,7 +154,7 @@ public final class SluiceServer implements AutoCloseable {
     }
 
     private void health(Context ctx) {
-        if (state == null) ctx.status(503).json(java.util.Map.of("status", "loading"));
+        if (state == null) ctx.status(503).contentType("application/json").result("{\"status\":\"loading\"}");
         else ctx.status(200).contentType("application/json").result("{\"status\":\"ok\"}");
     }
 
