@@ -67,11 +67,13 @@ final class Scheduler {
             budget -= chunk;
         }
 
+        // Blocks promised to the sequences admitted in this step beyond their first chunk.
+        int reserved = 0;
         while (budget > 0 && running.size() < maxSeqs && !waiting.isEmpty()) {
             Sequence s = waiting.peekFirst();
             int hit = kv.acquireCachedPrefix(s.table, s.tokens, s.length);
             // Admit only when the rest of its context fits now, so admission does not cause preemption.
-            if (!kv.canGrow(s.table, s.length)) {
+            if (kv.blocksFor(s.length) - s.table.size() + reserved > kv.freeBlocks()) {
                 kv.free(s.table);
                 break;
             }
@@ -84,6 +86,7 @@ final class Scheduler {
             running.add(s);
             int chunk = Math.min(s.pending(), budget);
             kv.grow(s.table, s.computed + chunk);
+            reserved += kv.blocksFor(s.length) - s.table.size();
             work.add(new Work(s, chunk));
             budget -= chunk;
         }
