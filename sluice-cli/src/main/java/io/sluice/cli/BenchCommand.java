@@ -49,6 +49,18 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--kv-type", defaultValue = "f16", description = "KV cache type (default ${DEFAULT-VALUE})")
     String kvType;
 
+    @Option(names = "--batched", description = "parallel sequences through the engine, like llama-batched-bench (uses -npp, -ntg, -npl)")
+    boolean batched;
+
+    @Option(names = "-npp", split = ",", defaultValue = "128", description = "--batched: prompt tokens per sequence (list; default ${DEFAULT-VALUE})")
+    int[] npp;
+
+    @Option(names = "-ntg", split = ",", defaultValue = "32", description = "--batched: generated tokens per sequence (list; default ${DEFAULT-VALUE})")
+    int[] ntg;
+
+    @Option(names = "-npl", split = ",", defaultValue = "1,4,8,16", description = "--batched: parallel sequences (list; default ${DEFAULT-VALUE})")
+    int[] npl;
+
     @Override
     public Integer call() throws Exception {
         Options.threads(threads);
@@ -66,6 +78,10 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (file == null) throw new IllegalArgumentException("give -m FILE or --dummy SHAPE:TYPE");
         try (Model m = Model.load(file)) {
+            if (batched) {
+                BatchedBenchRunner.run(m, Options.kvType(kvType), npp, ntg, npl, output.equals("json"));
+                return 0;
+            }
             List<Map<String, Object>> rows = new ArrayList<>();
             if (nPrompt > 0) rows.add(run(m, file, nPrompt, 0));
             if (nGen > 0) rows.add(run(m, file, 0, nGen));

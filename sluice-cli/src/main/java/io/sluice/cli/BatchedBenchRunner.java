@@ -1,0 +1,35 @@
+package io.sluice.cli;
+
+import io.sluice.engine.BatchedBench;
+import io.sluice.engine.EngineConfig;
+import io.sluice.engine.LlmEngine;
+import io.sluice.gguf.GGMLType;
+import io.sluice.model.Model;
+
+/** {@code sluice bench --batched}: sizes an engine for the largest test, then prints llama-batched-bench's table or JSON lines. */
+final class BatchedBenchRunner {
+    private BatchedBenchRunner() {
+    }
+
+    static void run(Model m, GGMLType kvType, int[] npp, int[] ntg, int[] npl, boolean json) {
+        int maxPl = 0, maxCtx = 0;
+        for (int pl : npl) maxPl = Math.max(maxPl, pl);
+        for (int pp : npp) for (int tg : ntg) maxCtx = Math.max(maxCtx, pp + tg + 1);
+        if (maxCtx > m.config().contextLength()) {
+            throw new IllegalArgumentException("a sequence of " + maxCtx + " positions exceeds the model's context of " + m.config().contextLength());
+        }
+        int bs = 16;
+        long blocksPerSeq = (maxCtx + bs - 1) / bs + 1;
+        long kvBytes = (long) maxPl * blocksPerSeq * io.sluice.model.KvStore.bytesPerBlock(m.config(), bs, kvType);
+        EngineConfig cfg = new EngineConfig(kvBytes, 0, bs, kvType, 512, Math.max(1, maxPl), Math.max(256, maxPl), maxCtx);
+        try (LlmEngine engine = new LlmEngine(m, cfg)) {
+            if (!json) {
+                System.out.println(BatchedBench.header());
+            }
+            BatchedBench.run(engine, npp, ntg, npl, 1, row -> {
+                System.out.println(json ? row.toJson() : row.toTableRow());
+                System.out.flush();
+            });
+        }
+    }
+}
