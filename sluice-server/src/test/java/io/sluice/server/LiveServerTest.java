@@ -136,6 +136,30 @@ class LiveServerTest {
     }
 
     @Test
+    void openAiSdkLogprobsDescribeTheGeneratedTokens() {
+        Completion c = openai().completions().create(CompletionCreateParams.builder()
+                .model(alias).prompt("The little dog").maxTokens(20).temperature(0.0).logprobs(3).build());
+        var choice = c.choices().getFirst();
+        var lp = choice.logprobs().orElseThrow();
+        List<String> tokens = lp.tokens().orElseThrow();
+        List<Double> logprobs = lp.tokenLogprobs().orElseThrow();
+        var tops = lp.topLogprobs().orElseThrow();
+        assertEquals(20, tokens.size());
+        assertEquals(choice.text(), String.join("", tokens), "the tokens spell the text");
+        for (int i = 0; i < tokens.size(); i++) {
+            assertTrue(logprobs.get(i) <= 0, "a log probability");
+            Object alts = tops.get(i)._additionalProperties();
+            @SuppressWarnings("unchecked")
+            var map = (java.util.Map<String, com.openai.core.JsonValue>) alts;
+            assertTrue(!map.isEmpty() && map.size() <= 3, "alternatives: " + map);
+            for (var v : map.values()) {
+                double alt = ((Number) v.asNumber().orElseThrow()).doubleValue();
+                assertTrue(logprobs.get(i) >= alt - 1e-4, "greedy picks the most likely token: " + logprobs.get(i) + " vs " + alt);
+            }
+        }
+    }
+
+    @Test
     void openAiSdkChatStreamingAndNot() throws Exception {
         OpenAIClient client = openai();
         var params = ChatCompletionCreateParams.builder().model(alias).addUserMessage("Tell me about a cat.")
