@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** The {@code sluice} command: one subcommand per job. */
 @Command(name = "sluice", mixinStandardHelpOptions = true, version = "sluice 0.1.0",
         description = "LLM inference server for the JVM.",
-        subcommands = {RunCommand.class, InfoCommand.class, TokenizeCommand.class, LogitsCommand.class, BenchCommand.class, SynthCommand.class,
+        subcommands = {ServeCommand.class, RunCommand.class, InfoCommand.class, TokenizeCommand.class, LogitsCommand.class, BenchCommand.class, SynthCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
