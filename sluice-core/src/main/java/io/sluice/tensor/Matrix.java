@@ -4,6 +4,7 @@ import io.sluice.gguf.GGMLType;
 import io.sluice.gguf.GGUFFile;
 import io.sluice.gguf.TensorInfo;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -17,6 +18,7 @@ public final class Matrix {
     private final int rows;
     private final int cols;
     private final long rowBytes;
+    private boolean useNative = true;
 
     public Matrix(String name, GGMLType type, MemorySegment data, int rows, int cols) {
         this.name = name;
@@ -56,11 +58,23 @@ public final class Matrix {
     }
 
     /**
-     * out[t*rows + r] = row r · x[t*cols ..] for t < n. Rows are split across threads; each row is
-     * read once and applied to all n inputs while it is in cache.
+     * out[t*rows + r] = row r · x[t*cols ..] for t &lt; n. Rows are split across threads; each row is
+     * read once per step and applied to all n inputs while it is in cache. Uses the native integer
+     * kernels on 8-bit quantized activations when they support this format, else the Java dots.
      */
     public void matmul(float[] x, float[] out, int n) {
-        Parallel.forRange(rows, (start, end) -> {
+        if (n <= 0) return;
+        if ((long) n * cols > x.length || (long) n * rows > out.length) throw new IndexOutOfBoundsException(name + ": matmul buffers too small for " + n + " tokens");
+        GGMLType type = format.type();
+        if (useNative && NativeKernels.supports(type)) {
+            long stride = NativeKernels.activationBytes(type, cols);
+            MemorySegment act = ACTIVATIONS.get().segment(stride * n);
+            if (n >= 8) Parallel.forRange(n, 4, (s, e) -> NativeKernels.quantize(type, x, cols, s, e, act, stride));
+            else NativeKernels.quantize(type, x, cols, 0, n, act, stride);
+            Parallel.forRange(rows, 4, (s, e) -> NativeKernels.matmul(type, data, rowBytes, s, e, cols, act, stride, n, out, rows));
+            return;
+        }
+        Parallel.forRange(rows, 4, (start, end) -> {
             for (int r = start; r < end; r++) {
                 long off = r * rowBytes;
                 for (int t = 0; t < n; t++) {
@@ -68,5 +82,24 @@ public final class Matrix {
                 }
             }
         });
+    }
+
+    /** Turns the native kernels off for this matrix (tests compare both paths). */
+    public Matrix javaOnly() {
+        Matrix m = new Matrix(name, format.type(), data, rows, cols);
+        m.useNative = false;
+        return m;
+    }
+
+    /** Per-thread native buffer for quantized activations, grown on demand (not per call). */
+    private static final ThreadLocal<ActivationBuffer> ACTIVATIONS = ThreadLocal.withInitial(ActivationBuffer::new);
+
+    private static final class ActivationBuffer {
+        private MemorySegment seg = MemorySegment.NULL;
+
+        MemorySegment segment(long bytes) {
+            if (seg.byteSize() < bytes) seg = Arena.ofAuto().allocate(Math.max(bytes, seg.byteSize() * 3 / 2), 64);
+            return seg;
+        }
     }
 }

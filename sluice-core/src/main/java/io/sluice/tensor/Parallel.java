@@ -1,13 +1,22 @@
 package io.sluice.tensor;
 
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Splits index ranges across a fixed pool of worker threads (the caller takes the first share).
- * Kernels call {@link #forRange}; the thread count is set once from the CLI's -t.
+ * Splits index ranges across a persistent pool of {@code threads() - 1} worker threads plus the
+ * calling thread. Kernels call {@link #forRange}; the thread count is set once from the CLI's -t.
+ *
+ * <p>Hot-path cost is a few atomic operations: no thread is created and nothing is allocated per
+ * call. The range is cut into a few chunks per thread which the caller and the workers claim
+ * dynamically, so a worker the OS has descheduled (other processes share the cores) delays the
+ * step by at most one chunk instead of a whole share. Idle workers spin briefly on a generation
+ * counter (the next operation of a forward pass usually comes within microseconds) and then park.
+ *
+ * <p>Calls from inside a task, or from a second thread while the pool is busy, run inline on the
+ * calling thread: correct, only not parallel.
  */
 public final class Parallel {
     @FunctionalInterface
@@ -15,8 +24,12 @@ public final class Parallel {
         void run(int start, int end);
     }
 
+    /** How long an idle worker polls for the next operation before parking, in nanoseconds. */
+    private static final long SPIN_NANOS = Long.getLong("sluice.spinNanos", 100_000L);
+    private static final int CHUNKS_PER_THREAD = 8;
+
     private static volatile int threads = Runtime.getRuntime().availableProcessors();
-    private static volatile ExecutorService pool;
+    private static volatile Pool pool;
 
     private Parallel() {
     }
@@ -34,51 +47,160 @@ public final class Parallel {
         return threads;
     }
 
-    private static ExecutorService pool() {
-        ExecutorService p = pool;
+    /**
+     * The index of the current thread within the running {@link #forRange}: 0 for the calling
+     * thread, 1..threads()-1 for the workers. Lets a task pick a per-thread scratch buffer.
+     */
+    public static int workerIndex() {
+        return Thread.currentThread() instanceof Worker w ? w.index : 0;
+    }
+
+    /** Runs task over [0, n) in chunks spread over up to threads() threads; returns when all are done. */
+    public static void forRange(int n, RangeTask task) {
+        forRange(n, 1, task);
+    }
+
+    /** Like {@link #forRange(int, RangeTask)} with chunks of at least {@code grain} indices. */
+    public static void forRange(int n, int grain, RangeTask task) {
+        if (n <= 0) return;
+        int t = threads;
+        int chunks = Math.min(t * CHUNKS_PER_THREAD, (n + Math.max(1, grain) - 1) / Math.max(1, grain));
+        if (t <= 1 || chunks <= 1 || Thread.currentThread() instanceof Worker) {
+            task.run(0, n);
+            return;
+        }
+        Pool p = pool();
+        // Nested call from a task on the calling thread, or the pool is busy with another caller.
+        if (p.lock.isHeldByCurrentThread() || !p.lock.tryLock()) {
+            task.run(0, n);
+            return;
+        }
+        try {
+            p.run(n, chunks, task);
+        } finally {
+            p.lock.unlock();
+        }
+    }
+
+    private static Pool pool() {
+        Pool p = pool;
         if (p == null) {
             synchronized (Parallel.class) {
-                if (pool == null) {
-                    ThreadFactory tf = r -> {
-                        Thread t = new Thread(r, "sluice-worker");
-                        t.setDaemon(true);
-                        return t;
-                    };
-                    pool = Executors.newFixedThreadPool(Math.max(1, threads - 1), tf);
-                }
+                if (pool == null) pool = new Pool(threads);
                 p = pool;
             }
         }
         return p;
     }
 
-    /** Runs task over [0, n) in up to threads() contiguous chunks; returns when all are done. */
-    public static void forRange(int n, RangeTask task) {
-        int t = Math.min(threads, n);
-        if (t <= 1) {
-            if (n > 0) task.run(0, n);
-            return;
+    private static final class Worker extends Thread {
+        final int index;
+        final Pool pool;
+        volatile boolean sleeping;
+
+        Worker(Pool pool, int index) {
+            super("sluice-worker-" + index);
+            this.pool = pool;
+            this.index = index;
+            setDaemon(true);
         }
-        ExecutorService p = pool();
-        @SuppressWarnings("unchecked")
-        Future<?>[] futures = new Future[t - 1];
-        for (int i = 1; i < t; i++) {
-            int s = (int) ((long) n * i / t), e = (int) ((long) n * (i + 1) / t);
-            futures[i - 1] = p.submit(() -> task.run(s, e));
-        }
-        RuntimeException failure = null;
-        try {
-            task.run(0, (int) ((long) n / t));
-        } catch (RuntimeException e) {
-            failure = e;
-        }
-        for (Future<?> f : futures) {
-            try {
-                f.get();
-            } catch (Exception e) {
-                if (failure == null) failure = new RuntimeException(e.getCause() != null ? e.getCause() : e);
+
+        @Override
+        public void run() {
+            long seen = 0;
+            while (!pool.stopped) {
+                long g = pool.generation;
+                if (g == seen) {
+                    long deadline = System.nanoTime() + SPIN_NANOS;
+                    while ((g = pool.generation) == seen && !pool.stopped) {
+                        if (System.nanoTime() < deadline) {
+                            Thread.onSpinWait();
+                        } else {
+                            // Publish "sleeping" before re-checking, so a caller that bumps the
+                            // generation afterwards sees the flag and unparks us.
+                            sleeping = true;
+                            if (pool.generation == seen && !pool.stopped) LockSupport.park(this);
+                            sleeping = false;
+                        }
+                    }
+                }
+                seen = g;
+                pool.work((int) g);
             }
         }
-        if (failure != null) throw failure;
+    }
+
+    private static final class Pool {
+        final ReentrantLock lock = new ReentrantLock();
+        final Worker[] workers;
+        volatile long generation;
+        volatile boolean stopped;
+        /** (generation &lt;&lt; 32) | next unclaimed chunk: a chunk can only be claimed for the current generation. */
+        final AtomicLong ticket = new AtomicLong();
+        final AtomicInteger done = new AtomicInteger();
+        // The current operation; written only while no chunk of the previous one is unclaimed or running.
+        RangeTask task;
+        int n;
+        int chunks;
+        volatile Throwable failure;
+
+        Pool(int threads) {
+            workers = new Worker[threads - 1];
+            for (int i = 0; i < workers.length; i++) {
+                workers[i] = new Worker(this, i + 1);
+                workers[i].start();
+            }
+        }
+
+        void run(int n, int chunks, RangeTask task) {
+            this.task = task;
+            this.n = n;
+            this.chunks = chunks;
+            this.failure = null;
+            done.set(0);
+            int g = (int) generation + 1;
+            ticket.set((long) g << 32);
+            generation = g;
+            for (Worker w : workers) if (w.sleeping) LockSupport.unpark(w);
+            work(g);
+            // Wait for chunks other threads claimed; they are short, so spin, then yield.
+            int spins = 0;
+            while (done.get() < chunks) {
+                if (++spins < 20_000) Thread.onSpinWait();
+                else Thread.yield();
+            }
+            this.task = null;
+            Throwable f = failure;
+            if (f != null) {
+                if (f instanceof RuntimeException re) throw re;
+                if (f instanceof Error e) throw e;
+                throw new RuntimeException(f);
+            }
+        }
+
+        /** Claims and runs chunks of generation g until none is left. */
+        void work(int g) {
+            while (true) {
+                long tk = ticket.get();
+                if ((int) (tk >>> 32) != g) return;
+                int c = (int) tk;
+                if (c >= chunks) return;
+                if (!ticket.compareAndSet(tk, tk + 1)) continue;
+                // Claimed: the operation cannot complete (and be replaced) before this chunk is done.
+                int s = (int) ((long) n * c / chunks), e = (int) ((long) n * (c + 1) / chunks);
+                try {
+                    task.run(s, e);
+                } catch (Throwable t) {
+                    if (failure == null) failure = t;
+                } finally {
+                    done.incrementAndGet();
+                }
+            }
+        }
+
+        void shutdown() {
+            stopped = true;
+            for (Worker w : workers) LockSupport.unpark(w);
+        }
     }
 }

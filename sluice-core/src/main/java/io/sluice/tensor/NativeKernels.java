@@ -1,0 +1,171 @@
+package io.sluice.tensor;
+
+import io.sluice.gguf.GGMLType;
+
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Locale;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The optional native accelerator (src/main/c, built by the Maven build where gcc exists):
+ * integer matmul kernels on 8-bit quantized activations for Q4_0, Q8_0, Q4_K and Q6_K weights,
+ * with AVX2 and AVX512-VNNI variants picked at run time. Without the library, on a CPU without
+ * AVX2, or with {@code -Dsluice.native=false}, {@link #available()} is false and {@link Matrix}
+ * uses the pure Java kernels. {@code -Dsluice.native.path=FILE} loads a library from a file.
+ */
+public final class NativeKernels {
+    private static final MethodHandle ACT_BYTES, QUANTIZE, MATMUL, SET_LEVEL, LEVEL;
+    private static final String STATUS;
+    /** The kernel set in use, cached: checked on every matmul. */
+    private static volatile int level;
+
+    static {
+        MethodHandle actBytes = null, quantize = null, matmul = null, setLevel = null, getLevel = null;
+        String status;
+        try {
+            SymbolLookup lib = load();
+            if (lib == null) {
+                status = Boolean.parseBoolean(System.getProperty("sluice.native", "true")) ? "no native library for this platform" : "disabled by -Dsluice.native=false";
+            } else {
+                Linker linker = Linker.nativeLinker();
+                // critical: no thread-state transition, and heap arrays may be passed directly.
+                Linker.Option critical = Linker.Option.critical(true);
+                actBytes = linker.downcallHandle(lib.findOrThrow("sl_act_bytes"), FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT), critical);
+                quantize = linker.downcallHandle(lib.findOrThrow("sl_quantize"),
+                        FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG), critical);
+                matmul = linker.downcallHandle(lib.findOrThrow("sl_matmul"),
+                        FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), critical);
+                setLevel = linker.downcallHandle(lib.findOrThrow("sl_set_level"), FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+                getLevel = linker.downcallHandle(lib.findOrThrow("sl_level"), FunctionDescriptor.of(JAVA_INT));
+                int l = (int) getLevel.invokeExact();
+                status = l == 0 ? "CPU lacks AVX2/FMA/F16C" : "native " + levelName(l);
+            }
+        } catch (Throwable t) {
+            actBytes = quantize = matmul = setLevel = getLevel = null;
+            status = "native library failed to load: " + t;
+        }
+        ACT_BYTES = actBytes;
+        QUANTIZE = quantize;
+        MATMUL = matmul;
+        SET_LEVEL = setLevel;
+        LEVEL = getLevel;
+        STATUS = status;
+        level = queryLevel();
+    }
+
+    private NativeKernels() {
+    }
+
+    private static SymbolLookup load() throws Exception {
+        if (!Boolean.parseBoolean(System.getProperty("sluice.native", "true"))) return null;
+        String explicit = System.getProperty("sluice.native.path");
+        if (explicit != null) return SymbolLookup.libraryLookup(Path.of(explicit), Arena.global());
+        String arch = System.getProperty("os.arch").toLowerCase(Locale.ROOT);
+        String os = System.getProperty("os.name").toLowerCase(Locale.ROOT);
+        if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) return null;
+        try (InputStream in = NativeKernels.class.getResourceAsStream("/native/linux-x86_64/libsluice.so")) {
+            if (in == null) return null;
+            Path tmp = Files.createTempFile("libsluice-", ".so");
+            tmp.toFile().deleteOnExit();
+            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+            return SymbolLookup.libraryLookup(tmp, Arena.global());
+        }
+    }
+
+    private static String levelName(int l) {
+        return switch (l) {
+            case 1 -> "avx2";
+            case 2 -> "avx512-vnni";
+            default -> "none";
+        };
+    }
+
+    /** Whether native kernels are in use. */
+    public static boolean available() {
+        return level() > 0;
+    }
+
+    /** A one-line description for logs and benchmarks, e.g. "native avx512-vnni" or why there is none. */
+    public static String status() {
+        return available() ? "native " + levelName(level()) : STATUS.startsWith("native") ? "java (CPU lacks AVX2/FMA/F16C)" : "java (" + STATUS + ")";
+    }
+
+    /** 0 = none, 1 = AVX2, 2 = AVX512-VNNI. */
+    public static int level() {
+        return level;
+    }
+
+    private static int queryLevel() {
+        if (LEVEL == null) return 0;
+        try {
+            return (int) LEVEL.invokeExact();
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** Selects a kernel set (for tests and benchmarks: 0 turns the native path off); returns the one in use. */
+    public static int setLevel(int want) {
+        if (SET_LEVEL == null) return 0;
+        try {
+            level = (int) SET_LEVEL.invokeExact(want);
+            return level;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** Whether there is a native kernel for weights of this type. */
+    public static boolean supports(GGMLType type) {
+        return available() && (type == GGMLType.Q4_0 || type == GGMLType.Q8_0 || type == GGMLType.Q4_K || type == GGMLType.Q6_K);
+    }
+
+    /** Bytes of quantized activations per token of {@code cols} values for weights of {@code type}; 0 if unsupported. */
+    public static long activationBytes(GGMLType type, int cols) {
+        if (ACT_BYTES == null) return 0;
+        try {
+            return (long) ACT_BYTES.invokeExact(type.id, cols);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** Quantizes tokens [t0, t1) of x (token t at x[t*cols]) into dst (token t at t*stride bytes). */
+    public static void quantize(GGMLType type, float[] x, int cols, int t0, int t1, MemorySegment dst, long stride) {
+        if (t1 > t0 && ((long) t1 * cols > x.length || t1 * stride > dst.byteSize())) throw new IndexOutOfBoundsException("activations out of range");
+        try {
+            QUANTIZE.invokeExact(type.id, MemorySegment.ofArray(x), (long) cols, cols, t0, t1, dst, stride);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /**
+     * out[t*outStride + r] = row r of the weights · token t, for r in [r0, r1), t &lt; ntok. The
+     * activations must come from {@link #quantize} for the same type and column count.
+     */
+    public static void matmul(GGMLType type, MemorySegment w, long rowBytes, int r0, int r1, int cols,
+                              MemorySegment act, long actStride, int ntok, float[] out, int outStride) {
+        if ((long) r1 * rowBytes > w.byteSize() || ntok * actStride > act.byteSize()
+                || (ntok > 0 && (long) (ntok - 1) * outStride + r1 > out.length)) {
+            throw new IndexOutOfBoundsException("matmul operands out of range");
+        }
+        try {
+            MATMUL.invokeExact(type.id, w, rowBytes, r0, r1, cols, act, actStride, ntok, MemorySegment.ofArray(out), (long) outStride);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package io.sluice.tensor;
+
+import io.sluice.gguf.GGMLType;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The native kernels against the Java ones: exact arithmetic against a Java reference that uses
+ * the same quantized activations, closeness to the float-activation Java path, and the AVX2 and
+ * VNNI kernel sets against each other.
+ */
+class NativeKernelsTest {
+    private static final ValueLayout.OfFloat LE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    @BeforeEach
+    void requireNative() {
+        Assumptions.assumeTrue(NativeKernels.available(), "native kernels not available: " + NativeKernels.status());
+    }
+
+    @AfterEach
+    void restoreLevel() {
+        NativeKernels.setLevel(2);
+    }
+
+    /** A rows x cols matrix of random values quantized into {@code type} with the Java quantizer. */
+    private static Matrix randomMatrix(GGMLType type, int rows, int cols, long seed, Arena arena) {
+        long rowBytes = type.byteSize(cols);
+        MemorySegment seg = arena.allocate(rowBytes * rows, 64);
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float[] row = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) row[c] = (float) rnd.nextGaussian() * (1 + r % 3);
+            Formats.of(type).quantize(row, 0, cols, seg, r * rowBytes);
+        }
+        return new Matrix("w", type, seg, rows, cols);
+    }
+
+    private static float[] randomActivations(int n, int cols, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        for (int c = 0; c < cols; c++) x[2 * cols + c] = 0f; // an all-zero token: scale 0 must give 0, not NaN
+        return x;
+    }
+
+    /** The activation values the native kernels actually multiply: read back from their blocks. */
+    private static float[] dequantizedActivations(GGMLType type, float[] x, int n, int cols, Arena arena) {
+        long stride = NativeKernels.activationBytes(type, cols);
+        MemorySegment act = arena.allocate(stride * n, 64);
+        NativeKernels.quantize(type, x, cols, 0, n, act, stride);
+        boolean k = type == GGMLType.Q4_K || type == GGMLType.Q6_K;
+        int block = k ? 256 : 32, blockBytes = k ? 292 : 68, scaleAt = k ? 288 : 64;
+        assertEquals((long) cols / block * blockBytes, stride);
+        float[] out = new float[n * cols];
+        for (int t = 0; t < n; t++) {
+            for (int b = 0; b < cols / block; b++) {
+                long off = t * stride + (long) b * blockBytes;
+                float d = act.get(LE_FLOAT, off + scaleAt);
+                for (int i = 0; i < block; i++) out[t * cols + b * block + i] = d * act.get(ValueLayout.JAVA_BYTE, off + i);
+            }
+        }
+        return out;
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"Q4_0", "Q8_0", "Q4_K", "Q6_K"})
+    void matchesJavaOnTheSameQuantizedActivations(GGMLType type) {
+        int rows = 37, cols = 768, n = 7; // 7 tokens: a 4-token tile and a 3-token tail
+        try (Arena arena = Arena.ofShared()) {
+            Matrix m = randomMatrix(type, rows, cols, 1, arena);
+            float[] x = randomActivations(n, cols, 2);
+            float[] out = new float[n * rows];
+            m.matmul(x, out, n);
+
+            float[] xq = dequantizedActivations(type, x, n, cols, arena);
+            float[] w = new float[cols];
+            for (int r = 0; r < rows; r++) {
+                m.row(r, w, 0);
+                for (int t = 0; t < n; t++) {
+                    double ref = 0, mag = 0;
+                    for (int c = 0; c < cols; c++) {
+                        ref += (double) w[c] * xq[t * cols + c];
+                        mag += Math.abs((double) w[c] * xq[t * cols + c]);
+                    }
+                    // Integer sums are exact; only the float scaling and summation order differ.
+                    assertEquals(ref, out[t * rows + r], 1e-5 * mag + 1e-6, type + " row " + r + " token " + t);
+                }
+            }
+            for (int r = 0; r < rows; r++) assertEquals(0f, out[2 * rows + r], "zero token, row " + r);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"Q4_0", "Q8_0", "Q4_K", "Q6_K"})
+    void closeToTheFloatActivationJavaPath(GGMLType type) {
+        int rows = 64, cols = 1024, n = 5;
+        try (Arena arena = Arena.ofShared()) {
+            Matrix m = randomMatrix(type, rows, cols, 3, arena);
+            float[] x = randomActivations(n, cols, 4);
+            float[] nat = new float[n * rows], java = new float[n * rows];
+            m.matmul(x, nat, n);
+            m.javaOnly().matmul(x, java, n);
+            double err = 0, norm = 0;
+            for (int i = 0; i < nat.length; i++) {
+                err += (nat[i] - java[i]) * (double) (nat[i] - java[i]);
+                norm += java[i] * (double) java[i];
+            }
+            // 8-bit activations: about 0.5% relative error overall (llama.cpp's trade-off too).
+            assertTrue(Math.sqrt(err / norm) < 0.02, type + ": relative error " + Math.sqrt(err / norm));
+            assertTrue(norm > 0);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"Q4_0", "Q8_0", "Q4_K", "Q6_K"})
+    void avx2AndVnniKernelsAgree(GGMLType type) {
+        Assumptions.assumeTrue(NativeKernels.setLevel(2) == 2, "CPU has no AVX512-VNNI");
+        int rows = 33, cols = 512, n = 6;
+        try (Arena arena = Arena.ofShared()) {
+            Matrix m = randomMatrix(type, rows, cols, 5, arena);
+            float[] x = randomActivations(n, cols, 6);
+            float[] vnni = new float[n * rows], avx2 = new float[n * rows];
+            m.matmul(x, vnni, n);
+            assertEquals(1, NativeKernels.setLevel(1));
+            m.matmul(x, avx2, n);
+            assertArrayEquals(vnni, avx2, type.toString()); // same integer sums, same float order
+        }
+    }
+}
