@@ -33,6 +33,7 @@ typedef struct {
     int8_t qs[32];
     int32_t negc[8];
     float d;
+    int32_t negsum; /* -8 x the sum of all 32: the same offset for the 8-row kernels */
 } act_q8;
 
 /* Activations for K-quant weights: 256 values, sums of each 16, scale. */
@@ -63,6 +64,8 @@ static void quantize_q8(const float *x, int cols, act_q8 *out) {
             }
             out->negc[k] = -8 * s;
         }
+        out->negsum = 0;
+        for (int k = 0; k < 8; k++) out->negsum += out->negc[k];
     }
 }
 
@@ -99,6 +102,37 @@ void sl_quantize(int type, const float *x, int64_t xStride, int cols, int t0, in
     for (int t = t0; t < t1; t++) {
         if (is_k(type)) quantize_q8k(x + t * xStride, cols, (act_q8k *) (out + t * outStride));
         else quantize_q8(x + t * xStride, cols, (act_q8 *) (out + t * outStride));
+    }
+}
+
+/* ---- 8-row interleaved layouts ("x8") ------------------------------------------------------
+ * Rows are taken in groups of 8; for each block b a group stores the 8 rows' fp16 scales (16
+ * bytes), then their quants in 32-byte chunks whose 4-byte lane i holds 4 consecutive quant bytes
+ * of row i. One vpdpbusd then computes 4 products for 8 rows against one broadcast 4-byte group
+ * of activations, and each weight chunk is loaded once for several tokens. */
+
+static int64_t x8_block_bytes(int type) { return type == T_Q4_0 ? 16 + 128 : type == T_Q8_0 ? 16 + 256 : 0; }
+
+/** Bytes of the x8 layout of a rows x cols matrix; 0 if this type or shape has none. */
+int64_t sl_repacked_bytes(int type, int rows, int cols) {
+    int64_t bb = x8_block_bytes(type);
+    if (bb == 0 || rows % 8 || cols % 32) return 0;
+    return (int64_t) (rows / 8) * (cols / 32) * bb;
+}
+
+/** Writes row groups [g0, g1) of the x8 layout of src (rows of rowBytes bytes) into dst. */
+void sl_repack(int type, const uint8_t *src, int64_t rowBytes, int cols, int g0, int g1, uint8_t *dst) {
+    int nb = cols / 32, qbytes = type == T_Q4_0 ? 16 : 32, inBlock = type == T_Q4_0 ? 18 : 34;
+    int64_t bb = x8_block_bytes(type);
+    for (int g = g0; g < g1; g++) {
+        for (int b = 0; b < nb; b++) {
+            uint8_t *o = dst + ((int64_t) g * nb + b) * bb;
+            for (int i = 0; i < 8; i++) {
+                const uint8_t *blk = src + (int64_t) (8 * g + i) * rowBytes + (int64_t) b * inBlock;
+                memcpy(o + 2 * i, blk, 2);
+                for (int k4 = 0; k4 < qbytes / 4; k4++) memcpy(o + 16 + 32 * k4 + 4 * i, blk + 2 + 4 * k4, 4);
+            }
+        }
     }
 }
 
@@ -164,6 +198,18 @@ void sl_matmul(int type, const uint8_t *w, int64_t rowBytes, int r0, int r1, int
     switch (sl_level()) {
         case 2: matmul_vnni(type, w, rowBytes, r0, r1, cols, act, actStride, ntok, out, outStride); break;
         case 1: matmul_avx2(type, w, rowBytes, r0, r1, cols, act, actStride, ntok, out, outStride); break;
+        default: break;
+    }
+}
+
+/**
+ * Like sl_matmul on the x8 layout (from sl_repack): rows [r0, r1), both multiples of 8.
+ */
+void sl_matmul_x8(int type, const uint8_t *packed, int r0, int r1, int cols,
+                  const uint8_t *act, int64_t actStride, int ntok, float *out, int64_t outStride) {
+    switch (sl_level()) {
+        case 2: matmul_x8_vnni(type, packed, r0, r1, cols, act, actStride, ntok, out, outStride); break;
+        case 1: matmul_x8_avx2(type, packed, r0, r1, cols, act, actStride, ntok, out, outStride); break;
         default: break;
     }
 }

@@ -71,7 +71,12 @@ public final class Matrix {
             MemorySegment act = ACTIVATIONS.get().segment(stride * n);
             if (n >= 8) Parallel.forRange(n, 4, (s, e) -> NativeKernels.quantize(type, x, cols, s, e, act, stride));
             else NativeKernels.quantize(type, x, cols, 0, n, act, stride);
-            Parallel.forRange(rows, 4, (s, e) -> NativeKernels.matmul(type, data, rowBytes, s, e, cols, act, stride, n, out, rows));
+            MemorySegment packed = repacked();
+            if (packed != null) {
+                Parallel.forRange(rows / 8, (s, e) -> NativeKernels.matmulX8(type, packed, 8 * s, 8 * e, cols, act, stride, n, out, rows));
+            } else {
+                Parallel.forRange(rows, 4, (s, e) -> NativeKernels.matmul(type, data, rowBytes, s, e, cols, act, stride, n, out, rows));
+            }
             return;
         }
         Parallel.forRange(rows, 4, (start, end) -> {
@@ -83,6 +88,34 @@ public final class Matrix {
             }
         });
     }
+
+    /**
+     * The 8-row interleaved copy the native kernels read fastest (as llama.cpp repacks Q4_0 for
+     * its CPU kernels), made on first use so that matrices only ever read by row, like the token
+     * embedding, are not copied. Null when the format has no such layout. Costs one extra copy of
+     * the matrix in off-heap memory; the mapped file stays the source for {@link #row}.
+     */
+    private MemorySegment repacked() {
+        MemorySegment p = packed;
+        if (p == null) {
+            synchronized (this) {
+                if (packed == null) {
+                    long bytes = NativeKernels.repackedBytes(format.type(), rows, cols);
+                    if (bytes == 0) {
+                        packed = MemorySegment.NULL;
+                    } else {
+                        MemorySegment dst = Arena.ofAuto().allocate(bytes, 64);
+                        Parallel.forRange(rows / 8, (s, e) -> NativeKernels.repack(format.type(), data, rowBytes, cols, s, e, dst));
+                        packed = dst;
+                    }
+                }
+                p = packed;
+            }
+        }
+        return p == MemorySegment.NULL ? null : p;
+    }
+
+    private volatile MemorySegment packed;
 
     /** Turns the native kernels off for this matrix (tests compare both paths). */
     public Matrix javaOnly() {

@@ -26,13 +26,13 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * uses the pure Java kernels. {@code -Dsluice.native.path=FILE} loads a library from a file.
  */
 public final class NativeKernels {
-    private static final MethodHandle ACT_BYTES, QUANTIZE, MATMUL, SET_LEVEL, LEVEL;
+    private static final MethodHandle ACT_BYTES, QUANTIZE, MATMUL, SET_LEVEL, LEVEL, REPACKED_BYTES, REPACK, MATMUL_X8;
     private static final String STATUS;
     /** The kernel set in use, cached: checked on every matmul. */
     private static volatile int level;
 
     static {
-        MethodHandle actBytes = null, quantize = null, matmul = null, setLevel = null, getLevel = null;
+        MethodHandle actBytes = null, quantize = null, matmul = null, setLevel = null, getLevel = null, repackedBytes = null, repack = null, matmulX8 = null;
         String status;
         try {
             SymbolLookup lib = load();
@@ -47,13 +47,18 @@ public final class NativeKernels {
                         FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG), critical);
                 matmul = linker.downcallHandle(lib.findOrThrow("sl_matmul"),
                         FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), critical);
+                repackedBytes = linker.downcallHandle(lib.findOrThrow("sl_repacked_bytes"), FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT), critical);
+                repack = linker.downcallHandle(lib.findOrThrow("sl_repack"),
+                        FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), critical);
+                matmulX8 = linker.downcallHandle(lib.findOrThrow("sl_matmul_x8"),
+                        FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), critical);
                 setLevel = linker.downcallHandle(lib.findOrThrow("sl_set_level"), FunctionDescriptor.of(JAVA_INT, JAVA_INT));
                 getLevel = linker.downcallHandle(lib.findOrThrow("sl_level"), FunctionDescriptor.of(JAVA_INT));
                 int l = (int) getLevel.invokeExact();
                 status = l == 0 ? "CPU lacks AVX2/FMA/F16C" : "native " + levelName(l);
             }
         } catch (Throwable t) {
-            actBytes = quantize = matmul = setLevel = getLevel = null;
+            actBytes = quantize = matmul = setLevel = getLevel = repackedBytes = repack = matmulX8 = null;
             status = "native library failed to load: " + t;
         }
         ACT_BYTES = actBytes;
@@ -61,6 +66,9 @@ public final class NativeKernels {
         MATMUL = matmul;
         SET_LEVEL = setLevel;
         LEVEL = getLevel;
+        REPACKED_BYTES = repackedBytes;
+        REPACK = repack;
+        MATMUL_X8 = matmulX8;
         STATUS = status;
         level = queryLevel();
     }
@@ -164,6 +172,44 @@ public final class NativeKernels {
         }
         try {
             MATMUL.invokeExact(type.id, w, rowBytes, r0, r1, cols, act, actStride, ntok, MemorySegment.ofArray(out), (long) outStride);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /**
+     * Bytes of the 8-row interleaved ("x8") copy of a rows x cols matrix of this type, which the
+     * fastest kernels read; 0 when there is none (other types, rows not a multiple of 8).
+     */
+    public static long repackedBytes(GGMLType type, int rows, int cols) {
+        if (REPACKED_BYTES == null || !available()) return 0;
+        try {
+            return (long) REPACKED_BYTES.invokeExact(type.id, rows, cols);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** Writes row groups [g0, g1) (8 rows each) of the x8 copy of the weights w into dst. */
+    public static void repack(GGMLType type, MemorySegment w, long rowBytes, int cols, int g0, int g1, MemorySegment dst) {
+        long groupBytes = repackedBytes(type, 8, cols);
+        if (groupBytes == 0 || 8L * g1 * rowBytes > w.byteSize() || g1 * groupBytes > dst.byteSize()) throw new IndexOutOfBoundsException("repack out of range");
+        try {
+            REPACK.invokeExact(type.id, w, rowBytes, cols, g0, g1, dst);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** {@link #matmul} on the x8 copy: r0 and r1 must be multiples of 8. */
+    public static void matmulX8(GGMLType type, MemorySegment packed, int r0, int r1, int cols,
+                                MemorySegment act, long actStride, int ntok, float[] out, int outStride) {
+        if (r0 % 8 != 0 || r1 % 8 != 0 || r1 / 8 * repackedBytes(type, 8, cols) > packed.byteSize() || ntok * actStride > act.byteSize()
+                || (ntok > 0 && (long) (ntok - 1) * outStride + r1 > out.length)) {
+            throw new IndexOutOfBoundsException("matmul operands out of range");
+        }
+        try {
+            MATMUL_X8.invokeExact(type.id, packed, r0, r1, cols, act, actStride, ntok, MemorySegment.ofArray(out), (long) outStride);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }

@@ -26,7 +26,7 @@ public final class Parallel {
 
     /** How long an idle worker polls for the next operation before parking, in nanoseconds. */
     private static final long SPIN_NANOS = Long.getLong("sluice.spinNanos", 100_000L);
-    private static final int CHUNKS_PER_THREAD = 8;
+    private static final int CHUNKS_PER_THREAD = Integer.getInteger("sluice.chunksPerThread", 8);
 
     private static volatile int threads = Runtime.getRuntime().availableProcessors();
     private static volatile Pool pool;

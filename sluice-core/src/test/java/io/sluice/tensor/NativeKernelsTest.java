@@ -62,7 +62,7 @@ class NativeKernelsTest {
         MemorySegment act = arena.allocate(stride * n, 64);
         NativeKernels.quantize(type, x, cols, 0, n, act, stride);
         boolean k = type == GGMLType.Q4_K || type == GGMLType.Q6_K;
-        int block = k ? 256 : 32, blockBytes = k ? 292 : 68, scaleAt = k ? 288 : 64;
+        int block = k ? 256 : 32, blockBytes = k ? 292 : 72, scaleAt = k ? 288 : 64;
         assertEquals((long) cols / block * blockBytes, stride);
         float[] out = new float[n * cols];
         for (int t = 0; t < n; t++) {
@@ -78,7 +78,12 @@ class NativeKernelsTest {
     @ParameterizedTest
     @EnumSource(names = {"Q4_0", "Q8_0", "Q4_K", "Q6_K"})
     void matchesJavaOnTheSameQuantizedActivations(GGMLType type) {
-        int rows = 37, cols = 768, n = 7; // 7 tokens: a 4-token tile and a 3-token tail
+        // 37 rows: the row-by-row kernels; 40 rows: the 8-row interleaved (x8) kernels where the type has them.
+        for (int rows : new int[]{37, 40}) checkExact(type, rows);
+    }
+
+    private static void checkExact(GGMLType type, int rows) {
+        int cols = 768, n = 7; // 7 tokens: a 4-token tile and a 3-token tail
         try (Arena arena = Arena.ofShared()) {
             Matrix m = randomMatrix(type, rows, cols, 1, arena);
             float[] x = randomActivations(n, cols, 2);
@@ -128,7 +133,12 @@ class NativeKernelsTest {
     @EnumSource(names = {"Q4_0", "Q8_0", "Q4_K", "Q6_K"})
     void avx2AndVnniKernelsAgree(GGMLType type) {
         Assumptions.assumeTrue(NativeKernels.setLevel(2) == 2, "CPU has no AVX512-VNNI");
-        int rows = 33, cols = 512, n = 6;
+        for (int rows : new int[]{33, 48}) compareLevels(type, rows);
+    }
+
+    private static void compareLevels(GGMLType type, int rows) {
+        NativeKernels.setLevel(2);
+        int cols = 512, n = 6;
         try (Arena arena = Arena.ofShared()) {
             Matrix m = randomMatrix(type, rows, cols, 5, arena);
             float[] x = randomActivations(n, cols, 6);
