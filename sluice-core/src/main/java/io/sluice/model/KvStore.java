@@ -99,6 +99,16 @@ public final class KvStore implements AutoCloseable {
         format.dequantize(values[layer], offset(block, slot, head), dst, dstOff, headDim);
     }
 
+    /** Decodes K of one head at slots [slot, slot+count) of a block into dst, headDim floats per position. */
+    public void readKeys(int layer, int block, int slot, int count, int head, float[] dst, int dstOff) {
+        for (int i = 0; i < count; i++) format.dequantize(keys[layer], offset(block, slot + i, head), dst, dstOff + i * headDim, headDim);
+    }
+
+    /** Decodes V of one head at slots [slot, slot+count) of a block into dst, headDim floats per position. */
+    public void readValues(int layer, int block, int slot, int count, int head, float[] dst, int dstOff) {
+        for (int i = 0; i < count; i++) format.dequantize(values[layer], offset(block, slot + i, head), dst, dstOff + i * headDim, headDim);
+    }
+
     /** Raw segments, for kernels that stream a whole block. */
     public MemorySegment keySegment(int layer) { return keys[layer]; }
     public MemorySegment valueSegment(int layer) { return values[layer]; }

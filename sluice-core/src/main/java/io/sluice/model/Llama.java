@@ -7,6 +7,9 @@ import io.sluice.model.tokenizer.Tokenizer;
 import io.sluice.tensor.Formats;
 import io.sluice.tensor.Matrix;
 import io.sluice.tensor.Parallel;
+import io.sluice.tensor.VectorMath;
+
+import java.util.Arrays;
 
 /**
  * The Llama-family decoder (llama, Mistral, TinyLlama, SmolLM, and with Q/K/V biases and NeoX
@@ -103,8 +106,9 @@ public final class Llama implements Model {
     private static final class Scratch {
         final int n;
         final float[] x, xb, q, k, v, att, hb, hb2, logitsIn;
+        final AttentionScratch[] attn;
 
-        Scratch(ModelConfig c, int n) {
+        Scratch(ModelConfig c, int n, int blockSize) {
             this.n = n;
             x = new float[n * c.dim()];
             xb = new float[n * c.dim()];
@@ -115,6 +119,24 @@ public final class Llama implements Model {
             hb = new float[n * c.ffnDim()];
             hb2 = new float[n * c.ffnDim()];
             logitsIn = new float[n * c.dim()];
+            attn = new AttentionScratch[Parallel.threads()];
+            for (int i = 0; i < attn.length; i++) attn[i] = new AttentionScratch(c, blockSize);
+        }
+    }
+
+    /** One thread's attention buffers: a KV block of one head decoded to floats, and per-query-head softmax state. */
+    private static final class AttentionScratch {
+        final float[] k, v, scores, max, sum;
+        final int blockSize;
+
+        AttentionScratch(ModelConfig c, int blockSize) {
+            this.blockSize = blockSize;
+            k = new float[blockSize * c.headDim()];
+            v = new float[blockSize * c.headDim()];
+            int group = c.nHeads() / c.nKvHeads();
+            scores = new float[blockSize];
+            max = new float[group];
+            sum = new float[group];
         }
     }
 
@@ -125,7 +147,9 @@ public final class Llama implements Model {
         int vocab = output.rows();
         int nOut = b.logitsCount();
         if (logits.length < (long) nOut * vocab) throw new IllegalArgumentException("logits buffer too small");
-        if (scratch == null || scratch.n < n) scratch = new Scratch(cfg, n);
+        if (scratch == null || scratch.n < n || scratch.attn.length < Parallel.threads() || scratch.attn[0].blockSize != kv.blockSize()) {
+            scratch = new Scratch(cfg, n, kv.blockSize());
+        }
         Scratch s = scratch;
         int dim = cfg.dim(), qDim = cfg.qDim(), kvDim = cfg.kvDim();
 
@@ -161,10 +185,7 @@ public final class Llama implements Model {
             L.gate.matmul(s.xb, s.hb, n);
             L.up.matmul(s.xb, s.hb2, n);
             int ff = n * cfg.ffnDim();
-            for (int i = 0; i < ff; i++) {
-                float g = s.hb[i];
-                s.hb[i] = g / (1f + (float) Math.exp(-g)) * s.hb2[i];
-            }
+            Parallel.forRange(ff, 4096, (from, to) -> VectorMath.swiglu(s.hb, s.hb2, from, to));
             L.down.matmul(s.hb, s.xb, n);
             add(s.x, s.xb, n * dim);
         }
@@ -180,42 +201,55 @@ public final class Llama implements Model {
 
     /**
      * Causal attention of every batch token over its own sequence's positions 0..pos, streamed
-     * block by block with an online softmax (FlashAttention's recurrence): no score matrix, and
-     * a query head's memory is one accumulator whatever the context length. Query heads that
-     * share a KV head read the same cached K/V (GQA without copies).
+     * KV block by KV block with an online softmax (FlashAttention's recurrence): no score matrix,
+     * and a query head's memory is one accumulator whatever the context length. Work items are
+     * (token, KV head): the query heads sharing a KV head (GQA) reuse each decoded K/V block.
      */
     private void attention(Batch b, KvStore kv, int layer, Scratch s, int n) {
-        int nHeads = cfg.nHeads(), headDim = cfg.headDim(), qDim = cfg.qDim();
-        int group = nHeads / cfg.nKvHeads();
+        int nKv = cfg.nKvHeads(), headDim = cfg.headDim(), qDim = cfg.qDim();
+        int group = cfg.nHeads() / nKv;
         int bs = kv.blockSize();
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        Parallel.forRange(n * nHeads, (start, end) -> {
-            float[] vrow = new float[headDim];
-            for (int w = start; w < end; w++) {
-                int t = w / nHeads, h = w % nHeads, kvh = h / group;
+        Parallel.forRange(n * nKv, (start, end) -> {
+            AttentionScratch w = s.attn[Parallel.workerIndex()];
+            for (int item = start; item < end; item++) {
+                int t = item / nKv, kvh = item % nKv;
                 int pos = b.positions[t];
                 int[] table = b.blockTables[b.seqOf[t]];
-                int qOff = t * qDim + h * headDim;
-                int out = qOff;
-                java.util.Arrays.fill(s.att, out, out + headDim, 0f);
-                float max = Float.NEGATIVE_INFINITY, sum = 0f;
-                for (int p = 0; p <= pos; p++) {
-                    int block = table[p / bs], slot = p % bs;
-                    float score = kv.dotKey(layer, block, slot, kvh, s.q, qOff) * scale;
-                    if (score > max) {
-                        // Rescale what was accumulated under the old maximum.
-                        float c = (float) Math.exp(max - score);
-                        sum *= c;
-                        for (int i = 0; i < headDim; i++) s.att[out + i] *= c;
-                        max = score;
+                int q0 = t * qDim + kvh * group * headDim; // first query head of the group; att has the same layout
+                Arrays.fill(s.att, q0, q0 + group * headDim, 0f);
+                Arrays.fill(w.max, Float.NEGATIVE_INFINITY);
+                Arrays.fill(w.sum, 0f);
+                for (int p0 = 0; p0 <= pos; p0 += bs) {
+                    int block = table[p0 / bs], count = Math.min(bs, pos - p0 + 1);
+                    kv.readKeys(layer, block, 0, count, kvh, w.k, 0);
+                    kv.readValues(layer, block, 0, count, kvh, w.v, 0);
+                    for (int g = 0; g < group; g++) {
+                        int qo = q0 + g * headDim;
+                        float blockMax = Float.NEGATIVE_INFINITY;
+                        for (int j = 0; j < count; j++) {
+                            float sc = VectorMath.dot(s.q, qo, w.k, j * headDim, headDim) * scale;
+                            w.scores[j] = sc;
+                            blockMax = Math.max(blockMax, sc);
+                        }
+                        float newMax = Math.max(w.max[g], blockMax);
+                        if (newMax > w.max[g]) {
+                            // Rescale what was accumulated under the old maximum (nothing on the first block).
+                            float c = (float) Math.exp(w.max[g] - newMax);
+                            w.sum[g] *= c;
+                            VectorMath.scale(s.att, qo, headDim, c);
+                            w.max[g] = newMax;
+                        }
+                        float sum = 0f;
+                        for (int j = 0; j < count; j++) {
+                            float e = (float) Math.exp(w.scores[j] - newMax);
+                            sum += e;
+                            VectorMath.axpy(e, w.v, j * headDim, s.att, qo, headDim);
+                        }
+                        w.sum[g] += sum;
                     }
-                    float wgt = (float) Math.exp(score - max);
-                    sum += wgt;
-                    kv.readValue(layer, block, slot, kvh, vrow, 0);
-                    for (int i = 0; i < headDim; i++) s.att[out + i] += wgt * vrow[i];
                 }
-                float inv = 1f / sum;
-                for (int i = 0; i < headDim; i++) s.att[out + i] *= inv;
+                for (int g = 0; g < group; g++) VectorMath.scale(s.att, q0 + g * headDim, headDim, 1f / w.sum[g]);
             }
         });
     }
@@ -239,13 +273,7 @@ public final class Llama implements Model {
     }
 
     private void rmsnorm(float[] out, float[] x, float[] w, int n, int dim) {
-        for (int t = 0; t < n; t++) {
-            int o = t * dim;
-            double ss = 0;
-            for (int i = 0; i < dim; i++) ss += x[o + i] * x[o + i];
-            float r = (float) (1.0 / Math.sqrt(ss / dim + cfg.normEps()));
-            for (int i = 0; i < dim; i++) out[o + i] = x[o + i] * r * w[i];
-        }
+        for (int t = 0; t < n; t++) VectorMath.rmsnorm(out, x, t * dim, w, dim, cfg.normEps());
     }
 
     private static void addBias(float[] x, float[] bias, int n) {
@@ -254,7 +282,7 @@ public final class Llama implements Model {
     }
 
     private static void add(float[] x, float[] y, int len) {
-        for (int i = 0; i < len; i++) x[i] += y[i];
+        VectorMath.add(x, y, len);
     }
 
     @Override
