@@ -5,6 +5,7 @@ import io.sluice.model.Batch;
 import io.sluice.model.KvStore;
 import io.sluice.model.Model;
 import io.sluice.model.Synth;
+import io.sluice.tensor.NativeKernels;
 import io.sluice.tensor.Parallel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -131,6 +132,7 @@ final class BenchCommand implements Callable<Integer> {
         row.put("model_type", m.config().arch() + " " + m.file().getString("general.name", ""));
         row.put("model_size", m.weightBytes());
         row.put("n_threads", Parallel.threads());
+        row.put("backend", NativeKernels.status());
         row.put("type_k", kv.name().toLowerCase());
         row.put("type_v", kv.name().toLowerCase());
         row.put("n_prompt", pp);
@@ -156,12 +158,12 @@ final class BenchCommand implements Callable<Integer> {
             }
             System.out.print(sb.append("]\n"));
         } else {
-            System.out.println("| model | size | threads | test | t/s |");
-            System.out.println("| --- | ---: | ---: | ---: | ---: |");
+            System.out.println("| model | size | backend | threads | test | t/s |");
+            System.out.println("| --- | ---: | --- | ---: | ---: | ---: |");
             for (Map<String, Object> r : rows) {
                 int pp = (int) r.get("n_prompt"), tg = (int) r.get("n_gen");
-                System.out.printf("| %s | %.2f MiB | %d | %s | %.2f ± %.2f |%n", r.get("model_type"), (long) r.get("model_size") / 1048576.0,
-                        r.get("n_threads"), pp > 0 ? "pp" + pp : "tg" + tg, r.get("avg_ts"), r.get("stddev_ts"));
+                System.out.printf("| %s | %.2f MiB | %s | %d | %s | %.2f ± %.2f |%n", r.get("model_type"), (long) r.get("model_size") / 1048576.0,
+                        r.get("backend"), r.get("n_threads"), pp > 0 ? "pp" + pp : "tg" + tg, r.get("avg_ts"), r.get("stddev_ts"));
             }
         }
     }
