@@ -1,7 +1,6 @@
 package io.sluice.tensor;
 
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -9,7 +8,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * Splits index ranges across a persistent pool of {@code threads() - 1} worker threads plus the
  * calling thread. Kernels call {@link #forRange}; the thread count is set once from the CLI's -t.
  *
- * <p>Hot-path cost is a few atomic operations: no thread is created and nothing is allocated per
+ * <p>Hot-path cost is a few atomic operations and one small job object: no thread is created per
  * call. The range is cut into a few chunks per thread which the caller and the workers claim
  * dynamically, so a worker the OS has descheduled (other processes share the cores) delays the
  * step by at most one chunk instead of a whole share. Idle workers spin briefly on a generation
@@ -125,7 +124,43 @@ public final class Parallel {
                     }
                 }
                 seen = g;
-                pool.work((int) g);
+                Job j = pool.job;
+                if (j != null) j.work();
+            }
+        }
+    }
+
+    /**
+     * One forRange call. Its chunk counter and completion count live with it, so a worker that
+     * wakes late and still holds a finished job finds no chunk left in it and can never claim
+     * (or be counted for) a chunk of the next job.
+     */
+    private static final class Job {
+        final RangeTask task;
+        final int n;
+        final int chunks;
+        final AtomicInteger next = new AtomicInteger();
+        final AtomicInteger done = new AtomicInteger();
+        volatile Throwable failure;
+
+        Job(RangeTask task, int n, int chunks) {
+            this.task = task;
+            this.n = n;
+            this.chunks = chunks;
+        }
+
+        /** Claims and runs chunks until none is left. */
+        void work() {
+            int c;
+            while ((c = next.getAndIncrement()) < chunks) {
+                int s = (int) ((long) n * c / chunks), e = (int) ((long) n * (c + 1) / chunks);
+                try {
+                    task.run(s, e);
+                } catch (Throwable t) {
+                    if (failure == null) failure = t;
+                } finally {
+                    done.incrementAndGet();
+                }
             }
         }
     }
@@ -135,14 +170,8 @@ public final class Parallel {
         final Worker[] workers;
         volatile long generation;
         volatile boolean stopped;
-        /** (generation &lt;&lt; 32) | next unclaimed chunk: a chunk can only be claimed for the current generation. */
-        final AtomicLong ticket = new AtomicLong();
-        final AtomicInteger done = new AtomicInteger();
-        // The current operation; written only while no chunk of the previous one is unclaimed or running.
-        RangeTask task;
-        int n;
-        int chunks;
-        volatile Throwable failure;
+        /** The current job; replaced only after every chunk of the previous one has finished. */
+        volatile Job job;
 
         Pool(int threads) {
             workers = new Worker[threads - 1];
@@ -153,48 +182,23 @@ public final class Parallel {
         }
 
         void run(int n, int chunks, RangeTask task) {
-            this.task = task;
-            this.n = n;
-            this.chunks = chunks;
-            this.failure = null;
-            done.set(0);
-            int g = (int) generation + 1;
-            ticket.set((long) g << 32);
-            generation = g;
+            Job j = new Job(task, n, chunks);
+            job = j;
+            generation = generation + 1; // only the lock holder writes it
             for (Worker w : workers) if (w.sleeping) LockSupport.unpark(w);
-            work(g);
+            j.work();
             // Wait for chunks other threads claimed; they are short, so spin, then yield.
             int spins = 0;
-            while (done.get() < chunks) {
+            while (j.done.get() < chunks) {
                 if (++spins < 20_000) Thread.onSpinWait();
                 else Thread.yield();
             }
-            this.task = null;
-            Throwable f = failure;
+            job = null;
+            Throwable f = j.failure;
             if (f != null) {
                 if (f instanceof RuntimeException re) throw re;
                 if (f instanceof Error e) throw e;
                 throw new RuntimeException(f);
-            }
-        }
-
-        /** Claims and runs chunks of generation g until none is left. */
-        void work(int g) {
-            while (true) {
-                long tk = ticket.get();
-                if ((int) (tk >>> 32) != g) return;
-                int c = (int) tk;
-                if (c >= chunks) return;
-                if (!ticket.compareAndSet(tk, tk + 1)) continue;
-                // Claimed: the operation cannot complete (and be replaced) before this chunk is done.
-                int s = (int) ((long) n * c / chunks), e = (int) ((long) n * (c + 1) / chunks);
-                try {
-                    task.run(s, e);
-                } catch (Throwable t) {
-                    if (failure == null) failure = t;
-                } finally {
-                    done.incrementAndGet();
-                }
             }
         }
 

@@ -1,5 +1,8 @@
 package io.sluice.tensor;
 
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -98,6 +101,32 @@ class ParallelTest {
             for (Future<?> f : fs) f.get();
         } finally {
             callers.shutdown();
+        }
+    }
+
+    /**
+     * Many small operations back to back: a worker that wakes late must never claim a chunk of the
+     * next operation before it is published (which ran that chunk twice and let the caller return
+     * before all chunks were done: corrupted attention, seen as flaky greedy outputs).
+     */
+    @Test
+    void backToBackSmallOperationsRunEachIndexExactlyOnce() {
+        Parallel.setThreads(2);
+        java.util.concurrent.atomic.AtomicIntegerArray busy = new java.util.concurrent.atomic.AtomicIntegerArray(8);
+        for (int it = 0; it < 300_000; it++) {
+            int n = 1 + it % 17;
+            int[] hits = new int[n];
+            boolean[] shared = {false};
+            Parallel.forRange(n, (s, e) -> {
+                int w = Parallel.workerIndex();
+                if (busy.incrementAndGet(w) > 1) shared[0] = true;
+                for (int i = s; i < e; i++) hits[i]++;
+                busy.decrementAndGet(w);
+            });
+            for (int i = 0; i < n; i++) {
+                if (hits[i] != 1) fail("operation " + it + " of " + n + " indexes ran index " + i + " " + hits[i] + " times");
+            }
+            assertFalse(shared[0], "two threads used worker index scratch at once in operation " + it);
         }
     }
 }
