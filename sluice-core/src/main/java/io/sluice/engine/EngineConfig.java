@@ -28,13 +28,18 @@ public record EngineConfig(
         return new EngineConfig(0, 0, 16, GGMLType.F16, 512, 16, 256, 0);
     }
 
+    /** Upper limits that keep every per-step array (sized by these) far from int overflow. */
+    public static final int MAX_BATCHED_TOKENS = 1 << 20, MAX_SEQS = 4096, MAX_QUEUE = 1 << 20;
+
     public EngineConfig {
         if (kvBlockSize <= 0 || kvBlockSize > 1024) throw new IllegalArgumentException("--kv-block-size must be in 1..1024");
-        if (maxBatchedTokens <= 0) throw new IllegalArgumentException("--max-batched-tokens must be positive");
-        if (maxSeqs <= 0) throw new IllegalArgumentException("--max-seqs must be positive");
-        if (maxQueue < 0) throw new IllegalArgumentException("queue size must be >= 0");
+        if (maxBatchedTokens <= 0 || maxBatchedTokens > MAX_BATCHED_TOKENS) {
+            throw new IllegalArgumentException("--max-batched-tokens must be in 1.." + MAX_BATCHED_TOKENS + " (got " + maxBatchedTokens + ")");
+        }
+        if (maxSeqs <= 0 || maxSeqs > MAX_SEQS) throw new IllegalArgumentException("--max-seqs must be in 1.." + MAX_SEQS + " (got " + maxSeqs + ")");
+        if (maxQueue < 0 || maxQueue > MAX_QUEUE) throw new IllegalArgumentException("--max-queue must be in 0.." + MAX_QUEUE + " (got " + maxQueue + ")");
         if (kvMemoryBytes < 0 || memoryBudgetBytes < 0 || contextLength < 0) throw new IllegalArgumentException("sizes must be >= 0");
-        if (kvType != GGMLType.F32 && kvType != GGMLType.F16 && kvType != GGMLType.Q8_0) {
+        if (kvType == null || kvType != GGMLType.F32 && kvType != GGMLType.F16 && kvType != GGMLType.Q8_0) {
             throw new IllegalArgumentException("--kv-type must be f32, f16 or q8_0");
         }
     }

@@ -17,10 +17,14 @@ public record GenerationRequest(
         int topLogprobs) {
 
     public GenerationRequest {
+        if (stop != null) {
+            // A loop, not contains(null): immutable lists throw on contains(null).
+            for (String s : stop) if (s == null) throw new IllegalArgumentException("stop strings must not be null");
+        }
         stop = stop == null ? List.of() : List.copyOf(stop);
         sampling = sampling == null ? SamplingParams.GREEDY : sampling;
         if (promptTokens == null || promptTokens.length == 0) throw new IllegalArgumentException("prompt must have at least one token");
-        if (topLogprobs > 20) throw new IllegalArgumentException("top_logprobs must be at most 20");
+        if (topLogprobs < -1 || topLogprobs > 20) throw new IllegalArgumentException("top_logprobs must be -1 (none) or 0..20 (got " + topLogprobs + ")");
     }
 
     public static GenerationRequest greedy(int[] prompt, int maxTokens) {

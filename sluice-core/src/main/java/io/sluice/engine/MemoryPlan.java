@@ -1,5 +1,6 @@
 package io.sluice.engine;
 
+import io.sluice.gguf.GGMLType;
 import io.sluice.model.KvStore;
 import io.sluice.model.ModelConfig;
 
@@ -27,42 +28,100 @@ public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBl
 
     /**
      * Sizes the pool: kvMemoryBytes if given, else what memoryBudgetBytes leaves after weights
-     * and activations, else enough for maxSeqs full contexts (at most 2 GiB, at least one context).
-     * Throws EngineException (INVALID_REQUEST) with the numbers when the model does not fit.
+     * and activations, else enough for maxSeqs full contexts (at most 2 GiB; a context larger
+     * than that is capped by the pool). Throws EngineException (INVALID_REQUEST) with the numbers
+     * when the model does not fit, and when the settings could not run on this machine (pool
+     * beyond its physical memory, work buffers beyond the Java heap), before anything is allocated.
      */
     public static MemoryPlan of(EngineConfig config, ModelConfig model, long weightBytes) {
-        int ctx = config.contextLength() > 0 ? config.contextLength() : model.contextLength();
-        long perBlock = KvStore.bytesPerBlock(model, config.kvBlockSize(), config.kvType());
+        return of(config, model, weightBytes, Runtime.getRuntime().maxMemory(), physicalMemoryBytes());
+    }
+
+    static MemoryPlan of(EngineConfig config, ModelConfig model, long weightBytes, long heapBytes, long physicalBytes) {
+        int modelCtx = model.contextLength();
+        if (config.contextLength() > 0 && modelCtx > 0 && config.contextLength() > modelCtx) {
+            throw invalid(String.format("--ctx-size %d exceeds the model's context of %d tokens", config.contextLength(), modelCtx));
+        }
+        int ctx = config.contextLength() > 0 ? config.contextLength() : modelCtx;
+        if (ctx <= 0) throw invalid("the model declares no context length; give one with --ctx-size");
+        GGMLType kvType = config.kvType();
+        if (model.headDim() <= 0 || model.headDim() % kvType.blockSize != 0) {
+            throw invalid(String.format("--kv-type %s stores heads in blocks of %d values, but this model's heads have %d; use f16 or f32",
+                    kvType.name().toLowerCase(java.util.Locale.ROOT), kvType.blockSize, model.headDim()));
+        }
+        long perBlock = KvStore.bytesPerBlock(model, config.kvBlockSize(), kvType);
         long act = activationBytes(config, model);
+        checkWorkBuffers(config, model, act, heapBytes);
         long budget = config.memoryBudgetBytes();
         long pool;
         if (budget > 0 && weightBytes + act > budget) {
-            throw new EngineException(EngineException.Kind.INVALID_REQUEST, String.format(
+            throw invalid(String.format(
                     "the model does not fit the memory budget of %s: weights %s + activations %s = %s",
                     mib(budget), mib(weightBytes), mib(act), mib(weightBytes + act)));
         }
         if (config.kvMemoryBytes() > 0) {
             pool = config.kvMemoryBytes();
             if (budget > 0 && weightBytes + act + pool > budget) {
-                throw new EngineException(EngineException.Kind.INVALID_REQUEST, String.format(
+                throw invalid(String.format(
                         "weights %s + activations %s + KV pool %s exceed the memory budget of %s",
                         mib(weightBytes), mib(act), mib(pool), mib(budget)));
             }
         } else if (budget > 0) {
             pool = budget - weightBytes - act;
         } else {
-            long blocksPerCtx = (ctx + config.kvBlockSize() - 1) / config.kvBlockSize();
+            long blocksPerCtx = ((long) ctx + config.kvBlockSize() - 1) / config.kvBlockSize(); // long: ctx may be near 2^31
             long oneCtx = blocksPerCtx * perBlock;
-            pool = Math.max(oneCtx, Math.min(oneCtx * config.maxSeqs(), DEFAULT_POOL_CAP));
+            // Huge trained contexts (128K and more) would otherwise claim tens of GiB by default.
+            pool = oneCtx >= DEFAULT_POOL_CAP / config.maxSeqs() ? DEFAULT_POOL_CAP : oneCtx * config.maxSeqs();
         }
         long blocks = pool / perBlock;
         if (blocks < 1) {
-            throw new EngineException(EngineException.Kind.INVALID_REQUEST, String.format(
+            throw invalid(String.format(
                     "no room for the KV cache: %s left, one block of %d tokens takes %s (weights %s, activations %s)",
                     mib(Math.max(pool, 0)), config.kvBlockSize(), mib(perBlock), mib(weightBytes), mib(act)));
         }
         if (blocks > Integer.MAX_VALUE / 2) blocks = Integer.MAX_VALUE / 2;
+        long kvBytes = blocks * perBlock;
+        if (physicalBytes > 0 && kvBytes + act > physicalBytes) {
+            throw invalid(String.format(
+                    "the KV pool of %s plus activations of %s exceed this machine's memory of %s; lower --kv-memory or give --memory-budget",
+                    mib(kvBytes), mib(act), mib(physicalBytes)));
+        }
         return new MemoryPlan(weightBytes, act, perBlock, (int) blocks, ctx);
+    }
+
+    /** The forward pass and sampler keep their work buffers in Java arrays: each must be indexable, all must fit the heap. */
+    private static void checkWorkBuffers(EngineConfig config, ModelConfig m, long act, long heapBytes) {
+        long n = config.maxBatchedTokens();
+        long widest = Math.max(Math.max(m.dim(), m.qDim()), Math.max(m.ffnDim(), m.kvDim()));
+        long logitRows = Math.min(config.maxSeqs(), config.maxBatchedTokens());
+        if (n * widest > MAX_ARRAY || logitRows * Math.max(m.vocabSize(), 1) > MAX_ARRAY) {
+            throw invalid(String.format("--max-batched-tokens %d and --max-seqs %d are too large for this model's work buffers; lower them",
+                    config.maxBatchedTokens(), config.maxSeqs()));
+        }
+        if (heapBytes > 0 && heapBytes != Long.MAX_VALUE && act > heapBytes) {
+            throw invalid(String.format(
+                    "activations for --max-batched-tokens %d and --max-seqs %d need %s but the Java heap holds at most %s; lower them or raise -Xmx",
+                    config.maxBatchedTokens(), config.maxSeqs(), mib(act), mib(heapBytes)));
+        }
+    }
+
+    private static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
+
+    private static EngineException invalid(String message) {
+        return new EngineException(EngineException.Kind.INVALID_REQUEST, message);
+    }
+
+    /** Total physical memory (the container's limit where there is one), or 0 when unknown. */
+    static long physicalMemoryBytes() {
+        try {
+            if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+                return os.getTotalMemorySize();
+            }
+        } catch (RuntimeException | LinkageError e) {
+            // No management module: skip the check rather than refuse to start.
+        }
+        return 0;
     }
 
     /** Scratch of the forward pass for maxBatchedTokens tokens, logits for maxSeqs rows, sampler arrays. */
@@ -76,6 +135,6 @@ public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBl
     }
 
     private static String mib(long bytes) {
-        return String.format("%.1f MiB", bytes / 1048576.0);
+        return bytes >= 1L << 30 ? String.format("%.1f GiB", bytes / (double) (1L << 30)) : String.format("%.1f MiB", bytes / 1048576.0);
     }
 }

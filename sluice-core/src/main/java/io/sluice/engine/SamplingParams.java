@@ -23,12 +23,21 @@ public record SamplingParams(
     public static final SamplingParams GREEDY = new SamplingParams(0f, 0, 1f, 0f, 1f, 0f, 0f, 64, 0L, Map.of());
 
     public SamplingParams {
+        if (logitBias != null) {
+            for (Map.Entry<Integer, Float> e : logitBias.entrySet()) {
+                // -inf bans a token and is fine; NaN would poison every probability.
+                if (e.getKey() == null || e.getValue() == null || e.getValue().isNaN()) {
+                    throw new IllegalArgumentException("logit_bias entries need a token id and a number (got " + e.getKey() + ": " + e.getValue() + ")");
+                }
+            }
+        }
         logitBias = logitBias == null ? Map.of() : Map.copyOf(logitBias);
         if (!(temperature >= 0) || Float.isInfinite(temperature)) throw new IllegalArgumentException("temperature must be a finite number >= 0");
         if (topK < 0) throw new IllegalArgumentException("top_k must be >= 0");
         if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("top_p must be in (0, 1]");
         if (!(minP >= 0 && minP <= 1)) throw new IllegalArgumentException("min_p must be in [0, 1]");
         if (!(repeatPenalty > 0) || Float.isInfinite(repeatPenalty)) throw new IllegalArgumentException("repeat penalty must be a finite number > 0");
+        if (penaltyLastN < -1) throw new IllegalArgumentException("repeat_last_n must be -1 (whole context), 0 (off) or positive (got " + penaltyLastN + ")");
         if (!Float.isFinite(frequencyPenalty) || !Float.isFinite(presencePenalty)) throw new IllegalArgumentException("penalties must be finite");
     }
 
