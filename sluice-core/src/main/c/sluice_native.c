@@ -97,40 +97,48 @@ int64_t sl_act_bytes(int type, int cols) {
     }
 }
 
-/** Quantizes tokens [t0, t1) of x (xStride floats apart) into out (outStride bytes apart). */
-void sl_quantize(int type, const float *x, int64_t xStride, int cols, int t0, int t1, uint8_t *out, int64_t outStride) {
+/* The reference quantizer (the kernel sets have vectorized copies with identical results). */
+static void quantize_plain(int type, const float *x, int64_t xStride, int cols, int t0, int t1, uint8_t *out, int64_t outStride) {
     for (int t = t0; t < t1; t++) {
         if (is_k(type)) quantize_q8k(x + t * xStride, cols, (act_q8k *) (out + t * outStride));
         else quantize_q8(x + t * xStride, cols, (act_q8 *) (out + t * outStride));
     }
 }
 
-/* ---- 8-row interleaved layouts ("x8") ------------------------------------------------------
- * Rows are taken in groups of 8; for each block b a group stores the 8 rows' fp16 scales (16
- * bytes), then their quants in 32-byte chunks whose 4-byte lane i holds 4 consecutive quant bytes
- * of row i. One vpdpbusd then computes 4 products for 8 rows against one broadcast 4-byte group
- * of activations, and each weight chunk is loaded once for several tokens. */
+/* ---- 16-row interleaved layouts ("x16") ----------------------------------------------------
+ * Rows are taken in groups of 16; for each block b a group stores the 16 rows' fp16 scales (32
+ * bytes), then their quants in 64-byte chunks whose 4-byte lane i holds 4 consecutive quant bytes
+ * of row i. One 512-bit vpdpbusd then computes 4 products for 16 rows against one broadcast
+ * 4-byte group of activations (the AVX2 kernels take each 32-byte half as 8 rows), and each
+ * weight chunk is loaded once for several tokens. Q8_0 quants are stored +128 (unsigned), so
+ * vpdpbusd multiplies them directly; the offset comes back through the activation sums. */
 
-static int64_t x8_block_bytes(int type) { return type == T_Q4_0 ? 16 + 128 : type == T_Q8_0 ? 16 + 256 : 0; }
+#define GROUP_ROWS 16
 
-/** Bytes of the x8 layout of a rows x cols matrix; 0 if this type or shape has none. */
+static int64_t x16_block_bytes(int type) { return type == T_Q4_0 ? 32 + 256 : type == T_Q8_0 ? 32 + 512 : 0; }
+
+/** Bytes of the x16 layout of a rows x cols matrix; 0 if this type or shape has none. */
 int64_t sl_repacked_bytes(int type, int rows, int cols) {
-    int64_t bb = x8_block_bytes(type);
-    if (bb == 0 || rows % 8 || cols % 32) return 0;
-    return (int64_t) (rows / 8) * (cols / 32) * bb;
+    int64_t bb = x16_block_bytes(type);
+    if (bb == 0 || rows % GROUP_ROWS || cols % 32) return 0;
+    return (int64_t) (rows / GROUP_ROWS) * (cols / 32) * bb;
 }
 
-/** Writes row groups [g0, g1) of the x8 layout of src (rows of rowBytes bytes) into dst. */
+/** Writes row groups [g0, g1) (16 rows each) of the x16 layout of src (rows of rowBytes bytes) into dst. */
 void sl_repack(int type, const uint8_t *src, int64_t rowBytes, int cols, int g0, int g1, uint8_t *dst) {
     int nb = cols / 32, qbytes = type == T_Q4_0 ? 16 : 32, inBlock = type == T_Q4_0 ? 18 : 34;
-    int64_t bb = x8_block_bytes(type);
+    uint8_t flip = type == T_Q8_0 ? 0x80 : 0;
+    int64_t bb = x16_block_bytes(type);
     for (int g = g0; g < g1; g++) {
         for (int b = 0; b < nb; b++) {
             uint8_t *o = dst + ((int64_t) g * nb + b) * bb;
-            for (int i = 0; i < 8; i++) {
-                const uint8_t *blk = src + (int64_t) (8 * g + i) * rowBytes + (int64_t) b * inBlock;
+            for (int i = 0; i < GROUP_ROWS; i++) {
+                const uint8_t *blk = src + (int64_t) (GROUP_ROWS * g + i) * rowBytes + (int64_t) b * inBlock;
                 memcpy(o + 2 * i, blk, 2);
-                for (int k4 = 0; k4 < qbytes / 4; k4++) memcpy(o + 16 + 32 * k4 + 4 * i, blk + 2 + 4 * k4, 4);
+                for (int k4 = 0; k4 < qbytes / 4; k4++) {
+                    uint8_t *q = o + 32 + 64 * k4 + 4 * i;
+                    for (int j = 0; j < 4; j++) q[j] = blk[2 + 4 * k4 + j] ^ flip;
+                }
             }
         }
     }
@@ -154,10 +162,12 @@ void sl_repack(int type, const uint8_t *src, int64_t rowBytes, int cols, int g0,
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 #define SL(name) name##_vnni
+#define SL_AVX512 1
 #define DPBUSD(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
 #define MADDW(acc, p16, s16) _mm256_dpwssd_epi32((acc), (p16), (s16))
 #include "kernels.inc"
 #undef SL
+#undef SL_AVX512
 #undef DPBUSD
 #undef MADDW
 #pragma GCC pop_options
@@ -189,6 +199,20 @@ int sl_level(void) {
     return level;
 }
 
+/** Quantizes tokens [t0, t1) of x (xStride floats apart) into out (outStride bytes apart). */
+void sl_quantize(int type, const float *x, int64_t xStride, int cols, int t0, int t1, uint8_t *out, int64_t outStride) {
+    switch (sl_level()) {
+        case 2: quantize_vnni(type, x, xStride, cols, t0, t1, out, outStride); break;
+        case 1: quantize_avx2(type, x, xStride, cols, t0, t1, out, outStride); break;
+        default: quantize_plain(type, x, xStride, cols, t0, t1, out, outStride); break;
+    }
+}
+
+/** The plain C quantizer, for tests: the vectorized ones must match it byte for byte. */
+void sl_quantize_reference(int type, const float *x, int64_t xStride, int cols, int t0, int t1, uint8_t *out, int64_t outStride) {
+    quantize_plain(type, x, xStride, cols, t0, t1, out, outStride);
+}
+
 /**
  * out[t * outStride + r] = row r of w . activation t, for r in [r0, r1) and t < ntok; w holds
  * rows of rowBytes bytes in ggml format `type`, act the tokens' quantized activations.
@@ -203,13 +227,13 @@ void sl_matmul(int type, const uint8_t *w, int64_t rowBytes, int r0, int r1, int
 }
 
 /**
- * Like sl_matmul on the x8 layout (from sl_repack): rows [r0, r1), both multiples of 8.
+ * Like sl_matmul on the x16 layout (from sl_repack): rows [r0, r1), both multiples of 16.
  */
-void sl_matmul_x8(int type, const uint8_t *packed, int r0, int r1, int cols,
+void sl_matmul_x16(int type, const uint8_t *packed, int r0, int r1, int cols,
                   const uint8_t *act, int64_t actStride, int ntok, float *out, int64_t outStride) {
     switch (sl_level()) {
-        case 2: matmul_x8_vnni(type, packed, r0, r1, cols, act, actStride, ntok, out, outStride); break;
-        case 1: matmul_x8_avx2(type, packed, r0, r1, cols, act, actStride, ntok, out, outStride); break;
+        case 2: matmul_x16_vnni(type, packed, r0, r1, cols, act, actStride, ntok, out, outStride); break;
+        case 1: matmul_x16_avx2(type, packed, r0, r1, cols, act, actStride, ntok, out, outStride); break;
         default: break;
     }
 }

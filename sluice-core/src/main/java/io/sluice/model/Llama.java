@@ -26,12 +26,16 @@ public final class Llama implements Model {
     private final float[] outputNorm;
     private final Matrix output;
     private final Layer[] layers;
+    private final Matrix[][] qkv, gateUp;
     /** Per rotary pair i: base^(-2i/ropeDim) / freq_factor[i] (llama 3.1's rope_freqs), times linear scale. */
     private final float[] invFreq;
     private Scratch scratch;
 
     private record Layer(float[] attnNorm, Matrix wq, Matrix wk, Matrix wv, float[] bq, float[] bk, float[] bv,
                          Matrix wo, float[] ffnNorm, Matrix gate, Matrix up, Matrix down) {
+        /** Projections of the same input, computed as one operation. */
+        Matrix[] qkv() { return new Matrix[]{wq, wk, wv}; }
+        Matrix[] gateUp() { return new Matrix[]{gate, up}; }
     }
 
     private Llama(GGUFFile file, ModelConfig cfg, boolean qkvBias) {
@@ -59,6 +63,12 @@ public final class Llama implements Model {
                     matrix(p + "ffn_gate.weight", cfg.dim(), cfg.ffnDim()),
                     matrix(p + "ffn_up.weight", cfg.dim(), cfg.ffnDim()),
                     matrix(p + "ffn_down.weight", cfg.ffnDim(), cfg.dim()));
+        }
+        this.qkv = new Matrix[layers.length][];
+        this.gateUp = new Matrix[layers.length][];
+        for (int l = 0; l < layers.length; l++) {
+            qkv[l] = layers[l].qkv();
+            gateUp[l] = layers[l].gateUp();
         }
         int half = cfg.ropeDim() / 2;
         float[] factors = file.tensor("rope_freqs.weight") != null ? vector("rope_freqs.weight", half) : null;
@@ -106,6 +116,7 @@ public final class Llama implements Model {
     private static final class Scratch {
         final int n;
         final float[] x, xb, q, k, v, att, hb, hb2, logitsIn;
+        final float[][] qkvOut, gateUpOut;
         final AttentionScratch[] attn;
 
         Scratch(ModelConfig c, int n, int blockSize) {
@@ -119,6 +130,8 @@ public final class Llama implements Model {
             hb = new float[n * c.ffnDim()];
             hb2 = new float[n * c.ffnDim()];
             logitsIn = new float[n * c.dim()];
+            qkvOut = new float[][]{q, k, v};
+            gateUpOut = new float[][]{hb, hb2};
             attn = new AttentionScratch[Parallel.threads()];
             for (int i = 0; i < attn.length; i++) attn[i] = new AttentionScratch(c, blockSize);
         }
@@ -162,9 +175,7 @@ public final class Llama implements Model {
         for (int l = 0; l < layers.length; l++) {
             Layer L = layers[l];
             rmsnorm(s.xb, s.x, L.attnNorm, n, dim);
-            L.wq.matmul(s.xb, s.q, n);
-            L.wk.matmul(s.xb, s.k, n);
-            L.wv.matmul(s.xb, s.v, n);
+            Matrix.matmulAll(s.xb, n, qkv[l], s.qkvOut);
             if (L.bq != null) {
                 addBias(s.q, L.bq, n);
                 addBias(s.k, L.bk, n);
@@ -182,8 +193,7 @@ public final class Llama implements Model {
             add(s.x, s.xb, n * dim);
 
             rmsnorm(s.xb, s.x, L.ffnNorm, n, dim);
-            L.gate.matmul(s.xb, s.hb, n);
-            L.up.matmul(s.xb, s.hb2, n);
+            Matrix.matmulAll(s.xb, n, gateUp[l], s.gateUpOut);
             int ff = n * cfg.ffnDim();
             Parallel.forRange(ff, 4096, (from, to) -> VectorMath.swiglu(s.hb, s.hb2, from, to));
             L.down.matmul(s.hb, s.xb, n);

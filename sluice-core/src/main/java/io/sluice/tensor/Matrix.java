@@ -73,7 +73,8 @@ public final class Matrix {
             else NativeKernels.quantize(type, x, cols, 0, n, act, stride);
             MemorySegment packed = repacked();
             if (packed != null) {
-                Parallel.forRange(rows / 8, (s, e) -> NativeKernels.matmulX8(type, packed, 8 * s, 8 * e, cols, act, stride, n, out, rows));
+                int g = NativeKernels.GROUP_ROWS;
+                Parallel.forRange(rows / g, (s, e) -> NativeKernels.matmulPacked(type, packed, g * s, g * e, cols, act, stride, n, out, rows));
             } else {
                 Parallel.forRange(rows, 4, (s, e) -> NativeKernels.matmul(type, data, rowBytes, s, e, cols, act, stride, n, out, rows));
             }
@@ -90,7 +91,57 @@ public final class Matrix {
     }
 
     /**
-     * The 8-row interleaved copy the native kernels read fastest (as llama.cpp repacks Q4_0 for
+     * outs[i] = ms[i]·x for every matrix, like {@link #matmul} on each, as one parallel operation:
+     * the activations are quantized once and all matrices' rows are split across the threads
+     * together (one join instead of one per matrix). For projections of the same input, such as
+     * attention Q/K/V or the feed-forward gate and up. Falls back to one matmul per matrix when
+     * their native kernels cannot share the activations.
+     */
+    public static void matmulAll(float[] x, int n, Matrix[] ms, float[][] outs) {
+        if (ms.length != outs.length) throw new IllegalArgumentException("one output per matrix");
+        if (n <= 0 || ms.length == 0) return;
+        Matrix first = ms[0];
+        GGMLType t0 = first.format.type();
+        boolean fused = first.useNative && NativeKernels.supports(t0);
+        long stride = fused ? NativeKernels.activationBytes(t0, first.cols) : 0;
+        for (int i = 0; i < ms.length; i++) {
+            Matrix m = ms[i];
+            if ((long) n * m.cols > x.length || (long) n * m.rows > outs[i].length) {
+                throw new IndexOutOfBoundsException(m.name + ": matmul buffers too small for " + n + " tokens");
+            }
+            fused &= m.useNative && m.cols == first.cols && NativeKernels.supports(m.format.type())
+                    && NativeKernels.sameActivations(t0, m.format.type());
+        }
+        if (!fused || stride == 0) {
+            for (int i = 0; i < ms.length; i++) ms[i].matmul(x, outs[i], n);
+            return;
+        }
+        int cols = first.cols;
+        MemorySegment act = ACTIVATIONS.get().segment(stride * n);
+        if (n >= 8) Parallel.forRange(n, 4, (s, e) -> NativeKernels.quantize(t0, x, cols, s, e, act, stride));
+        else NativeKernels.quantize(t0, x, cols, 0, n, act, stride);
+        // Work units: groups of 16 rows of each matrix in turn (the last one of an unpacked matrix may be shorter).
+        int g = NativeKernels.GROUP_ROWS;
+        MemorySegment[] packed = new MemorySegment[ms.length];
+        int[] unitStart = new int[ms.length + 1];
+        for (int i = 0; i < ms.length; i++) {
+            packed[i] = ms[i].repacked();
+            unitStart[i + 1] = unitStart[i] + (ms[i].rows + g - 1) / g;
+        }
+        Parallel.forRange(unitStart[ms.length], (s, e) -> {
+            for (int i = 0; i < ms.length; i++) {
+                int us = Math.max(s, unitStart[i]) - unitStart[i], ue = Math.min(e, unitStart[i + 1]) - unitStart[i];
+                if (us >= ue) continue;
+                Matrix m = ms[i];
+                int r0 = us * g, r1 = Math.min(ue * g, m.rows);
+                if (packed[i] != null) NativeKernels.matmulPacked(m.format.type(), packed[i], r0, r1, cols, act, stride, n, outs[i], m.rows);
+                else NativeKernels.matmul(m.format.type(), m.data, m.rowBytes, r0, r1, cols, act, stride, n, outs[i], m.rows);
+            }
+        });
+    }
+
+    /**
+     * The 16-row interleaved copy the native kernels read fastest (as llama.cpp repacks Q4_0 for
      * its CPU kernels), made on first use so that matrices only ever read by row, like the token
      * embedding, are not copied. Null when the format has no such layout. Costs one extra copy of
      * the matrix in off-heap memory; the mapped file stays the source for {@link #row}.
@@ -105,7 +156,7 @@ public final class Matrix {
                         packed = MemorySegment.NULL;
                     } else {
                         MemorySegment dst = Arena.ofAuto().allocate(bytes, 64);
-                        Parallel.forRange(rows / 8, (s, e) -> NativeKernels.repack(format.type(), data, rowBytes, cols, s, e, dst));
+                        Parallel.forRange(rows / NativeKernels.GROUP_ROWS, (s, e) -> NativeKernels.repack(format.type(), data, rowBytes, cols, s, e, dst));
                         packed = dst;
                     }
                 }

@@ -26,13 +26,13 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * uses the pure Java kernels. {@code -Dsluice.native.path=FILE} loads a library from a file.
  */
 public final class NativeKernels {
-    private static final MethodHandle ACT_BYTES, QUANTIZE, MATMUL, SET_LEVEL, LEVEL, REPACKED_BYTES, REPACK, MATMUL_X8;
+    private static final MethodHandle ACT_BYTES, QUANTIZE, QUANTIZE_REF, MATMUL, SET_LEVEL, LEVEL, REPACKED_BYTES, REPACK, MATMUL_PACKED;
     private static final String STATUS;
     /** The kernel set in use, cached: checked on every matmul. */
     private static volatile int level;
 
     static {
-        MethodHandle actBytes = null, quantize = null, matmul = null, setLevel = null, getLevel = null, repackedBytes = null, repack = null, matmulX8 = null;
+        MethodHandle actBytes = null, quantize = null, quantizeRef = null, matmul = null, setLevel = null, getLevel = null, repackedBytes = null, repack = null, matmulPacked = null;
         String status;
         try {
             SymbolLookup lib = load();
@@ -45,12 +45,14 @@ public final class NativeKernels {
                 actBytes = linker.downcallHandle(lib.findOrThrow("sl_act_bytes"), FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT), critical);
                 quantize = linker.downcallHandle(lib.findOrThrow("sl_quantize"),
                         FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG), critical);
+                quantizeRef = linker.downcallHandle(lib.findOrThrow("sl_quantize_reference"),
+                        FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG), critical);
                 matmul = linker.downcallHandle(lib.findOrThrow("sl_matmul"),
                         FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), critical);
                 repackedBytes = linker.downcallHandle(lib.findOrThrow("sl_repacked_bytes"), FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT), critical);
                 repack = linker.downcallHandle(lib.findOrThrow("sl_repack"),
                         FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), critical);
-                matmulX8 = linker.downcallHandle(lib.findOrThrow("sl_matmul_x8"),
+                matmulPacked = linker.downcallHandle(lib.findOrThrow("sl_matmul_x16"),
                         FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), critical);
                 setLevel = linker.downcallHandle(lib.findOrThrow("sl_set_level"), FunctionDescriptor.of(JAVA_INT, JAVA_INT));
                 getLevel = linker.downcallHandle(lib.findOrThrow("sl_level"), FunctionDescriptor.of(JAVA_INT));
@@ -58,17 +60,18 @@ public final class NativeKernels {
                 status = l == 0 ? "CPU lacks AVX2/FMA/F16C" : "native " + levelName(l);
             }
         } catch (Throwable t) {
-            actBytes = quantize = matmul = setLevel = getLevel = repackedBytes = repack = matmulX8 = null;
+            actBytes = quantize = quantizeRef = matmul = setLevel = getLevel = repackedBytes = repack = matmulPacked = null;
             status = "native library failed to load: " + t;
         }
         ACT_BYTES = actBytes;
         QUANTIZE = quantize;
+        QUANTIZE_REF = quantizeRef;
         MATMUL = matmul;
         SET_LEVEL = setLevel;
         LEVEL = getLevel;
         REPACKED_BYTES = repackedBytes;
         REPACK = repack;
-        MATMUL_X8 = matmulX8;
+        MATMUL_PACKED = matmulPacked;
         STATUS = status;
         level = queryLevel();
     }
@@ -140,6 +143,15 @@ public final class NativeKernels {
         return available() && (type == GGMLType.Q4_0 || type == GGMLType.Q8_0 || type == GGMLType.Q4_K || type == GGMLType.Q6_K);
     }
 
+    /** Whether weights of types a and b take the same quantized activations (one quantization can feed both). */
+    public static boolean sameActivations(GGMLType a, GGMLType b) {
+        return kBlocks(a) == kBlocks(b);
+    }
+
+    private static boolean kBlocks(GGMLType t) {
+        return t == GGMLType.Q4_K || t == GGMLType.Q6_K;
+    }
+
     /** Bytes of quantized activations per token of {@code cols} values for weights of {@code type}; 0 if unsupported. */
     public static long activationBytes(GGMLType type, int cols) {
         if (ACT_BYTES == null) return 0;
@@ -155,6 +167,16 @@ public final class NativeKernels {
         if (t1 > t0 && ((long) t1 * cols > x.length || t1 * stride > dst.byteSize())) throw new IndexOutOfBoundsException("activations out of range");
         try {
             QUANTIZE.invokeExact(type.id, MemorySegment.ofArray(x), (long) cols, cols, t0, t1, dst, stride);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** {@link #quantize} by the plain C reference (scalar) code, which the vectorized one must match exactly; for tests. */
+    public static void quantizeReference(GGMLType type, float[] x, int cols, int t0, int t1, MemorySegment dst, long stride) {
+        if (t1 > t0 && ((long) t1 * cols > x.length || t1 * stride > dst.byteSize())) throw new IndexOutOfBoundsException("activations out of range");
+        try {
+            QUANTIZE_REF.invokeExact(type.id, MemorySegment.ofArray(x), (long) cols, cols, t0, t1, dst, stride);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -177,9 +199,12 @@ public final class NativeKernels {
         }
     }
 
+    /** Rows per group of the interleaved layout ({@link #repack}). */
+    public static final int GROUP_ROWS = 16;
+
     /**
-     * Bytes of the 8-row interleaved ("x8") copy of a rows x cols matrix of this type, which the
-     * fastest kernels read; 0 when there is none (other types, rows not a multiple of 8).
+     * Bytes of the 16-row interleaved ("x16") copy of a rows x cols matrix of this type, which the
+     * fastest kernels read; 0 when there is none (other types, rows not a multiple of 16).
      */
     public static long repackedBytes(GGMLType type, int rows, int cols) {
         if (REPACKED_BYTES == null || !available()) return 0;
@@ -190,10 +215,10 @@ public final class NativeKernels {
         }
     }
 
-    /** Writes row groups [g0, g1) (8 rows each) of the x8 copy of the weights w into dst. */
+    /** Writes row groups [g0, g1) (16 rows each) of the x16 copy of the weights w into dst. */
     public static void repack(GGMLType type, MemorySegment w, long rowBytes, int cols, int g0, int g1, MemorySegment dst) {
-        long groupBytes = repackedBytes(type, 8, cols);
-        if (groupBytes == 0 || 8L * g1 * rowBytes > w.byteSize() || g1 * groupBytes > dst.byteSize()) throw new IndexOutOfBoundsException("repack out of range");
+        long groupBytes = repackedBytes(type, GROUP_ROWS, cols);
+        if (groupBytes == 0 || (long) GROUP_ROWS * g1 * rowBytes > w.byteSize() || g1 * groupBytes > dst.byteSize()) throw new IndexOutOfBoundsException("repack out of range");
         try {
             REPACK.invokeExact(type.id, w, rowBytes, cols, g0, g1, dst);
         } catch (Throwable t) {
@@ -201,15 +226,15 @@ public final class NativeKernels {
         }
     }
 
-    /** {@link #matmul} on the x8 copy: r0 and r1 must be multiples of 8. */
-    public static void matmulX8(GGMLType type, MemorySegment packed, int r0, int r1, int cols,
-                                MemorySegment act, long actStride, int ntok, float[] out, int outStride) {
-        if (r0 % 8 != 0 || r1 % 8 != 0 || r1 / 8 * repackedBytes(type, 8, cols) > packed.byteSize() || ntok * actStride > act.byteSize()
+    /** {@link #matmul} on the x16 copy: r0 and r1 must be multiples of 16. */
+    public static void matmulPacked(GGMLType type, MemorySegment packed, int r0, int r1, int cols,
+                                    MemorySegment act, long actStride, int ntok, float[] out, int outStride) {
+        if (r0 % GROUP_ROWS != 0 || r1 % GROUP_ROWS != 0 || r1 / GROUP_ROWS * repackedBytes(type, GROUP_ROWS, cols) > packed.byteSize() || ntok * actStride > act.byteSize()
                 || (ntok > 0 && (long) (ntok - 1) * outStride + r1 > out.length)) {
             throw new IndexOutOfBoundsException("matmul operands out of range");
         }
         try {
-            MATMUL_X8.invokeExact(type.id, packed, r0, r1, cols, act, actStride, ntok, MemorySegment.ofArray(out), (long) outStride);
+            MATMUL_PACKED.invokeExact(type.id, packed, r0, r1, cols, act, actStride, ntok, MemorySegment.ofArray(out), (long) outStride);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }

@@ -78,12 +78,12 @@ class NativeKernelsTest {
     @ParameterizedTest
     @EnumSource(names = {"Q4_0", "Q8_0", "Q4_K", "Q6_K"})
     void matchesJavaOnTheSameQuantizedActivations(GGMLType type) {
-        // 37 rows: the row-by-row kernels; 40 rows: the 8-row interleaved (x8) kernels where the type has them.
-        for (int rows : new int[]{37, 40}) checkExact(type, rows);
+        // 37 rows: the row-by-row kernels; 48 rows: the 16-row interleaved (x16) kernels where the type has them.
+        for (int rows : new int[]{37, 48}) checkExact(type, rows);
     }
 
     private static void checkExact(GGMLType type, int rows) {
-        int cols = 768, n = 7; // 7 tokens: a 4-token tile and a 3-token tail
+        int cols = 768, n = 11; // 11 tokens: an 8-token tile (two of 4 on AVX2) and a 3-token tail
         try (Arena arena = Arena.ofShared()) {
             Matrix m = randomMatrix(type, rows, cols, 1, arena);
             float[] x = randomActivations(n, cols, 2);
@@ -126,6 +126,61 @@ class NativeKernelsTest {
             // 8-bit activations: about 0.5% relative error overall (llama.cpp's trade-off too).
             assertTrue(Math.sqrt(err / norm) < 0.02, type + ": relative error " + Math.sqrt(err / norm));
             assertTrue(norm > 0);
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void matmulAllGivesEachMatrixsOwnMatmul() {
+        // Packed (48 rows) and row-kernel (37, 8 rows) matrices, formats sharing activations and a pair that cannot.
+        GGMLType[][] sets = {{GGMLType.Q4_0, GGMLType.Q8_0, GGMLType.Q4_0}, {GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.Q4_K}, {GGMLType.Q4_0, GGMLType.Q4_K, GGMLType.Q8_0}};
+        int[] rows = {48, 37, 8};
+        int cols = 512;
+        for (GGMLType[] types : sets) {
+            for (int n : new int[]{1, 9}) {
+                try (Arena arena = Arena.ofShared()) {
+                    Matrix[] ms = new Matrix[3];
+                    float[][] outs = new float[3][], want = new float[3][];
+                    for (int i = 0; i < 3; i++) {
+                        ms[i] = randomMatrix(types[i], rows[i], cols, 10 + i, arena);
+                        outs[i] = new float[n * rows[i]];
+                        want[i] = new float[n * rows[i]];
+                    }
+                    float[] x = randomActivations(Math.max(n, 3), cols, 11);
+                    Matrix.matmulAll(x, n, ms, outs);
+                    for (int i = 0; i < 3; i++) {
+                        ms[i].matmul(x, want[i], n);
+                        assertArrayEquals(want[i], outs[i], java.util.Arrays.toString(types) + " matrix " + i + ", " + n + " tokens");
+                        assertTrue(norm(want[i]) > 0);
+                    }
+                }
+            }
+        }
+    }
+
+    private static double norm(float[] v) {
+        double s = 0;
+        for (float f : v) s += f * (double) f;
+        return s;
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"Q4_0", "Q8_0", "Q4_K", "Q6_K"})
+    void vectorizedQuantizationMatchesTheScalarReference(GGMLType type) {
+        int cols = 512, n = 5;
+        float[] x = randomActivations(n, cols, 8);
+        x[3 * cols + 7] = 1e-30f; // tiny and huge values, exact ties for the rounding
+        x[3 * cols + 8] = 3e30f;
+        for (int c = 0; c < cols; c++) x[4 * cols + c] = (c % 7 - 3) * 0.5f;
+        long stride = NativeKernels.activationBytes(type, cols);
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment ref = arena.allocate(stride * n, 64);
+            NativeKernels.quantizeReference(type, x, cols, 0, n, ref, stride);
+            for (int level : new int[]{2, 1}) {
+                if (NativeKernels.setLevel(level) != level) continue;
+                MemorySegment got = arena.allocate(stride * n, 64);
+                NativeKernels.quantize(type, x, cols, 0, n, got, stride);
+                assertEquals(-1L, ref.mismatch(got), type + " at level " + level);
+            }
         }
     }
 
