@@ -20,6 +20,9 @@ public record SamplingParams(
         long seed,
         Map<Integer, Float> logitBias) {
 
+    /** Longest penalty window; -1 covers any context. */
+    public static final int MAX_PENALTY_LAST_N = 1 << 20;
+
     public static final SamplingParams GREEDY = new SamplingParams(0f, 0, 1f, 0f, 1f, 0f, 0f, 64, 0L, Map.of());
 
     public SamplingParams {
@@ -37,7 +40,10 @@ public record SamplingParams(
         if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("top_p must be in (0, 1]");
         if (!(minP >= 0 && minP <= 1)) throw new IllegalArgumentException("min_p must be in [0, 1]");
         if (!(repeatPenalty > 0) || Float.isInfinite(repeatPenalty)) throw new IllegalArgumentException("repeat penalty must be a finite number > 0");
-        if (penaltyLastN < -1) throw new IllegalArgumentException("repeat_last_n must be -1 (whole context), 0 (off) or positive (got " + penaltyLastN + ")");
+        if (penaltyLastN < -1 || penaltyLastN > MAX_PENALTY_LAST_N) {
+            // The sampler keeps a window of this many ids per request: callers clamp longer windows to their context.
+            throw new IllegalArgumentException("repeat_last_n must be -1 (whole context), 0 (off) or 1.." + MAX_PENALTY_LAST_N + " (got " + penaltyLastN + ")");
+        }
         if (!Float.isFinite(frequencyPenalty) || !Float.isFinite(presencePenalty)) throw new IllegalArgumentException("penalties must be finite");
     }
 

@@ -127,6 +127,21 @@ class EngineLimitsTest {
         assertThrows(IllegalArgumentException.class, () -> new GenerationRequest(new int[0], null, 4, List.of(), false, -1));
     }
 
+    @Test
+    void multiMegabyteStopStringsCostLittle() throws Exception {
+        try (LlmEngine e = engine(new FakeModel(64), 40, 4, 8)) {
+            // Sixteen 4 MiB stop strings (the server allows 16): matching must stay linear in the output, not the stop length.
+            List<String> stops = new ArrayList<>();
+            for (int i = 0; i < 16; i++) stops.add(String.valueOf((char) ('a' + i)).repeat(4 << 20));
+            Collector c = new Collector();
+            long t0 = System.nanoTime();
+            e.submit(new GenerationRequest(new int[]{5, 6, 7}, SamplingParams.GREEDY, 40, stops, true, -1), c);
+            GenerationEvent.Finished f = c.await();
+            assertNotEquals(FinishReason.ERROR, f.reason(), f.message());
+            assertTrue(System.nanoTime() - t0 < 20_000_000_000L, "took " + (System.nanoTime() - t0) / 1e9 + " s");
+        }
+    }
+
     private static LlmEngine engine(FakeModel model, int blocks, int maxSeqs, int maxQueue) {
         long kv = blocks * KvStore.bytesPerBlock(model.config(), 4, GGMLType.F32);
         return new LlmEngine(model, new EngineConfig(kv, 0, 4, GGMLType.F32, 16, maxSeqs, maxQueue, 64));

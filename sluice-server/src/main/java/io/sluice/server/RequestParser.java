@@ -158,7 +158,8 @@ final class RequestParser {
                 repeat == null ? 1f : repeat.floatValue(),
                 frequency == null ? 0f : frequency.floatValue(),
                 presence == null ? 0f : presence.floatValue(),
-                lastN == null ? -1 : lastN,
+                // A window longer than the context means the whole context; clamping keeps the sampler's window array small.
+                lastN == null ? -1 : Math.min(lastN, contextLength),
                 seed != null ? seed : ThreadLocalRandom.current().nextLong(),
                 bias);
         int max = maxTokens != null ? maxTokens : defaultMaxTokens;

@@ -30,6 +30,10 @@ import java.util.Objects;
 public final class SluiceServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SluiceServer.class);
 
+    /** Longest pause allowed while a request body arrives (slow-body clients), and the slowest accepted body rate. */
+    static final java.time.Duration BODY_IDLE = java.time.Duration.ofSeconds(30);
+    static final long MIN_BODY_BYTES_PER_SECOND = 512;
+
     static final ObjectMapper JSON = new ObjectMapper()
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
@@ -101,6 +105,8 @@ public final class SluiceServer implements AutoCloseable {
             c.http.maxRequestSize = cfg.maxBodyBytes();
             c.http.prefer405over404 = true;
             c.router.ignoreTrailingSlashes = true;
+            // A body trickled in a byte at a time is refused (408) instead of holding a connection for hours.
+            c.jetty.modifyHttpConfiguration(h -> h.setMinRequestDataRate(MIN_BODY_BYTES_PER_SECOND));
         });
         app.before("/v1/*", this::authorize);
         app.get("/health", this::health);
@@ -196,10 +202,25 @@ public final class SluiceServer implements AutoCloseable {
         long declared = ctx.req().getContentLengthLong();
         if (declared > max) throw tooLarge(max);
         byte[] bytes;
+        // A client that stalls mid-body would hold the connection for the whole (long) idle timeout:
+        // while the body is read, a pause longer than BODY_IDLE fails the request with 408.
+        org.eclipse.jetty.server.Request base = org.eclipse.jetty.server.Request.getBaseRequest(ctx.req());
+        org.eclipse.jetty.server.HttpChannel channel = base == null ? null : base.getHttpChannel();
+        long idle = channel == null ? -1 : channel.getIdleTimeout();
+        long bodyIdle = Math.min(cfg.idleTimeout().toMillis(), BODY_IDLE.toMillis());
+        if (channel != null) channel.setIdleTimeout(bodyIdle);
         try (InputStream in = ctx.req().getInputStream()) {
             bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
         } catch (IOException e) {
+            if (isTimeout(e)) throw new ApiException(408, "invalid_request_error", "The request body stopped arriving (no data for "
+                    + bodyIdle + " ms)", null, "request_timeout");
             throw ApiException.invalid(null, "Could not read the request body: " + e.getMessage());
+        } catch (org.eclipse.jetty.http.BadMessageException e) {
+            // Jetty's own verdicts on the body, e.g. 408 for a body slower than MIN_BODY_BYTES_PER_SECOND.
+            throw new ApiException(e.getCode(), "invalid_request_error", "Bad request body: " + e.getReason(), null,
+                    e.getCode() == 408 ? "request_timeout" : null);
+        } finally {
+            if (channel != null) channel.setIdleTimeout(idle);
         }
         if (bytes.length > max) throw tooLarge(max);
         if (bytes.length == 0) throw ApiException.invalid(null, "The request body is empty; expected a JSON object");
@@ -210,6 +231,13 @@ public final class SluiceServer implements AutoCloseable {
         } catch (IOException e) {
             throw ApiException.invalid(null, "Could not read the request body: " + e.getMessage());
         }
+    }
+
+    private static boolean isTimeout(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.util.concurrent.TimeoutException || t instanceof java.net.SocketTimeoutException) return true;
+        }
+        return false;
     }
 
     private static ApiException tooLarge(long max) {
