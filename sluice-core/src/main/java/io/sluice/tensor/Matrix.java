@@ -143,21 +143,24 @@ public final class Matrix {
     /**
      * The 16-row interleaved copy the native kernels read fastest (as llama.cpp repacks Q4_0 for
      * its CPU kernels), made on first use so that matrices only ever read by row, like the token
-     * embedding, are not copied. Null when the format has no such layout. Costs one extra copy of
-     * the matrix in off-heap memory; the mapped file stays the source for {@link #row}.
+     * embedding, are not copied. Null when the format has no such layout or with
+     * {@code -Dsluice.repack=false}. The copy lives off-heap; the mapped original's pages are then
+     * released from the process (Linux), so only {@link #row} reads fault them back in.
      */
     private MemorySegment repacked() {
         MemorySegment p = packed;
         if (p == null) {
             synchronized (this) {
                 if (packed == null) {
-                    long bytes = NativeKernels.repackedBytes(format.type(), rows, cols);
+                    long bytes = REPACK ? NativeKernels.repackedBytes(format.type(), rows, cols) : 0;
                     if (bytes == 0) {
                         packed = MemorySegment.NULL;
                     } else {
                         MemorySegment dst = Arena.ofAuto().allocate(bytes, 64);
                         Parallel.forRange(rows / NativeKernels.GROUP_ROWS, (s, e) -> NativeKernels.repack(format.type(), data, rowBytes, cols, s, e, dst));
                         packed = dst;
+                        // The kernels now read only the copy: keep about one copy of the weights resident.
+                        MappedPages.release(data);
                     }
                 }
                 p = packed;
@@ -167,6 +170,9 @@ public final class Matrix {
     }
 
     private volatile MemorySegment packed;
+
+    /** {@code -Dsluice.repack=false}: kernels read the mapped file only (less memory, slower; see docs/PERFORMANCE.md). */
+    private static final boolean REPACK = Boolean.parseBoolean(System.getProperty("sluice.repack", "true"));
 
     /** Turns the native kernels off for this matrix (tests compare both paths). */
     public Matrix javaOnly() {
