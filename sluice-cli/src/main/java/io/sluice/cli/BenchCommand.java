@@ -67,18 +67,29 @@ final class BenchCommand implements Callable<Integer> {
         Options.threads(threads);
         if (!output.equals("md") && !output.equals("json")) throw new IllegalArgumentException("--output must be md or json");
         if (nPrompt < 0 || nGen < 0 || reps <= 0 || reps > 1000) throw new IllegalArgumentException("-p/-n must be >= 0 and -r in 1..1000");
+        if ((model == null) == (dummy == null)) throw new IllegalArgumentException("give either -m FILE or --dummy SHAPE:TYPE");
         Path file = model;
         Path temp = null;
-        if (dummy != null) {
-            String[] st = dummy.split(":", 2);
-            if (st.length != 2) throw new IllegalArgumentException("--dummy takes SHAPE:TYPE, e.g. tinyllama-1.1b:q4_0");
-            temp = Files.createTempFile("sluice-dummy-", ".gguf");
-            System.err.println("sluice: writing dummy model " + dummy + " to " + temp);
-            Synth.write(Synth.shape(st[0]), Synth.TypeSpec.parse(st[1]), 42, temp);
-            file = temp;
+        try {
+            if (dummy != null) {
+                String[] st = dummy.split(":", 2);
+                if (st.length != 2) throw new IllegalArgumentException("--dummy takes SHAPE:TYPE, e.g. tinyllama-1.1b:q4_0");
+                // Parse both before creating the file, so a typo leaves nothing behind.
+                Synth.Shape shape = Synth.shape(st[0]);
+                Synth.TypeSpec type = Synth.TypeSpec.parse(st[1]);
+                temp = Files.createTempFile("sluice-dummy-", ".gguf");
+                System.err.println("sluice: writing dummy model " + dummy + " to " + temp);
+                Synth.write(shape, type, 42, temp);
+                file = temp;
+            }
+            return runOn(file);
+        } finally {
+            if (temp != null) Files.deleteIfExists(temp);
         }
-        if (file == null) throw new IllegalArgumentException("give -m FILE or --dummy SHAPE:TYPE");
-        try (Model m = Model.load(file)) {
+    }
+
+    private int runOn(Path file) {
+        try (Model m = Model.load(Options.modelFile(file))) {
             if (batched) {
                 BatchedBenchRunner.run(m, Options.kvType(kvType), npp, ntg, npl, output.equals("json"));
                 return 0;
@@ -87,8 +98,6 @@ final class BenchCommand implements Callable<Integer> {
             if (nPrompt > 0) rows.add(run(m, file, nPrompt, 0));
             if (nGen > 0) rows.add(run(m, file, 0, nGen));
             print(rows);
-        } finally {
-            if (temp != null) Files.deleteIfExists(temp);
         }
         return 0;
     }

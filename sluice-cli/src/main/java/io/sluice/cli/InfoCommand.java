@@ -15,7 +15,7 @@ final class InfoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (GGUFFile f = GGUFFile.open(file)) {
+        try (GGUFFile f = GGUFFile.open(Options.modelFile(file))) {
             System.out.print(GGUFDump.dump(f));
         }
         return 0;

@@ -35,13 +35,19 @@ final class LogitsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         Options.threads(threads);
-        try (Model m = Model.load(model)) {
+        Options.outputFile(out);
+        try (Model m = Model.load(Options.modelFile(model))) {
             int vocab = m.config().vocabSize();
             if (tokens.length == 0) throw new IllegalArgumentException("--tokens needs at least one id");
             if (tokens.length > m.config().contextLength()) {
                 throw new IllegalArgumentException(tokens.length + " tokens exceed the model's context of " + m.config().contextLength());
             }
             for (int t : tokens) if (t < 0 || t >= vocab) throw new IllegalArgumentException("token id " + t + " outside the vocabulary (0.." + (vocab - 1) + ")");
+            long floats = (long) tokens.length * vocab;
+            if (floats > Integer.MAX_VALUE - 8 || floats * 4 > Runtime.getRuntime().maxMemory() / 2) {
+                throw new IllegalArgumentException(String.format("%d tokens x %d vocabulary = %.1f MiB of logits do not fit in memory; evaluate fewer tokens",
+                        tokens.length, vocab, floats * 4 / 1048576.0));
+            }
             int bs = 16;
             int[] table = new int[(tokens.length + bs - 1) / bs];
             for (int i = 0; i < table.length; i++) table[i] = i;

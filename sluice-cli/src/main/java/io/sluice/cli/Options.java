@@ -15,6 +15,19 @@ final class Options {
         }
     }
 
+    /** A directory or special file passed as a model would otherwise fail with an obscure I/O message. */
+    static java.nio.file.Path modelFile(java.nio.file.Path p) {
+        if (java.nio.file.Files.isDirectory(p)) throw new IllegalArgumentException(p + " is a directory, not a GGUF file");
+        return p;
+    }
+
+    /** Checks an output path up front, before minutes of work are lost to a typo. */
+    static void outputFile(java.nio.file.Path p) {
+        if (java.nio.file.Files.isDirectory(p)) throw new IllegalArgumentException(p + " is a directory; give a file name to write");
+        java.nio.file.Path dir = p.toAbsolutePath().getParent();
+        if (dir != null && !java.nio.file.Files.isDirectory(dir)) throw new IllegalArgumentException("cannot write " + p + ": directory " + dir + " does not exist");
+    }
+
     static GGMLType kvType(String s) {
         return switch (s.toLowerCase(java.util.Locale.ROOT)) {
             case "f32" -> GGMLType.F32;

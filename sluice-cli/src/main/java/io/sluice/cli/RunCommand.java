@@ -73,12 +73,13 @@ final class RunCommand implements Callable<Integer> {
         Options.threads(threads);
         if (nPredict < -1) throw new IllegalArgumentException("-n must be -1 or >= 0");
         long s = seed == -1 ? ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE : seed;
-        SamplingParams sampling = new SamplingParams(temp, topK, topP, minP, repeatPenalty, frequencyPenalty, presencePenalty,
-                repeatLastN, s, Map.of());
+        // Validated now, before the model loads; a window beyond the context is the whole context (clamped below).
+        SamplingParams checked = sampling(Math.min(repeatLastN, SamplingParams.MAX_PENALTY_LAST_N), s);
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false, StandardCharsets.UTF_8);
         long tLoad = System.nanoTime();
-        try (Model m = Model.load(model); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
+        try (Model m = Model.load(Options.modelFile(model)); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
             double loadS = (System.nanoTime() - tLoad) / 1e9;
+            SamplingParams sampling = checked.penaltyLastN() > eng.contextLength() ? sampling(eng.contextLength(), s) : checked;
             int[] ids = m.tokenizer().encode(prompt, true, !noParseSpecial);
             if (nPredict == 0) {
                 System.err.printf("%nprompt: %d tokens; nothing to generate (-n 0)%n", ids.length);
@@ -111,5 +112,9 @@ final class RunCommand implements Callable<Integer> {
                     f.reason().name().toLowerCase(), s);
         }
         return 0;
+    }
+
+    private SamplingParams sampling(int lastN, long seed) {
+        return new SamplingParams(temp, topK, topP, minP, repeatPenalty, frequencyPenalty, presencePenalty, lastN, seed, Map.of());
     }
 }

@@ -42,12 +42,29 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Options.threads(threads);
+        if (chatTemplate != null && Files.isDirectory(chatTemplate)) throw new IllegalArgumentException(chatTemplate + " is a directory, not a template file");
         ServerConfig cfg = new ServerConfig(host, port, alias, apiKey, ServerConfig.DEFAULT_MAX_BODY_BYTES,
                 chatTemplate == null ? null : Files.readString(chatTemplate), null);
+        try {
+            java.net.InetAddress.getByName(cfg.host());
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalArgumentException("--host " + cfg.host() + ": not an address of this machine or a resolvable name");
+        }
         // Listen first so /health answers 503 while the model loads, then 200.
-        SluiceServer server = SluiceServer.start(cfg);
+        SluiceServer server;
+        try {
+            server = SluiceServer.start(cfg);
+        } catch (RuntimeException e) {
+            // Javalin reports every bind failure as "port already in use"; say what the OS said.
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof java.net.SocketException se) {
+                    throw new IllegalStateException("cannot listen on " + cfg.host() + ":" + cfg.port() + ": " + se.getMessage(), e);
+                }
+            }
+            throw e;
+        }
         System.err.printf("sluice: listening on %s (loading %s)%n", server.baseUrl(), model);
-        try (Model m = Model.load(model); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
+        try (Model m = Model.load(Options.modelFile(model)); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
             server.setEngine(eng);
             System.err.printf("sluice: ready: model '%s', context %d tokens, KV pool %d blocks of %d tokens (%s)%n",
                     server.modelId(), eng.contextLength(), eng.metrics().kvBlocksTotal(), eng.config().kvBlockSize(),

@@ -31,6 +31,7 @@ final class SynthCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         Options.threads(threads);
+        Options.outputFile(out);
         Synth.Shape s = Synth.shape(shape);
         if (arch != null && !arch.equals(s.arch())) throw new IllegalArgumentException("shape " + s.name() + " is a " + s.arch() + " model, not " + arch);
         long t0 = System.nanoTime();

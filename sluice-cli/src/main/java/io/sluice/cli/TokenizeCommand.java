@@ -35,14 +35,21 @@ final class TokenizeCommand implements Callable<Integer> {
     @Option(names = "--parse-special", description = "treat special-token text such as <s> as the special token")
     boolean parseSpecial;
 
+    /** Larger inputs would hold the text, its UTF-16 copy and the ids in memory at once. */
+    static final long MAX_FILE_BYTES = 256L << 20;
+
     @Override
     public Integer call() throws IOException {
         List<String> texts = new ArrayList<>();
         if (inputs.prompt != null) texts.add(inputs.prompt);
         if (inputs.files != null) {
-            for (Path p : inputs.files) texts.add(new String(Files.readAllBytes(p), StandardCharsets.UTF_8));
+            for (Path p : inputs.files) {
+                if (Files.isDirectory(p)) throw new IllegalArgumentException(p + " is a directory, not a text file");
+                if (Files.size(p) > MAX_FILE_BYTES) throw new IllegalArgumentException(p + " is larger than " + (MAX_FILE_BYTES >> 20) + " MiB; split it");
+                texts.add(new String(Files.readAllBytes(p), StandardCharsets.UTF_8));
+            }
         }
-        try (GGUFFile f = GGUFFile.open(model)) {
+        try (GGUFFile f = GGUFFile.open(Options.modelFile(model))) {
             Tokenizer tok = Tokenizer.fromGGUF(f);
             StringBuilder out = new StringBuilder();
             for (String t : texts) {
