@@ -41,6 +41,10 @@ public final class GGUFFile implements AutoCloseable {
     /** Larger values are only ever an attack on the parser's memory. */
     static final long MAX_ALIGNMENT = 1L << 30;
     static final long MAX_STRING_BYTES = 1L << 30;
+    /** ggml keeps tensor names in 64-byte fields (63 bytes and a NUL); no real file has longer ones. */
+    static final long MAX_NAME_BYTES = 63;
+    /** Metadata keys are short dotted names; a longer one is corruption, not data. */
+    static final long MAX_KEY_BYTES = 1 << 16;
     static final long MAX_ARRAY_LENGTH = Integer.MAX_VALUE - 16;
 
     private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -137,7 +141,7 @@ public final class GGUFFile implements AutoCloseable {
         for (long i = 0; i < nKv; i++) {
             long at = c.pos;
             c.context = "metadata #" + i;
-            String key = c.string("key");
+            String key = c.string("key", MAX_KEY_BYTES);
             if (key.isEmpty()) throw c.failAt(at, "empty metadata key");
             c.context = "metadata '" + key + "'";
             if (metadata.containsKey(key)) throw c.failAt(at, "duplicate metadata key");
@@ -163,7 +167,7 @@ public final class GGUFFile implements AutoCloseable {
         for (long i = 0; i < nTensors; i++) {
             long at = c.pos;
             c.context = "tensor #" + i;
-            String name = c.string("name");
+            String name = c.string("name", MAX_NAME_BYTES);
             c.context = "tensor '" + name + "'";
             if (byName.containsKey(name)) throw c.failAt(at, "duplicate tensor name");
             c.charge(160 + 2L * name.length());
@@ -437,13 +441,17 @@ public final class GGUFFile implements AutoCloseable {
         long i64(String what) { need(8, what); long v = seg.get(I64, pos); pos += 8; return v; }
 
         String string(String what) {
+            return string(what, MAX_STRING_BYTES);
+        }
+
+        String string(String what, long maxBytes) {
             long at = pos;
             long len = i64(what + " length");
             if (len < 0 || len > remaining()) {
                 throw failAt(at, what + " length " + Long.toUnsignedString(len) + " exceeds the " + remaining()
                         + " bytes left in the file (corrupt or truncated file)");
             }
-            if (len > MAX_STRING_BYTES) throw failAt(at, what + " of " + len + " bytes is longer than the " + MAX_STRING_BYTES + " byte limit");
+            if (len > maxBytes) throw failAt(at, what + " of " + len + " bytes is longer than the " + maxBytes + " byte limit");
             if (len == 0) return "";
             charge(48 + 3 * len); // the byte[] copy plus a String of up to 2 bytes per char
             String s = new String(seg.asSlice(pos, len).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);

@@ -263,6 +263,15 @@ class GGUFHostileFileTest {
         fails(b, "tensor 'a': duplicate tensor name");
     }
 
+    @Test
+    void overlongTensorNameAndKey() throws IOException {
+        String longName = "t".repeat(64);
+        byte[] b = RawGGUF.header(1, 0).tensor(longName, new long[]{8}, 0, 0).padTo(32).zeros(32).bytes();
+        fails(b, "name of 64 bytes is longer than the 63 byte limit");
+        byte[] k = RawGGUF.header(0, 1).kvStr("k".repeat(70_000), "v").bytes();
+        fails(k, "key of 70000 bytes is longer than");
+    }
+
     /** Millions of tiny values: fine in the file, a heap bomb once each becomes a Java object. */
     @Test
     void metadataBeyondTheHeapBudget() throws IOException {
