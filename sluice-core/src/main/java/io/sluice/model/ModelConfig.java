@@ -51,6 +51,14 @@ public record ModelConfig(
         if (dim <= 0 || nLayers <= 0 || nHeads <= 0 || nKvHeads <= 0 || headDim <= 0 || ffn <= 0 || ctx <= 0) {
             throw new GGUFException(where + "model hyperparameters must be positive");
         }
+        // Each layer has several tensors: a block count beyond the tensor count is corruption (and would
+        // allocate per-layer tables for it before the first missing tensor is noticed).
+        if (nLayers > f.tensors().size()) {
+            throw new GGUFException(where + "block_count " + nLayers + " but the file holds only " + f.tensors().size() + " tensors");
+        }
+        if ((long) nHeads * headDim > (1 << 20) || dim > (1 << 20) || ffn > (1 << 24)) {
+            throw new GGUFException(where + "model dimensions are implausibly large (embedding " + dim + ", heads " + nHeads + " x " + headDim + ", ffn " + ffn + ")");
+        }
         if (nHeads % nKvHeads != 0) throw new GGUFException(where + "head_count " + nHeads + " is not a multiple of head_count_kv " + nKvHeads);
         if (ropeDim > headDim || ropeDim % 2 != 0) throw new GGUFException(where + "rope.dimension_count " + ropeDim + " does not fit head size " + headDim);
         if (!(eps > 0) || !(theta > 0)) throw new GGUFException(where + "norm epsilon and rope base must be positive");

@@ -64,6 +64,19 @@ class SelfMadeModelTest {
         }
     }
 
+    @org.junit.jupiter.api.Test
+    void absurdBlockCountFailsClearlyBeforeAllocating() throws Exception {
+        Path file = dir.resolve("tiny.gguf"), bad = dir.resolve("bad.gguf");
+        Synth.write(Synth.shape("tiny"), Synth.TypeSpec.parse("q8_0"), 1, file);
+        try (GGUFFile f = GGUFFile.open(file)) {
+            io.sluice.gguf.GGUFWriter w = io.sluice.gguf.GGUFWriter.copyOf(f);
+            w.putU32("llama.block_count", Integer.MAX_VALUE);
+            w.write(bad);
+        }
+        io.sluice.gguf.GGUFException e = org.junit.jupiter.api.Assertions.assertThrows(io.sluice.gguf.GGUFException.class, () -> Model.load(bad));
+        assertTrue(e.getMessage().contains("block_count 2147483647"), e.getMessage());
+    }
+
     static int[] randomTokens(int n, int vocab, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         int[] t = new int[n];
