@@ -108,15 +108,16 @@ public final class LlmEngine implements Engine {
         for (Integer t : request.sampling().logitBias().keySet()) {
             if (t < 0 || t >= vocab) throw new EngineException(EngineException.Kind.INVALID_REQUEST, "logit_bias token id " + t + " is outside the vocabulary");
         }
-        // maxQueue counts requests beyond the free sequence slots.
-        int free = Math.max(0, config.maxSeqs() - running);
-        if (inboxPending.get() + queued - free >= config.maxQueue()) {
-            throw new EngineException(EngineException.Kind.QUEUE_FULL, "the engine's queue is full (" + config.maxQueue() + " waiting requests)");
-        }
         Sequence s = new Sequence(ids.incrementAndGet(), request, listener, this);
         synchronized (this) {
             if (closed) {
                 throw new EngineException(EngineException.Kind.SHUTDOWN, "the engine is shut down");
+            }
+            // maxQueue counts requests beyond the free sequence slots; checked and counted under the
+            // lock so concurrent submitters cannot overshoot it.
+            int free = Math.max(0, config.maxSeqs() - running);
+            if (inboxPending.get() + queued - free >= config.maxQueue()) {
+                throw new EngineException(EngineException.Kind.QUEUE_FULL, "the engine's queue is full (" + config.maxQueue() + " waiting requests)");
             }
             inboxPending.incrementAndGet();
             inbox.add(s);
@@ -176,8 +177,8 @@ public final class LlmEngine implements Engine {
         } finally {
             // Requests submitted before close() that the loop never took.
             for (Object o; (o = inbox.poll()) != null; ) {
-                if (o instanceof Sequence s && s.sampler == null) {
-                    init(s);
+                if (o instanceof Sequence s && !s.finished) {
+                    if (s.sampler == null) inboxPending.decrementAndGet();
                     finish(s, FinishReason.CANCELLED, null);
                 }
             }
@@ -190,21 +191,28 @@ public final class LlmEngine implements Engine {
 
     private void take(Object o) {
         if (!(o instanceof Sequence s) || s.finished) return;
-        if (s.sampler == null) {
-            init(s);
-            if (!s.cancelRequested) scheduler.waiting.addLast(s);
+        try {
+            if (s.sampler == null) {
+                init(s);
+                if (!s.cancelRequested) scheduler.waiting.addLast(s);
+            }
+            if (s.cancelRequested) finish(s, FinishReason.CANCELLED, null);
+        } catch (RuntimeException | Error e) {
+            // One request that cannot even be set up (e.g. out of memory) fails alone; the loop goes on.
+            LOG.log(Level.ERROR, "request setup failed", e);
+            scheduler.waiting.remove(s);
+            if (!s.finished) finish(s, FinishReason.ERROR, "request setup failed: " + e);
         }
-        if (s.cancelRequested) finish(s, FinishReason.CANCELLED, null);
     }
 
     private void init(Sequence s) {
+        inboxPending.decrementAndGet(); // first: a failure below must not leave the queue count high
         GenerationRequest r = s.request;
-        s.sampler = new Sampler(r.sampling(), vocab);
+        s.sampler = new Sampler(r.sampling(), vocab, contextLength);
         for (int i = 0; i < s.promptLength; i++) s.sampler.accept(s.tokens[i]);
         s.text = new StreamingDecoder(tokenizer);
         s.stop = new StopMatcher(r.stop());
         promptTokens += s.promptLength;
-        inboxPending.decrementAndGet();
     }
 
     private void step() {

@@ -36,6 +36,11 @@ public final class Sampler {
     private final Map<Integer, Integer> counts = new HashMap<>();
 
     public Sampler(SamplingParams params, int vocabSize) {
+        this(params, vocabSize, Integer.MAX_VALUE);
+    }
+
+    /** A window longer than the context behaves like the context, so it is never allocated bigger. */
+    public Sampler(SamplingParams params, int vocabSize, int contextLength) {
         if (vocabSize <= 0) throw new IllegalArgumentException("vocabulary size must be positive");
         this.params = params;
         this.vocabSize = vocabSize;
@@ -43,7 +48,7 @@ public final class Sampler {
         this.rng = new SplittableRandom(seed);
         this.penalize = params.penaltyLastN() != 0
                 && (params.repeatPenalty() != 1f || params.frequencyPenalty() != 0f || params.presencePenalty() != 0f);
-        this.window = penalize && params.penaltyLastN() > 0 ? new int[params.penaltyLastN()] : null;
+        this.window = penalize && params.penaltyLastN() > 0 ? new int[Math.min(params.penaltyLastN(), Math.max(1, contextLength))] : null;
     }
 
     public SamplingParams params() {

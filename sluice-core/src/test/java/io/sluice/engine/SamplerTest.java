@@ -109,6 +109,19 @@ class SamplerTest {
         assertArrayEquals(new float[]{2f, -8f, 4f, -4f}, w);
     }
 
+    /** A penalty window longer than the context is the context: token 0, 3 positions back, is outside a context of 2. */
+    @Test
+    void penaltyWindowIsCappedByTheContext() {
+        SamplingParams p = new SamplingParams(0f, 0, 1f, 0f, 2f, 0f, 0f, 1 << 20, 0L, Map.of());
+        Sampler s = new Sampler(p, 4, 2);
+        s.accept(0);
+        s.accept(1);
+        s.accept(2);
+        float[] w = {4f, 4f, 4f, 4f};
+        s.applyBiasAndPenalties(w);
+        assertArrayEquals(new float[]{4f, 2f, 2f, 4f}, w);
+    }
+
     @Test
     void frequencyAndPresencePenaltiesSubtractPerOccurrenceAndOnce() {
         SamplingParams p = new SamplingParams(0f, 0, 1f, 0f, 1f, 0.5f, 0.25f, 64, 0L, Map.of());
