@@ -27,6 +27,11 @@ public interface Engine extends AutoCloseable {
      * Registers a hook called on the engine thread right after each request's Finished event,
      * with its latency milestones (for TTFT / inter-token latency histograms). Must be quick.
      */
+    /** False once the engine can no longer serve (closed, or its loop died): health checks report it. */
+    default boolean isAlive() {
+        return true;
+    }
+
     default void onRequestFinished(Consumer<RequestTiming> hook) {
     }
 

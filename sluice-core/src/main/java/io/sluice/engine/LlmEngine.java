@@ -82,6 +82,11 @@ public final class LlmEngine implements Engine {
     }
 
     @Override public Model model() { return model; }
+
+    @Override
+    public boolean isAlive() {
+        return !closed && thread.isAlive();
+    }
     @Override public EngineConfig config() { return config; }
 
     public MemoryPlan memoryPlan() { return plan; }

@@ -160,7 +160,9 @@ public final class SluiceServer implements AutoCloseable {
     }
 
     private void health(Context ctx) {
-        if (state == null) ctx.status(503).contentType("application/json").result("{\"status\":\"loading\"}");
+        ModelState st = state;
+        if (st == null) ctx.status(503).contentType("application/json").result("{\"status\":\"loading\"}");
+        else if (!st.engine().isAlive()) ctx.status(503).contentType("application/json").result("{\"status\":\"engine stopped\"}");
         else ctx.status(200).contentType("application/json").result("{\"status\":\"ok\"}");
     }
 

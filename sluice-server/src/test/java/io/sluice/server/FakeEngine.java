@@ -148,6 +148,13 @@ final class FakeEngine implements Engine {
         return new EngineMetrics(running.get(), 0, 100, running.get() * 2, 3, 7, 0, 0, 0, 0, ids.get(), 0);
     }
 
+    volatile boolean alive = true;
+
+    @Override
+    public boolean isAlive() {
+        return alive;
+    }
+
     @Override
     public void close() {
     }

@@ -65,7 +65,10 @@ class ServerApiTest {
             assertEquals(200, h.get("/health").status());
             assertEquals("ok", h.get("/health").json().get("status").asText());
             assertEquals("model", h.get("/v1/models").json().get("data").get(0).get("id").asText(), "no file, no alias: generic id");
+            engine.alive = false; // an engine that can no longer serve is not healthy
+            assertEquals(503, h.get("/health").status());
         } finally {
+            engine.alive = true;
             s.stop();
         }
     }
