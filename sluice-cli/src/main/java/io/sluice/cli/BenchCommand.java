@@ -77,9 +77,23 @@ final class BenchCommand implements Callable<Integer> {
                 // Parse both before creating the file, so a typo leaves nothing behind.
                 Synth.Shape shape = Synth.shape(st[0]);
                 Synth.TypeSpec type = Synth.TypeSpec.parse(st[1]);
-                temp = Files.createTempFile("sluice-dummy-", ".gguf");
-                System.err.println("sluice: writing dummy model " + dummy + " to " + temp);
-                Synth.write(shape, type, 42, temp);
+                // In memory where the OS offers it (/dev/shm is RAM), so the dummy never touches the disk;
+                // on disk when there is no /dev/shm or it is too small.
+                Path shm = Path.of("/dev/shm");
+                if (Files.isDirectory(shm) && Files.isWritable(shm)) {
+                    temp = Files.createTempFile(shm, "sluice-dummy-", ".gguf");
+                    try {
+                        Synth.write(shape, type, 42, temp);
+                    } catch (IOException e) {
+                        Files.deleteIfExists(temp);
+                        temp = null;
+                    }
+                }
+                if (temp == null) {
+                    temp = Files.createTempFile("sluice-dummy-", ".gguf");
+                    Synth.write(shape, type, 42, temp);
+                }
+                System.err.println("sluice: dummy model " + dummy + " written to " + temp + " (deleted after the run)");
                 file = temp;
             }
             return runOn(file);

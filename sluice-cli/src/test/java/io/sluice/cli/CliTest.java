@@ -85,6 +85,35 @@ class CliTest {
         return f;
     }
 
+    /** bench --dummy needs no file, prints llama-bench's JSON fields, and leaves nothing behind. */
+    @Test
+    void benchDummyPrintsLlamaBenchJson() throws Exception {
+        java.util.Set<String> before = dummies();
+        Result r = run("bench", "--dummy", "tiny:q8_0", "-p", "16", "-n", "4", "-r", "2", "-o", "json", "-t", "1");
+        assertEquals(0, r.code(), r.err());
+        com.fasterxml.jackson.databind.JsonNode rows = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+        assertEquals(2, rows.size(), r.out());
+        assertEquals(16, rows.get(0).get("n_prompt").asInt());
+        assertEquals(0, rows.get(0).get("n_gen").asInt());
+        assertEquals(4, rows.get(1).get("n_gen").asInt());
+        for (com.fasterxml.jackson.databind.JsonNode row : rows) {
+            assertEquals(1, row.get("n_threads").asInt());
+            assertTrue(row.get("avg_ts").asDouble() > 0 && row.get("stddev_ts").asDouble() >= 0, row.toString());
+        }
+        assertEquals(before, dummies(), "the dummy model file is deleted");
+    }
+
+    static java.util.Set<String> dummies() throws Exception {
+        java.util.Set<String> names = new java.util.TreeSet<>();
+        for (Path dir : new Path[]{Path.of("/dev/shm"), Path.of(System.getProperty("java.io.tmpdir"))}) {
+            if (!Files.isDirectory(dir)) continue;
+            try (var s = Files.list(dir)) {
+                s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("sluice-dummy-")).forEach(names::add);
+            }
+        }
+        return names;
+    }
+
     @Test
     void infoPrintsMetadataAndTensors() {
         Result r = run("info", Fixtures.model("stories260K.gguf").toString());
