@@ -1,5 +1,10 @@
 package io.sluice.engine;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
@@ -34,6 +39,11 @@ public final class Sampler {
     private int windowPos;
     private int windowFill;
     private final Map<Integer, Integer> counts = new HashMap<>();
+    /** Greedy without bias or penalties: the token is the argmax of the raw logits. */
+    private final boolean plainGreedy;
+
+    private static final int[] NO_IDS = new int[0];
+    private static final float[] NO_LOGPROBS = new float[0];
 
     public Sampler(SamplingParams params, int vocabSize) {
         this(params, vocabSize, Integer.MAX_VALUE);
@@ -48,6 +58,7 @@ public final class Sampler {
         this.rng = new SplittableRandom(seed);
         this.penalize = params.penaltyLastN() != 0
                 && (params.repeatPenalty() != 1f || params.frequencyPenalty() != 0f || params.presencePenalty() != 0f);
+        this.plainGreedy = params.greedy() && !penalize && params.logitBias().isEmpty();
         this.window = penalize && params.penaltyLastN() > 0 ? new int[Math.min(params.penaltyLastN(), Math.max(1, contextLength))] : null;
     }
 
@@ -81,6 +92,12 @@ public final class Sampler {
      * the chosen token's logprob plus that many alternatives. Does not {@link #accept} the token.
      */
     public Result sample(float[] logits, int offset, int topLogprobs) {
+        if (plainGreedy) {
+            // Nothing modifies the logits: scan them in place (no vocabulary-sized copy, one pass).
+            int token = argmaxChecked(logits, offset, vocabSize);
+            if (topLogprobs < 0) return new Result(token, Float.NaN, NO_IDS, NO_LOGPROBS);
+            return withLogprobs(logits, offset, token, topLogprobs, SCRATCH.get().ensure(vocabSize));
+        }
         Scratch s = SCRATCH.get().ensure(vocabSize);
         float[] work = s.work;
         System.arraycopy(logits, offset, work, 0, vocabSize);
@@ -89,7 +106,7 @@ public final class Sampler {
         }
         applyBiasAndPenalties(work);
         int token = params.greedy() ? argmax(work, vocabSize) : draw(s);
-        if (topLogprobs < 0) return new Result(token, Float.NaN, new int[0], new float[0]);
+        if (topLogprobs < 0) return new Result(token, Float.NaN, NO_IDS, NO_LOGPROBS);
         return withLogprobs(logits, offset, token, topLogprobs, s);
     }
 
@@ -228,6 +245,31 @@ public final class Sampler {
         int i = 1;
         while (i < n && lg[i] >= min) i++;
         return i;
+    }
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+    /**
+     * {@link #argmax} of v[from .. from+n) (the first index holding the maximum), throwing on NaN
+     * like the general path. Vectorized: a max pass (NaN propagates through max, so one check at
+     * the end covers every logit), then the first position equal to it.
+     */
+    private static int argmaxChecked(float[] v, int from, int n) {
+        int i = 0, bound = F.loopBound(n);
+        float max = Float.NEGATIVE_INFINITY;
+        if (bound > 0) {
+            FloatVector acc = FloatVector.fromArray(F, v, from);
+            for (i = F.length(); i < bound; i += F.length()) acc = acc.max(FloatVector.fromArray(F, v, from + i));
+            max = acc.reduceLanes(VectorOperators.MAX);
+        }
+        for (; i < n; i++) max = Math.max(max, v[from + i]);
+        if (Float.isNaN(max)) throw new IllegalStateException("the model produced NaN logits");
+        for (i = 0; i < bound; i += F.length()) {
+            VectorMask<Float> hit = FloatVector.fromArray(F, v, from + i).eq(max);
+            if (hit.anyTrue()) return i + hit.firstTrue();
+        }
+        for (; i < n; i++) if (v[from + i] == max) return i;
+        throw new AssertionError("the maximum is one of the logits");
     }
 
     private static int argmax(float[] v, int n) {

@@ -188,5 +188,33 @@ class SamplerTest {
     void nanLogitsAreAnError() {
         float[] logits = {1f, Float.NaN};
         assertThrows(IllegalStateException.class, () -> new Sampler(SamplingParams.GREEDY, 2).sample(logits, 0, -1));
+        // The in-place greedy scan checks every position, the first one and those after the maximum too.
+        assertThrows(IllegalStateException.class, () -> new Sampler(SamplingParams.GREEDY, 3).sample(new float[]{Float.NaN, 1f, 2f}, 0, -1));
+        assertThrows(IllegalStateException.class, () -> new Sampler(SamplingParams.GREEDY, 3).sample(new float[]{3f, 1f, Float.NaN}, 0, 2));
+        for (int at : new int[]{0, 7, 16, 31, 63, 64, 99}) {
+            float[] wide = new float[101];
+            wide[5] = 9f;
+            wide[1 + at] = Float.NaN;
+            assertThrows(IllegalStateException.class, () -> new Sampler(SamplingParams.GREEDY, 100).sample(wide, 1, -1), "NaN at " + at);
+        }
+    }
+
+    @Test
+    void plainGreedyAgreesWithTheBiasedPathOnTiesSignedZerosAndInfinities() {
+        // A zero bias sends the same request down the general (copying) path; both must choose alike.
+        SamplingParams viaBias = new SamplingParams(0f, 0, 1f, 0f, 1f, 0f, 0f, 64, 0L, Map.of(0, 0f));
+        java.util.Random rng = new java.util.Random(7);
+        float[] pool = {-0f, 0f, 1f, 1f, -1f, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, 2.5f};
+        for (int trial = 0; trial < 2000; trial++) {
+            // Lengths below, at and across vector widths (the scan is vectorized), at odd offsets.
+            int n = 1 + rng.nextInt(trial % 2 == 0 ? 12 : 100), offset = rng.nextInt(3);
+            float[] logits = new float[offset + n];
+            for (int i = 0; i < logits.length; i++) logits[i] = pool[rng.nextInt(pool.length)];
+            Sampler.Result fast = new Sampler(SamplingParams.GREEDY, n).sample(logits, offset, 1);
+            Sampler.Result general = new Sampler(viaBias, n).sample(logits, offset, 1);
+            assertEquals(general.token(), fast.token(), java.util.Arrays.toString(logits) + " @" + offset);
+            assertEquals(general.logprob(), fast.logprob(), 0f);
+            assertArrayEquals(general.topIds(), fast.topIds());
+        }
     }
 }
