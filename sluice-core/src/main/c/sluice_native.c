@@ -115,20 +115,115 @@ static void quantize_plain(int type, const float *x, int64_t xStride, int cols, 
 
 #define GROUP_ROWS 16
 
-static int64_t x16_block_bytes(int type) { return type == T_Q4_0 ? 32 + 256 : type == T_Q8_0 ? 32 + 512 : 0; }
+/* K-quants (Q4_K, Q6_K) get x16 layouts too, with everything the kernels would otherwise unpack
+ * per row and token done once here: 4-bit/6-bit values regrouped so that a 64-byte chunk holds
+ * 4-value groups of 16 rows, the packed 6-bit Q4_K scales and mins as one byte each, Q6_K's
+ * scales as int16-ready pairs. Per (16 rows, 256 values):
+ *   Q4_K (2368 bytes): d[16] fp16, dmin[16] fp16, sc[8][16] u8, m[8][16] u8, then chunk (j, k)
+ *     (sub-block j < 8 of 32 values, k < 4) at 320 + 64 (4j + k): lane i byte n holds value
+ *     32j + 4k + n of row i in its low nibble and value 32j + 16 + 4k + n in its high nibble.
+ *   Q6_K (3392 bytes): d[16] fp16, sc pairs [8][16][2] i8 (lane i: scales 2p, 2p + 1), 32 bytes
+ *     unused (keeps the chunks 64-byte aligned), low nibbles: chunk (j, k) (sub-block j < 16 of 16
+ *     values, k < 2) at 320 + 64 (2j + k), lane i byte n: value 16j + 4k + n low, 16j + 8 + 4k + n
+ *     high; the top 2 bits: chunk j at 2368 + 64j, lane i byte n: bits 0-1 value 16j + n, 2-3
+ *     16j + 8 + n, 4-5 16j + 4 + n, 6-7 16j + 12 + n. Values are unsigned (0..15, 0..63); Q4_K's
+ *     mins and Q6_K's -32 come back through the activation sums. */
+#define K4X16_BYTES 2368
+#define K6X16_BYTES 3392
+
+static int x16_block_values(int type) { return is_k(type) ? 256 : 32; }
+
+static int64_t x16_block_bytes(int type) {
+    switch (type) {
+        case T_Q4_0: return 32 + 256;
+        case T_Q8_0: return 32 + 512;
+        case T_Q4_K: return K4X16_BYTES;
+        case T_Q6_K: return K6X16_BYTES;
+        default: return 0;
+    }
+}
 
 /** Bytes of the x16 layout of a rows x cols matrix; 0 if this type or shape has none. */
 int64_t sl_repacked_bytes(int type, int rows, int cols) {
     int64_t bb = x16_block_bytes(type);
-    if (bb == 0 || rows % GROUP_ROWS || cols % 32) return 0;
-    return (int64_t) (rows / GROUP_ROWS) * (cols / 32) * bb;
+    int bv = x16_block_values(type);
+    if (bb == 0 || rows <= 0 || rows % GROUP_ROWS || cols <= 0 || cols % bv) return 0;
+    return (int64_t) (rows / GROUP_ROWS) * (cols / bv) * bb;
+}
+
+/* One Q4_K block of 16 rows (blk[i] = row i's 144-byte block) into the x16 layout. */
+static void repack_q4_k(const uint8_t *const *blk, uint8_t *o) {
+    for (int i = 0; i < GROUP_ROWS; i++) {
+        const uint8_t *b = blk[i], *s = b + 4;
+        memcpy(o + 2 * i, b, 2);
+        memcpy(o + 32 + 2 * i, b + 2, 2);
+        for (int j = 0; j < 8; j++) { /* ggml's 6-bit packing of 8 scales and 8 mins in 12 bytes */
+            int sc = j < 4 ? s[j] & 63 : (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+            int m = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+            o[64 + 16 * j + i] = (uint8_t) sc;
+            o[192 + 16 * j + i] = (uint8_t) m;
+        }
+        uint8_t v[256];
+        for (int c = 0; c < 4; c++) {
+            for (int l = 0; l < 32; l++) {
+                v[64 * c + l] = b[16 + 32 * c + l] & 0xF;
+                v[64 * c + 32 + l] = b[16 + 32 * c + l] >> 4;
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            for (int k = 0; k < 4; k++)
+                for (int n = 0; n < 4; n++)
+                    o[320 + 64 * (4 * j + k) + 4 * i + n] = (uint8_t) (v[32 * j + 4 * k + n] | (v[32 * j + 16 + 4 * k + n] << 4));
+    }
+}
+
+/* One Q6_K block of 16 rows (blk[i] = row i's 210-byte block) into the x16 layout. */
+static void repack_q6_k(const uint8_t *const *blk, uint8_t *o) {
+    memset(o + 288, 0, 32);
+    for (int i = 0; i < GROUP_ROWS; i++) {
+        const uint8_t *b = blk[i], *ql = b, *qh = b + 128;
+        memcpy(o + 2 * i, b + 208, 2);
+        for (int j = 0; j < 16; j++) o[32 + 32 * (j / 2) + 2 * i + (j & 1)] = b[192 + j];
+        uint8_t v[256];
+        for (int h = 0; h < 2; h++) {
+            for (int l = 0; l < 32; l++) {
+                const uint8_t a = ql[64 * h + l], c = ql[64 * h + 32 + l], q = qh[32 * h + l];
+                v[128 * h + l] = (a & 0xF) | ((q & 3) << 4);
+                v[128 * h + 32 + l] = (c & 0xF) | (((q >> 2) & 3) << 4);
+                v[128 * h + 64 + l] = (a >> 4) | (((q >> 4) & 3) << 4);
+                v[128 * h + 96 + l] = (c >> 4) | (((q >> 6) & 3) << 4);
+            }
+        }
+        for (int j = 0; j < 16; j++) {
+            const uint8_t *x = v + 16 * j;
+            for (int n = 0; n < 4; n++) {
+                for (int k = 0; k < 2; k++)
+                    o[320 + 64 * (2 * j + k) + 4 * i + n] = (uint8_t) ((x[4 * k + n] & 0xF) | ((x[8 + 4 * k + n] & 0xF) << 4));
+                o[2368 + 64 * j + 4 * i + n] = (uint8_t) ((x[n] >> 4) | ((x[8 + n] >> 4) << 2) | ((x[4 + n] >> 4) << 4) | ((x[12 + n] >> 4) << 6));
+            }
+        }
+    }
 }
 
 /** Writes row groups [g0, g1) (16 rows each) of the x16 layout of src (rows of rowBytes bytes) into dst. */
 void sl_repack(int type, const uint8_t *src, int64_t rowBytes, int cols, int g0, int g1, uint8_t *dst) {
-    int nb = cols / 32, qbytes = type == T_Q4_0 ? 16 : 32, inBlock = type == T_Q4_0 ? 18 : 34;
-    uint8_t flip = type == T_Q8_0 ? 0x80 : 0;
+    int bv = x16_block_values(type), nb = cols / bv;
     int64_t bb = x16_block_bytes(type);
+    if (is_k(type)) {
+        int inBlock = type == T_Q4_K ? 144 : 210;
+        for (int g = g0; g < g1; g++) {
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *blk[GROUP_ROWS];
+                for (int i = 0; i < GROUP_ROWS; i++) blk[i] = src + (int64_t) (GROUP_ROWS * g + i) * rowBytes + (int64_t) b * inBlock;
+                uint8_t *o = dst + ((int64_t) g * nb + b) * bb;
+                if (type == T_Q4_K) repack_q4_k(blk, o);
+                else repack_q6_k(blk, o);
+            }
+        }
+        return;
+    }
+    int qbytes = type == T_Q4_0 ? 16 : 32, inBlock = type == T_Q4_0 ? 18 : 34;
+    uint8_t flip = type == T_Q8_0 ? 0x80 : 0;
     for (int g = g0; g < g1; g++) {
         for (int b = 0; b < nb; b++) {
             uint8_t *o = dst + ((int64_t) g * nb + b) * bb;

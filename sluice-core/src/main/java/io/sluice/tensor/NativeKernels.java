@@ -204,7 +204,8 @@ public final class NativeKernels {
 
     /**
      * Bytes of the 16-row interleaved ("x16") copy of a rows x cols matrix of this type, which the
-     * fastest kernels read; 0 when there is none (other types, rows not a multiple of 16).
+     * fastest kernels read (Q4_0, Q8_0, Q4_K, Q6_K; the K-quants with their scales unpacked); 0 when
+     * there is none (other types, rows not a multiple of 16), and the row-by-row kernels read the file.
      */
     public static long repackedBytes(GGMLType type, int rows, int cols) {
         if (REPACKED_BYTES == null || !available()) return 0;

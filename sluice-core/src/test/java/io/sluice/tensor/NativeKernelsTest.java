@@ -52,7 +52,7 @@ class NativeKernelsTest {
         SplittableRandom rnd = new SplittableRandom(seed);
         float[] x = new float[n * cols];
         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
-        for (int c = 0; c < cols; c++) x[2 * cols + c] = 0f; // an all-zero token: scale 0 must give 0, not NaN
+        if (n > 2) for (int c = 0; c < cols; c++) x[2 * cols + c] = 0f; // an all-zero token: scale 0 must give 0, not NaN
         return x;
     }
 
@@ -79,11 +79,27 @@ class NativeKernelsTest {
     @EnumSource(names = {"Q4_0", "Q8_0", "Q4_K", "Q6_K"})
     void matchesJavaOnTheSameQuantizedActivations(GGMLType type) {
         // 37 rows: the row-by-row kernels; 48 rows: the 16-row interleaved (x16) kernels where the type has them.
-        for (int rows : new int[]{37, 48}) checkExact(type, rows);
+        // 11 tokens: an 8-token tile (two of 4 on AVX2) and a 3-token tail
+        for (int rows : new int[]{37, 48}) checkExact(type, rows, 11);
     }
 
-    private static void checkExact(GGMLType type, int rows) {
-        int cols = 768, n = 11; // 11 tokens: an 8-token tile (two of 4 on AVX2) and a 3-token tail
+    @ParameterizedTest
+    @EnumSource(names = {"Q4_K", "Q6_K"})
+    void kQuantInterleavedLayoutForDecodeAndPrefill(GGMLType type) {
+        assertEquals(type == GGMLType.Q4_K ? 2368 * 3 : 3392 * 3, NativeKernels.repackedBytes(type, 16, 768));
+        assertEquals(0, NativeKernels.repackedBytes(type, 40, 768), "rows not a multiple of 16 keep the row kernels");
+        assertEquals(0, NativeKernels.repackedBytes(type, 16, 128), "columns must fill whole 256-value blocks");
+        for (int level : new int[]{2, 1}) {
+            if (NativeKernels.setLevel(level) != level) continue;
+            // 40 rows: the row-kernel fallback; 64: four x16 groups. 1 token: decode; 70: a full 64-token tile and a tail.
+            for (int rows : new int[]{40, 64}) {
+                for (int n : new int[]{1, 70}) checkExact(type, rows, n);
+            }
+        }
+    }
+
+    private static void checkExact(GGMLType type, int rows, int n) {
+        int cols = 768;
         try (Arena arena = Arena.ofShared()) {
             Matrix m = randomMatrix(type, rows, cols, 1, arena);
             float[] x = randomActivations(n, cols, 2);
@@ -101,10 +117,10 @@ class NativeKernelsTest {
                         mag += Math.abs((double) w[c] * xq[t * cols + c]);
                     }
                     // Integer sums are exact; only the float scaling and summation order differ.
-                    assertEquals(ref, out[t * rows + r], 1e-5 * mag + 1e-6, type + " row " + r + " token " + t);
+                    assertEquals(ref, out[t * rows + r], 1e-5 * mag + 1e-6, type + " " + rows + " rows, row " + r + " token " + t + " of " + n);
                 }
             }
-            for (int r = 0; r < rows; r++) assertEquals(0f, out[2 * rows + r], "zero token, row " + r);
+            if (n > 2) for (int r = 0; r < rows; r++) assertEquals(0f, out[2 * rows + r], "zero token, row " + r);
         }
     }
 
