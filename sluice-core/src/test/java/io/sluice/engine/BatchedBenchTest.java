@@ -67,6 +67,17 @@ class BatchedBenchTest {
     }
 
     @Test
+    void theWarmUpRunsDecodeStepsAtTheLargestShapeThePoolHolds() {
+        try (LlmEngine e = engine(new FakeModel(256), 8, 4)) {   // 128 positions: a 128+32 warm-up does not fit
+            List<BatchedBench.Row> rows = BatchedBench.run(e, new int[]{16}, new int[]{4}, new int[]{1, 2}, 1, null);
+            assertEquals(2, rows.size());
+            // Warm-up 64+32 at pl 1 (33 tokens) and 16+8 at the widest pl, 2 (18), then the rows: 5 and 2*5.
+            assertEquals(33 + 18 + 5 + 10, e.metrics().generatedTokens());
+            assertEquals(64 + 2 * 16 + 16 + 2 * 16, e.metrics().promptTokens());
+        }
+    }
+
+    @Test
     void combinationsOverThePoolAreSkipped() {
         try (LlmEngine e = engine(new FakeModel(256), 8, 16)) {   // 128 positions
             assertTrue(BatchedBench.fits(e, 32, 16, 2));
