@@ -19,7 +19,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Timeout(120)
 class CliHostileInputTest {
-    private static final String STORIES = Fixtures.model("stories260K.gguf").toString();
+    /** Looked up per test, so a missing fixture skips that test loudly instead of failing the class. */
+    private static String stories() {
+        return Fixtures.model("stories260K.gguf").toString();
+    }
 
     /** Runs the command and asserts the one-line failure contract; returns that line. */
     private static String fails(int code, String fragment, String... args) {
@@ -34,7 +37,7 @@ class CliHostileInputTest {
     }
 
     private static String[] run(String... extra) {
-        String[] base = {"run", "-m", STORIES, "-p", "Once", "-n", "2"};
+        String[] base = {"run", "-m", stories(), "-p", "Once", "-n", "2"};
         String[] all = Arrays.copyOf(base, base.length + extra.length);
         System.arraycopy(extra, 0, all, base.length, extra.length);
         return all;
@@ -45,8 +48,8 @@ class CliHostileInputTest {
         fails(2, "--temp", run("--temp", "inf"));
         fails(2, "--seed", run("--seed", "99999999999999999999999"));
         fails(2, "--bogus", run("--bogus"));
-        fails(2, "--prompt", "run", "-m", STORIES);
-        fails(2, "'--tokens'", "logits", "-m", STORIES, "--tokens", "1,,2", "--out", "x");
+        fails(2, "--prompt", "run", "-m", stories());
+        fails(2, "'--tokens'", "logits", "-m", stories(), "--tokens", "1,,2", "--out", "x");
         fails(2, "bogus", "bogus");
     }
 
@@ -59,7 +62,7 @@ class CliHostileInputTest {
         fails(1, "repeat_last_n", run("--repeat-last-n", "-7"));
         fails(1, "-t/--threads", run("-t", "0"));
         fails(1, "-t/--threads", run("-t", "100000"));
-        fails(1, "-n must be", "run", "-m", STORIES, "-p", "Once", "-n", "-5");
+        fails(1, "-n must be", "run", "-m", stories(), "-p", "Once", "-n", "-5");
     }
 
     @Test
@@ -83,12 +86,12 @@ class CliHostileInputTest {
     void oddPromptsStillRun() {
         // A lone surrogate, NUL and emoji are just text; a window beyond the context means the whole context.
         for (String p : new String[]{"\uD800 x", "a\u0000b \uD83E\uDD80", ""}) {
-            CliTest.Result r = CliTest.run("run", "-m", STORIES, "-p", p, "-n", "2", "--temp", "0");
+            CliTest.Result r = CliTest.run("run", "-m", stories(), "-p", p, "-n", "2", "--temp", "0");
             assertEquals(0, r.code(), r.err());
         }
         CliTest.Result big = CliTest.run(run("--repeat-last-n", "2147483647", "--repeat-penalty", "1.3"));
         assertEquals(0, big.code(), big.err());
-        fails(1, "context holds", "run", "-m", STORIES, "-p", "Once upon a time ".repeat(200), "-n", "2", "-c", "64");
+        fails(1, "context holds", "run", "-m", stories(), "-p", "Once upon a time ".repeat(200), "-n", "2", "-c", "64");
     }
 
     @Test
@@ -97,7 +100,7 @@ class CliHostileInputTest {
         fails(1, "file not found", "info", dir.resolve("nope.gguf").toString());
         Path empty = Files.createFile(dir.resolve("empty.gguf"));
         fails(1, "too short", "info", empty.toString());
-        byte[] ok = Files.readAllBytes(Path.of(STORIES));
+        byte[] ok = Files.readAllBytes(Path.of(stories()));
         Path truncated = dir.resolve("truncated.gguf");
         Files.write(truncated, Arrays.copyOf(ok, ok.length / 2));
         fails(1, "truncated", "run", "-m", truncated.toString(), "-p", "x");
@@ -123,20 +126,20 @@ class CliHostileInputTest {
 
     @Test
     void otherCommandsCheckTheirArgumentsUpFront(@TempDir Path dir) throws Exception {
-        fails(1, "outside the vocabulary", "logits", "-m", STORIES, "--tokens", "-1", "--out", dir.resolve("o").toString());
-        fails(1, "does not exist", "logits", "-m", STORIES, "--tokens", "1", "--out", dir.resolve("no/such/o").toString());
-        fails(1, "is a directory", "logits", "-m", STORIES, "--tokens", "1", "--out", dir.toString());
-        fails(1, "is a directory", "tokenize", "-m", STORIES, "-f", dir.toString());
-        fails(1, "exceeds the model's context", "bench", "-m", STORIES, "--batched", "-npp", "100000", "-ntg", "1", "-npl", "1");
-        fails(1, "must be positive", "bench", "-m", STORIES, "--batched", "-npp", "8", "-ntg", "1", "-npl", "0");
-        fails(1, "--max-seqs", "bench", "-m", STORIES, "--batched", "-npp", "8", "-ntg", "1", "-npl", "100000");
+        fails(1, "outside the vocabulary", "logits", "-m", stories(), "--tokens", "-1", "--out", dir.resolve("o").toString());
+        fails(1, "does not exist", "logits", "-m", stories(), "--tokens", "1", "--out", dir.resolve("no/such/o").toString());
+        fails(1, "is a directory", "logits", "-m", stories(), "--tokens", "1", "--out", dir.toString());
+        fails(1, "is a directory", "tokenize", "-m", stories(), "-f", dir.toString());
+        fails(1, "exceeds the model's context", "bench", "-m", stories(), "--batched", "-npp", "100000", "-ntg", "1", "-npl", "1");
+        fails(1, "must be positive", "bench", "-m", stories(), "--batched", "-npp", "8", "-ntg", "1", "-npl", "0");
+        fails(1, "--max-seqs", "bench", "-m", stories(), "--batched", "-npp", "8", "-ntg", "1", "-npl", "100000");
         fails(1, "either -m FILE or --dummy", "bench");
         long before = tempDummies();
         fails(1, "unknown shape", "bench", "--dummy", "nope:q4_0");
         assertEquals(before, tempDummies(), "a bad --dummy leaves no temp file behind");
         fails(1, "does not exist", "synth", "--shape", "tiny", "--type", "f32", "-o", dir.resolve("no/such.gguf").toString());
-        fails(1, "--port", "serve", "-m", STORIES, "--port", "99999");
-        fails(1, "--host", "serve", "-m", STORIES, "--host", "256.1.1.1", "--port", "18199");
+        fails(1, "--port", "serve", "-m", stories(), "--port", "99999");
+        fails(1, "--host", "serve", "-m", stories(), "--host", "256.1.1.1", "--port", "18199");
     }
 
     private static long tempDummies() throws Exception {
