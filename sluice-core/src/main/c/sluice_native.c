@@ -12,10 +12,22 @@
 #include <string.h>
 #include <math.h>
 
+/* ggml type ids (ggml.h), the index of the format table at the end of this file */
 #define T_Q4_0 2
 #define T_Q8_0 8
 #define T_Q4_K 12
 #define T_Q6_K 14
+#define T_COUNT 64
+
+/* Activation forms, the ordinals of io.sluice.tensor.Activation (ggml's vec_dot_type). */
+#define ACT_Q8_0 0
+#define ACT_Q8_K 1
+#define ACT_BF16 2
+#define ACT_F32 3
+#define ACT_COUNT 4
+
+/* Kernel sets: 0 none (Java computes), 1 AVX2, 2 AVX512-VNNI. */
+#define LEVELS 3
 
 #ifndef PREFETCH_DISTANCE
 #define PREFETCH_DISTANCE 2048
@@ -86,25 +98,6 @@ static void quantize_q8k(const float *x, int cols, act_q8k *out) {
     }
 }
 
-static int is_k(int type) { return type == T_Q4_K || type == T_Q6_K; }
-
-/** Bytes of quantized activations for one token of {@code cols} values feeding weights of {@code type}; 0 if unsupported. */
-int64_t sl_act_bytes(int type, int cols) {
-    switch (type) {
-        case T_Q4_0: case T_Q8_0: return cols % 32 ? 0 : (int64_t) (cols / 32) * sizeof(act_q8);
-        case T_Q4_K: case T_Q6_K: return cols % 256 ? 0 : (int64_t) (cols / 256) * sizeof(act_q8k);
-        default: return 0;
-    }
-}
-
-/* The reference quantizer (the kernel sets have vectorized copies with identical results). */
-static void quantize_plain(int type, const float *x, int64_t xStride, int cols, int t0, int t1, uint8_t *out, int64_t outStride) {
-    for (int t = t0; t < t1; t++) {
-        if (is_k(type)) quantize_q8k(x + t * xStride, cols, (act_q8k *) (out + t * outStride));
-        else quantize_q8(x + t * xStride, cols, (act_q8 *) (out + t * outStride));
-    }
-}
-
 /* ---- 16-row interleaved layouts ("x16") ----------------------------------------------------
  * Rows are taken in groups of 16; for each block b a group stores the 16 rows' fp16 scales (32
  * bytes), then their quants in 64-byte chunks whose 4-byte lane i holds 4 consecutive quant bytes
@@ -130,26 +123,6 @@ static void quantize_plain(int type, const float *x, int64_t xStride, int cols, 
  *     mins and Q6_K's -32 come back through the activation sums. */
 #define K4X16_BYTES 2368
 #define K6X16_BYTES 3392
-
-static int x16_block_values(int type) { return is_k(type) ? 256 : 32; }
-
-static int64_t x16_block_bytes(int type) {
-    switch (type) {
-        case T_Q4_0: return 32 + 256;
-        case T_Q8_0: return 32 + 512;
-        case T_Q4_K: return K4X16_BYTES;
-        case T_Q6_K: return K6X16_BYTES;
-        default: return 0;
-    }
-}
-
-/** Bytes of the x16 layout of a rows x cols matrix; 0 if this type or shape has none. */
-int64_t sl_repacked_bytes(int type, int rows, int cols) {
-    int64_t bb = x16_block_bytes(type);
-    int bv = x16_block_values(type);
-    if (bb == 0 || rows <= 0 || rows % GROUP_ROWS || cols <= 0 || cols % bv) return 0;
-    return (int64_t) (rows / GROUP_ROWS) * (cols / bv) * bb;
-}
 
 /* One Q4_K block of 16 rows (blk[i] = row i's 144-byte block) into the x16 layout. */
 static void repack_q4_k(const uint8_t *const *blk, uint8_t *o) {
@@ -205,39 +178,19 @@ static void repack_q6_k(const uint8_t *const *blk, uint8_t *o) {
     }
 }
 
-/** Writes row groups [g0, g1) (16 rows each) of the x16 layout of src (rows of rowBytes bytes) into dst. */
-void sl_repack(int type, const uint8_t *src, int64_t rowBytes, int cols, int g0, int g1, uint8_t *dst) {
-    int bv = x16_block_values(type), nb = cols / bv;
-    int64_t bb = x16_block_bytes(type);
-    if (is_k(type)) {
-        int inBlock = type == T_Q4_K ? 144 : 210;
-        for (int g = g0; g < g1; g++) {
-            for (int b = 0; b < nb; b++) {
-                const uint8_t *blk[GROUP_ROWS];
-                for (int i = 0; i < GROUP_ROWS; i++) blk[i] = src + (int64_t) (GROUP_ROWS * g + i) * rowBytes + (int64_t) b * inBlock;
-                uint8_t *o = dst + ((int64_t) g * nb + b) * bb;
-                if (type == T_Q4_K) repack_q4_k(blk, o);
-                else repack_q6_k(blk, o);
-            }
-        }
-        return;
-    }
-    int qbytes = type == T_Q4_0 ? 16 : 32, inBlock = type == T_Q4_0 ? 18 : 34;
-    uint8_t flip = type == T_Q8_0 ? 0x80 : 0;
-    for (int g = g0; g < g1; g++) {
-        for (int b = 0; b < nb; b++) {
-            uint8_t *o = dst + ((int64_t) g * nb + b) * bb;
-            for (int i = 0; i < GROUP_ROWS; i++) {
-                const uint8_t *blk = src + (int64_t) (GROUP_ROWS * g + i) * rowBytes + (int64_t) b * inBlock;
-                memcpy(o + 2 * i, blk, 2);
-                for (int k4 = 0; k4 < qbytes / 4; k4++) {
-                    uint8_t *q = o + 32 + 64 * k4 + 4 * i;
-                    for (int j = 0; j < 4; j++) q[j] = blk[2 + 4 * k4 + j] ^ flip;
-                }
-            }
+/* Q4_0 and Q8_0: one block of 16 rows, fp16 scales then the quants in 4-byte lanes (Q8_0 +128). */
+static void repack_legacy(const uint8_t *const *blk, uint8_t *o, int qbytes, uint8_t flip) {
+    for (int i = 0; i < GROUP_ROWS; i++) {
+        memcpy(o + 2 * i, blk[i], 2);
+        for (int k4 = 0; k4 < qbytes / 4; k4++) {
+            uint8_t *q = o + 32 + 64 * k4 + 4 * i;
+            for (int j = 0; j < 4; j++) q[j] = blk[i][2 + 4 * k4 + j] ^ flip;
         }
     }
 }
+
+static void repack_q4_0(const uint8_t *const *blk, uint8_t *o) { repack_legacy(blk, o, 16, 0); }
+static void repack_q8_0(const uint8_t *const *blk, uint8_t *o) { repack_legacy(blk, o, 32, 0x80); }
 
 /* ---- the two compiled kernel sets -------------------------------------------------------- */
 
@@ -267,6 +220,65 @@ void sl_repack(int type, const uint8_t *src, int64_t rowBytes, int cols, int g0,
 #undef MADDW
 #pragma GCC pop_options
 
+/* ---- the tables ---------------------------------------------------------------------------
+ * Everything per type is data here: which activations a format takes, its block size, its x16
+ * layout (bytes per 16 rows x x16_values values, and the function that builds it from 16 rows'
+ * blocks) and its kernels per level. A format without an entry is computed by Java. Adding a
+ * format adds its functions and one row, nothing else. */
+
+typedef void (*quant_fn)(const float *x, int cols, void *out);
+typedef void (*row_fn)(const uint8_t *w, int64_t rowBytes, int r0, int r1, int cols,
+                       const uint8_t *act, int64_t actStride, int ntok, float *out, int64_t outStride);
+typedef void (*x16_fn)(const uint8_t *packed, int r0, int r1, int cols,
+                       const uint8_t *act, int64_t actStride, int ntok, float *out, int64_t outStride);
+/* blk[i]: row i's bytes at this column; o: one x16 unit. */
+typedef void (*repack_fn)(const uint8_t *const *blk, uint8_t *o);
+
+typedef struct {
+    int block_values, block_bytes;
+    quant_fn quant[LEVELS]; /* [0]: the plain C reference */
+} sl_activation;
+
+typedef struct {
+    int act;
+    int block_values, block_bytes;  /* the file's blocks */
+    int x16_values, x16_bytes;      /* one unit of the x16 layout: 16 rows x x16_values values; 0 bytes: none */
+    repack_fn repack;
+    row_fn row[LEVELS];
+    x16_fn x16[LEVELS];
+} sl_format;
+
+#define PER_LEVEL(name) {0, name##_avx2, name##_vnni}
+
+static void quant_q8_plain(const float *x, int cols, void *out) { quantize_q8(x, cols, out); }
+static void quant_q8k_plain(const float *x, int cols, void *out) { quantize_q8k(x, cols, out); }
+static void quant_q8_avx2(const float *x, int cols, void *out) { quantize_q8_avx2(x, cols, out); }
+static void quant_q8_vnni(const float *x, int cols, void *out) { quantize_q8_vnni(x, cols, out); }
+static void quant_q8k_avx2(const float *x, int cols, void *out) { quantize_q8k_avx2(x, cols, out); }
+static void quant_q8k_vnni(const float *x, int cols, void *out) { quantize_q8k_vnni(x, cols, out); }
+
+static const sl_activation ACTIVATIONS[ACT_COUNT] = {
+    [ACT_Q8_0] = {32, sizeof(act_q8), {quant_q8_plain, quant_q8_avx2, quant_q8_vnni}},
+    [ACT_Q8_K] = {256, sizeof(act_q8k), {quant_q8k_plain, quant_q8k_avx2, quant_q8k_vnni}},
+};
+
+static const sl_format FORMATS[T_COUNT] = {
+    [T_Q4_0] = {ACT_Q8_0, 32, 18, 32, 32 + 256, repack_q4_0, PER_LEVEL(row_q4_0), PER_LEVEL(x16_q4_0)},
+    [T_Q8_0] = {ACT_Q8_0, 32, 34, 32, 32 + 512, repack_q8_0, PER_LEVEL(row_q8_0), PER_LEVEL(x16_q8_0)},
+    [T_Q4_K] = {ACT_Q8_K, 256, 144, 256, K4X16_BYTES, repack_q4_k, PER_LEVEL(row_q4_k), PER_LEVEL(x16_q4_k)},
+    [T_Q6_K] = {ACT_Q8_K, 256, 210, 256, K6X16_BYTES, repack_q6_k, PER_LEVEL(row_q6_k), PER_LEVEL(x16_q6_k)},
+};
+
+static const sl_format *format(int type) {
+    if (type < 0 || type >= T_COUNT || FORMATS[type].block_values == 0) return NULL;
+    return &FORMATS[type];
+}
+
+static const sl_activation *activation(int type) {
+    const sl_format *f = format(type);
+    return f && ACTIVATIONS[f->act].block_values ? &ACTIVATIONS[f->act] : NULL;
+}
+
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
 static int level = -1;
@@ -286,26 +298,53 @@ int sl_cpu_level(void) {
 int sl_set_level(int want) {
     int max = sl_cpu_level();
     level = want < max ? want : max;
+    if (level < 0) level = 0;
     return level;
 }
 
 int sl_level(void) {
-    if (level < 0) sl_set_level(2);
+    if (level < 0) sl_set_level(LEVELS - 1);
     return level;
+}
+
+/**
+ * What the library computes for a ggml type, for the Java side to check against the format's
+ * declaration: -1 if nothing, else the activation id | 16 if it has row kernels | 32 if it has
+ * an x16 layout (kernels at every level, so the answer does not depend on the CPU).
+ */
+int sl_format_info(int type) {
+    const sl_format *f = format(type);
+    if (f == NULL) return -1;
+    int rows = 1, x16 = f->x16_bytes > 0 && f->repack != NULL;
+    for (int l = 1; l < LEVELS; l++) {
+        rows &= f->row[l] != NULL;
+        x16 &= f->x16[l] != NULL;
+    }
+    return f->act | (rows ? 16 : 0) | (x16 ? 32 : 0);
+}
+
+/** Bytes of quantized activations for one token of {@code cols} values feeding weights of {@code type}; 0 if unsupported. */
+int64_t sl_act_bytes(int type, int cols) {
+    const sl_activation *a = activation(type);
+    if (a == NULL || cols <= 0 || cols % a->block_values) return 0;
+    return (int64_t) (cols / a->block_values) * a->block_bytes;
+}
+
+static void quantize_with(int lv, int type, const float *x, int64_t xStride, int cols, int t0, int t1, uint8_t *out, int64_t outStride) {
+    const sl_activation *a = activation(type);
+    if (a == NULL) return;
+    quant_fn q = a->quant[lv] ? a->quant[lv] : a->quant[0];
+    for (int t = t0; t < t1; t++) q(x + t * xStride, cols, out + t * outStride);
 }
 
 /** Quantizes tokens [t0, t1) of x (xStride floats apart) into out (outStride bytes apart). */
 void sl_quantize(int type, const float *x, int64_t xStride, int cols, int t0, int t1, uint8_t *out, int64_t outStride) {
-    switch (sl_level()) {
-        case 2: quantize_vnni(type, x, xStride, cols, t0, t1, out, outStride); break;
-        case 1: quantize_avx2(type, x, xStride, cols, t0, t1, out, outStride); break;
-        default: quantize_plain(type, x, xStride, cols, t0, t1, out, outStride); break;
-    }
+    quantize_with(sl_level(), type, x, xStride, cols, t0, t1, out, outStride);
 }
 
 /** The plain C quantizer, for tests: the vectorized ones must match it byte for byte. */
 void sl_quantize_reference(int type, const float *x, int64_t xStride, int cols, int t0, int t1, uint8_t *out, int64_t outStride) {
-    quantize_plain(type, x, xStride, cols, t0, t1, out, outStride);
+    quantize_with(0, type, x, xStride, cols, t0, t1, out, outStride);
 }
 
 /**
@@ -314,21 +353,42 @@ void sl_quantize_reference(int type, const float *x, int64_t xStride, int cols, 
  */
 void sl_matmul(int type, const uint8_t *w, int64_t rowBytes, int r0, int r1, int cols,
                const uint8_t *act, int64_t actStride, int ntok, float *out, int64_t outStride) {
-    switch (sl_level()) {
-        case 2: matmul_vnni(type, w, rowBytes, r0, r1, cols, act, actStride, ntok, out, outStride); break;
-        case 1: matmul_avx2(type, w, rowBytes, r0, r1, cols, act, actStride, ntok, out, outStride); break;
-        default: break;
+    const sl_format *f = format(type);
+    if (f != NULL && f->row[sl_level()] != NULL) f->row[sl_level()](w, rowBytes, r0, r1, cols, act, actStride, ntok, out, outStride);
+}
+
+/** Bytes of the x16 layout of a rows x cols matrix (the last group padded to 16 rows); 0 if this type or shape has none. */
+int64_t sl_repacked_bytes(int type, int rows, int cols) {
+    const sl_format *f = format(type);
+    if (f == NULL || f->x16_bytes == 0 || rows <= 0 || cols <= 0 || cols % f->x16_values) return 0;
+    return (int64_t) ((rows + GROUP_ROWS - 1) / GROUP_ROWS) * (cols / f->x16_values) * f->x16_bytes;
+}
+
+/* Zero bytes standing in for the padding rows of a last group (every format decodes them as 0). */
+static const uint8_t ZERO_ROW[1024];
+
+/** Writes row groups [g0, g1) (16 rows each; rows beyond `rows` as zeros) of the x16 layout of src (rows of rowBytes bytes) into dst. */
+void sl_repack(int type, const uint8_t *src, int64_t rowBytes, int rows, int cols, int g0, int g1, uint8_t *dst) {
+    const sl_format *f = format(type);
+    if (f == NULL || f->repack == NULL) return;
+    const int nu = cols / f->x16_values;
+    const int64_t unitIn = (int64_t) f->x16_values / f->block_values * f->block_bytes;
+    if (unitIn > (int64_t) sizeof(ZERO_ROW)) return;
+    for (int g = g0; g < g1; g++) {
+        for (int u = 0; u < nu; u++) {
+            const uint8_t *blk[GROUP_ROWS];
+            for (int i = 0; i < GROUP_ROWS; i++) {
+                int r = GROUP_ROWS * g + i;
+                blk[i] = r < rows ? src + (int64_t) r * rowBytes + u * unitIn : ZERO_ROW;
+            }
+            f->repack(blk, dst + ((int64_t) g * nu + u) * f->x16_bytes);
+        }
     }
 }
 
-/**
- * Like sl_matmul on the x16 layout (from sl_repack): rows [r0, r1), both multiples of 16.
- */
+/** Like sl_matmul on the x16 layout (from sl_repack): rows [r0, r1), r0 a multiple of 16. */
 void sl_matmul_x16(int type, const uint8_t *packed, int r0, int r1, int cols,
-                  const uint8_t *act, int64_t actStride, int ntok, float *out, int64_t outStride) {
-    switch (sl_level()) {
-        case 2: matmul_x16_vnni(type, packed, r0, r1, cols, act, actStride, ntok, out, outStride); break;
-        case 1: matmul_x16_avx2(type, packed, r0, r1, cols, act, actStride, ntok, out, outStride); break;
-        default: break;
-    }
+                   const uint8_t *act, int64_t actStride, int ntok, float *out, int64_t outStride) {
+    const sl_format *f = format(type);
+    if (f != NULL && f->x16[sl_level()] != NULL) f->x16[sl_level()](packed, r0, r1, cols, act, actStride, ntok, out, outStride);
 }

@@ -1,9 +1,10 @@
 package io.sluice.gguf;
 
 /**
- * ggml tensor types as stored in GGUF files: id, elements per block and bytes per block.
- * The reader needs the sizes to check that tensor data lies inside the file; the kernels for
- * the types Sluice computes live in {@code io.sluice.tensor}.
+ * ggml tensor types as stored in GGUF files: id, elements per block and bytes per block, one
+ * entry for every type id llama.cpp defines (ggml.h's {@code enum ggml_type}), so that any file's
+ * types are at least named. The reader needs the sizes to check that tensor data lies inside the
+ * file; the formats Sluice computes with live in {@code io.sluice.tensor} ({@code Formats}).
  */
 public enum GGMLType {
     F32(0, 1, 4),
@@ -37,7 +38,11 @@ public enum GGMLType {
     BF16(30, 1, 2),
     TQ1_0(34, 256, 54),
     TQ2_0(35, 256, 66),
-    MXFP4(39, 32, 17);
+    MXFP4(39, 32, 17),
+    /** 64 E2M1 values with four UE4M3 scales, one per 16. */
+    NVFP4(40, 64, 36),
+    /** 128 one-bit values (sign) with an fp16 scale. */
+    Q1_0(41, 128, 18);
 
     public final int id;
     public final int blockSize;
@@ -75,5 +80,10 @@ public enum GGMLType {
 
     public boolean isQuantized() {
         return blockSize > 1;
+    }
+
+    /** Bits per stored value (type size x 8 / block size), e.g. 4.5 for Q4_0. */
+    public double bitsPerWeight() {
+        return typeSize * 8.0 / blockSize;
     }
 }

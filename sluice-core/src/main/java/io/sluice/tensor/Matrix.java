@@ -19,6 +19,8 @@ public final class Matrix {
     private final int cols;
     private final long rowBytes;
     private boolean useNative = true;
+    /** Whether the native kernels may make and read the interleaved copy ({@code -Dsluice.repack}, tests). */
+    private boolean repack = REPACK;
 
     public Matrix(String name, GGMLType type, MemorySegment data, int rows, int cols) {
         this.name = name;
@@ -59,22 +61,22 @@ public final class Matrix {
 
     /**
      * out[t*rows + r] = row r · x[t*cols ..] for t &lt; n. Rows are split across threads; each row is
-     * read once per step and applied to all n inputs while it is in cache. Uses the native integer
-     * kernels on 8-bit quantized activations when they support this format, else the Java dots.
+     * read once per step and applied to all n inputs while it is in cache. Uses the format's native
+     * kernel on its quantized activations where there is one (on the interleaved copy if the format
+     * has one, else on the file's rows), else the Java dots.
      */
     public void matmul(float[] x, float[] out, int n) {
         if (n <= 0) return;
         if ((long) n * cols > x.length || (long) n * rows > out.length) throw new IndexOutOfBoundsException(name + ": matmul buffers too small for " + n + " tokens");
         GGMLType type = format.type();
-        if (useNative && NativeKernels.supports(type)) {
+        MemorySegment packed = nativeRoute();
+        if (packed != null) {
             long stride = NativeKernels.activationBytes(type, cols);
             MemorySegment act = ACTIVATIONS.get().segment(stride * n);
-            if (n >= 8) Parallel.forRange(n, 4, (s, e) -> NativeKernels.quantize(type, x, cols, s, e, act, stride));
-            else NativeKernels.quantize(type, x, cols, 0, n, act, stride);
-            MemorySegment packed = repacked();
-            if (packed != null) {
+            quantizeActivations(type, x, cols, n, act, stride);
+            if (packed != MemorySegment.NULL) {
                 int g = NativeKernels.GROUP_ROWS;
-                Parallel.forRange(rows / g, (s, e) -> NativeKernels.matmulPacked(type, packed, g * s, g * e, cols, act, stride, n, out, rows));
+                Parallel.forRange((rows + g - 1) / g, (s, e) -> NativeKernels.matmulPacked(type, packed, g * s, Math.min(g * e, rows), cols, act, stride, n, out, rows));
             } else {
                 Parallel.forRange(rows, 4, (s, e) -> NativeKernels.matmul(type, data, rowBytes, s, e, cols, act, stride, n, out, rows));
             }
@@ -91,6 +93,23 @@ public final class Matrix {
     }
 
     /**
+     * How the native kernels compute this matrix: its interleaved copy, {@code MemorySegment.NULL}
+     * for the row kernels on the file, or null when Java computes it (no native kernel, or one that
+     * needs the interleaved copy while there is none).
+     */
+    private MemorySegment nativeRoute() {
+        if (!useNative || !NativeKernels.supports(format.type())) return null;
+        MemorySegment packed = repacked();
+        if (packed != null) return packed;
+        return NativeKernels.hasRowKernel(format.type()) ? MemorySegment.NULL : null;
+    }
+
+    private static void quantizeActivations(GGMLType type, float[] x, int cols, int n, MemorySegment act, long stride) {
+        if (n >= 8) Parallel.forRange(n, 4, (s, e) -> NativeKernels.quantize(type, x, cols, s, e, act, stride));
+        else NativeKernels.quantize(type, x, cols, 0, n, act, stride);
+    }
+
+    /**
      * outs[i] = ms[i]·x for every matrix, like {@link #matmul} on each, as one parallel operation:
      * the activations are quantized once and all matrices' rows are split across the threads
      * together (one join instead of one per matrix). For projections of the same input, such as
@@ -102,39 +121,35 @@ public final class Matrix {
         if (n <= 0 || ms.length == 0) return;
         Matrix first = ms[0];
         GGMLType t0 = first.format.type();
-        boolean fused = first.useNative && NativeKernels.supports(t0);
-        long stride = fused ? NativeKernels.activationBytes(t0, first.cols) : 0;
+        MemorySegment[] routes = new MemorySegment[ms.length];
+        boolean fused = true;
         for (int i = 0; i < ms.length; i++) {
             Matrix m = ms[i];
             if ((long) n * m.cols > x.length || (long) n * m.rows > outs[i].length) {
                 throw new IndexOutOfBoundsException(m.name + ": matmul buffers too small for " + n + " tokens");
             }
-            fused &= m.useNative && m.cols == first.cols && NativeKernels.supports(m.format.type())
-                    && NativeKernels.sameActivations(t0, m.format.type());
+            routes[i] = m.nativeRoute();
+            fused &= routes[i] != null && m.cols == first.cols && NativeKernels.sameActivations(t0, m.format.type());
         }
+        long stride = fused ? NativeKernels.activationBytes(t0, first.cols) : 0;
         if (!fused || stride == 0) {
             for (int i = 0; i < ms.length; i++) ms[i].matmul(x, outs[i], n);
             return;
         }
         int cols = first.cols;
         MemorySegment act = ACTIVATIONS.get().segment(stride * n);
-        if (n >= 8) Parallel.forRange(n, 4, (s, e) -> NativeKernels.quantize(t0, x, cols, s, e, act, stride));
-        else NativeKernels.quantize(t0, x, cols, 0, n, act, stride);
-        // Work units: groups of 16 rows of each matrix in turn (the last one of an unpacked matrix may be shorter).
+        quantizeActivations(t0, x, cols, n, act, stride);
+        // Work units: groups of 16 rows of each matrix in turn (the last one may be shorter).
         int g = NativeKernels.GROUP_ROWS;
-        MemorySegment[] packed = new MemorySegment[ms.length];
         int[] unitStart = new int[ms.length + 1];
-        for (int i = 0; i < ms.length; i++) {
-            packed[i] = ms[i].repacked();
-            unitStart[i + 1] = unitStart[i] + (ms[i].rows + g - 1) / g;
-        }
+        for (int i = 0; i < ms.length; i++) unitStart[i + 1] = unitStart[i] + (ms[i].rows + g - 1) / g;
         Parallel.forRange(unitStart[ms.length], (s, e) -> {
             for (int i = 0; i < ms.length; i++) {
                 int us = Math.max(s, unitStart[i]) - unitStart[i], ue = Math.min(e, unitStart[i + 1]) - unitStart[i];
                 if (us >= ue) continue;
                 Matrix m = ms[i];
                 int r0 = us * g, r1 = Math.min(ue * g, m.rows);
-                if (packed[i] != null) NativeKernels.matmulPacked(m.format.type(), packed[i], r0, r1, cols, act, stride, n, outs[i], m.rows);
+                if (routes[i] != MemorySegment.NULL) NativeKernels.matmulPacked(m.format.type(), routes[i], r0, r1, cols, act, stride, n, outs[i], m.rows);
                 else NativeKernels.matmul(m.format.type(), m.data, m.rowBytes, r0, r1, cols, act, stride, n, outs[i], m.rows);
             }
         });
@@ -152,12 +167,13 @@ public final class Matrix {
         if (p == null) {
             synchronized (this) {
                 if (packed == null) {
-                    long bytes = REPACK ? NativeKernels.repackedBytes(format.type(), rows, cols) : 0;
+                    long bytes = repack ? NativeKernels.repackedBytes(format.type(), rows, cols) : 0;
                     if (bytes == 0) {
                         packed = MemorySegment.NULL;
                     } else {
                         MemorySegment dst = Arena.ofAuto().allocate(bytes, 64);
-                        Parallel.forRange(rows / NativeKernels.GROUP_ROWS, (s, e) -> NativeKernels.repack(format.type(), data, rowBytes, cols, s, e, dst));
+                        int groups = (rows + NativeKernels.GROUP_ROWS - 1) / NativeKernels.GROUP_ROWS;
+                        Parallel.forRange(groups, (s, e) -> NativeKernels.repack(format.type(), data, rowBytes, rows, cols, s, e, dst));
                         packed = dst;
                         // The kernels now read only the copy: keep about one copy of the weights resident.
                         MappedPages.release(data);
@@ -178,6 +194,13 @@ public final class Matrix {
     public Matrix javaOnly() {
         Matrix m = new Matrix(name, format.type(), data, rows, cols);
         m.useNative = false;
+        return m;
+    }
+
+    /** A view whose native kernels read the file's rows, never an interleaved copy (tests compare both). */
+    Matrix rowKernelsOnly() {
+        Matrix m = new Matrix(name, format.type(), data, rows, cols);
+        m.repack = false;
         return m;
     }
 

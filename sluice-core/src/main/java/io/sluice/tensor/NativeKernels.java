@@ -20,19 +20,25 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * The optional native accelerator (src/main/c, built by the Maven build where gcc exists):
- * integer matmul kernels on 8-bit quantized activations for Q4_0, Q8_0, Q4_K and Q6_K weights,
- * with AVX2 and AVX512-VNNI variants picked at run time. Without the library, on a CPU without
- * AVX2, or with {@code -Dsluice.native=false}, {@link #available()} is false and {@link Matrix}
- * uses the pure Java kernels. {@code -Dsluice.native.path=FILE} loads a library from a file.
+ * matmul kernels on quantized activations for the formats whose {@link Format#nativeKernel()}
+ * says so, with AVX2 and AVX512-VNNI variants picked at run time. Without the library, on a CPU
+ * without AVX2, or with {@code -Dsluice.native=false}, {@link #available()} is false and
+ * {@link Matrix} uses the pure Java kernels. {@code -Dsluice.native.path=FILE} loads a library
+ * from a file. A format whose declaration the library does not match (an older library, a
+ * kernel not written yet) is computed in Java; {@link #mismatches()} names them.
  */
 public final class NativeKernels {
-    private static final MethodHandle ACT_BYTES, QUANTIZE, QUANTIZE_REF, MATMUL, SET_LEVEL, LEVEL, REPACKED_BYTES, REPACK, MATMUL_PACKED;
+    private static final MethodHandle ACT_BYTES, QUANTIZE, QUANTIZE_REF, MATMUL, SET_LEVEL, LEVEL, REPACKED_BYTES, REPACK, MATMUL_PACKED, FORMAT_INFO;
     private static final String STATUS;
+    /** Per type id: the format declares a native kernel and the library provides exactly that. */
+    private static final boolean[] MATCHES = new boolean[64];
+    private static final String MISMATCHES;
+
     /** The kernel set in use, cached: checked on every matmul. */
     private static volatile int level;
 
     static {
-        MethodHandle actBytes = null, quantize = null, quantizeRef = null, matmul = null, setLevel = null, getLevel = null, repackedBytes = null, repack = null, matmulPacked = null;
+        MethodHandle actBytes = null, quantize = null, quantizeRef = null, matmul = null, setLevel = null, getLevel = null, repackedBytes = null, repack = null, matmulPacked = null, formatInfo = null;
         String status;
         try {
             SymbolLookup lib = load();
@@ -51,16 +57,17 @@ public final class NativeKernels {
                         FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), critical);
                 repackedBytes = linker.downcallHandle(lib.findOrThrow("sl_repacked_bytes"), FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT), critical);
                 repack = linker.downcallHandle(lib.findOrThrow("sl_repack"),
-                        FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), critical);
+                        FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), critical);
                 matmulPacked = linker.downcallHandle(lib.findOrThrow("sl_matmul_x16"),
                         FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), critical);
+                formatInfo = linker.downcallHandle(lib.findOrThrow("sl_format_info"), FunctionDescriptor.of(JAVA_INT, JAVA_INT), critical);
                 setLevel = linker.downcallHandle(lib.findOrThrow("sl_set_level"), FunctionDescriptor.of(JAVA_INT, JAVA_INT));
                 getLevel = linker.downcallHandle(lib.findOrThrow("sl_level"), FunctionDescriptor.of(JAVA_INT));
                 int l = (int) getLevel.invokeExact();
                 status = l == 0 ? "CPU lacks AVX2/FMA/F16C" : "native " + levelName(l);
             }
         } catch (Throwable t) {
-            actBytes = quantize = quantizeRef = matmul = setLevel = getLevel = repackedBytes = repack = matmulPacked = null;
+            actBytes = quantize = quantizeRef = matmul = setLevel = getLevel = repackedBytes = repack = matmulPacked = formatInfo = null;
             status = "native library failed to load: " + t;
         }
         ACT_BYTES = actBytes;
@@ -72,8 +79,36 @@ public final class NativeKernels {
         REPACKED_BYTES = repackedBytes;
         REPACK = repack;
         MATMUL_PACKED = matmulPacked;
+        FORMAT_INFO = formatInfo;
         STATUS = status;
         level = queryLevel();
+        StringBuilder bad = new StringBuilder();
+        for (GGMLType t : GGMLType.values()) {
+            NativeKernel k = Formats.supports(t) ? Formats.of(t).nativeKernel() : null;
+            if (k == null || FORMAT_INFO == null) continue;
+            int info = formatInfo(t);
+            if (info == infoOf(k)) MATCHES[t.id] = true;
+            else bad.append(bad.isEmpty() ? "" : ", ").append(t).append(" (declared ").append(k).append(", library ").append(info).append(')');
+        }
+        MISMATCHES = bad.toString();
+    }
+
+    /** sl_format_info's encoding of a declaration: activation id | 16 (row kernel) | 32 (x16 layout). */
+    private static int infoOf(NativeKernel k) {
+        return k.activation().ordinal() | (k.rowKernel() ? 16 : 0) | (k.interleaved() ? 32 : 0);
+    }
+
+    private static int formatInfo(GGMLType t) {
+        try {
+            return (int) FORMAT_INFO.invokeExact(t.id);
+        } catch (Throwable e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Formats whose declared native kernel the loaded library does not provide as declared ("" when none). */
+    public static String mismatches() {
+        return MISMATCHES;
     }
 
     private NativeKernels() {
@@ -138,18 +173,19 @@ public final class NativeKernels {
         }
     }
 
-    /** Whether there is a native kernel for weights of this type. */
+    /** Whether there is a native kernel for weights of this type (declared by its format and present in the library). */
     public static boolean supports(GGMLType type) {
-        return available() && (type == GGMLType.Q4_0 || type == GGMLType.Q8_0 || type == GGMLType.Q4_K || type == GGMLType.Q6_K);
+        return available() && MATCHES[type.id];
     }
 
-    /** Whether weights of types a and b take the same quantized activations (one quantization can feed both). */
+    /** Whether the native kernel of this type reads rows straight from the file (no interleaved copy needed). */
+    public static boolean hasRowKernel(GGMLType type) {
+        return supports(type) && Formats.of(type).nativeKernel().rowKernel();
+    }
+
+    /** Whether weights of types a and b take the same activations (one quantization can feed both); both must be supported. */
     public static boolean sameActivations(GGMLType a, GGMLType b) {
-        return kBlocks(a) == kBlocks(b);
-    }
-
-    private static boolean kBlocks(GGMLType t) {
-        return t == GGMLType.Q4_K || t == GGMLType.Q6_K;
+        return Formats.of(a).nativeKernel().activation() == Formats.of(b).nativeKernel().activation();
     }
 
     /** Bytes of quantized activations per token of {@code cols} values for weights of {@code type}; 0 if unsupported. */
@@ -204,8 +240,9 @@ public final class NativeKernels {
 
     /**
      * Bytes of the 16-row interleaved ("x16") copy of a rows x cols matrix of this type, which the
-     * fastest kernels read (Q4_0, Q8_0, Q4_K, Q6_K; the K-quants with their scales unpacked); 0 when
-     * there is none (other types, rows not a multiple of 16), and the row-by-row kernels read the file.
+     * fastest kernels read (its layout is the format's, described in src/main/c), the last group
+     * padded with zero rows; 0 when there is none (the format has no such layout, or cols do not
+     * fill its blocks), and the row-by-row kernels, if any, read the file.
      */
     public static long repackedBytes(GGMLType type, int rows, int cols) {
         if (REPACKED_BYTES == null || !available()) return 0;
@@ -216,21 +253,23 @@ public final class NativeKernels {
         }
     }
 
-    /** Writes row groups [g0, g1) (16 rows each) of the x16 copy of the weights w into dst. */
-    public static void repack(GGMLType type, MemorySegment w, long rowBytes, int cols, int g0, int g1, MemorySegment dst) {
+    /** Writes row groups [g0, g1) (16 rows each; rows from {@code rows} on as zero padding) of the x16 copy of the weights w into dst. */
+    public static void repack(GGMLType type, MemorySegment w, long rowBytes, int rows, int cols, int g0, int g1, MemorySegment dst) {
         long groupBytes = repackedBytes(type, GROUP_ROWS, cols);
-        if (groupBytes == 0 || (long) GROUP_ROWS * g1 * rowBytes > w.byteSize() || g1 * groupBytes > dst.byteSize()) throw new IndexOutOfBoundsException("repack out of range");
+        if (groupBytes == 0 || rows * rowBytes > w.byteSize() || g1 * groupBytes > dst.byteSize() || g0 < 0 || g1 > (rows + GROUP_ROWS - 1) / GROUP_ROWS) {
+            throw new IndexOutOfBoundsException("repack out of range");
+        }
         try {
-            REPACK.invokeExact(type.id, w, rowBytes, cols, g0, g1, dst);
+            REPACK.invokeExact(type.id, w, rowBytes, rows, cols, g0, g1, dst);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
     }
 
-    /** {@link #matmul} on the x16 copy: r0 and r1 must be multiples of 16. */
+    /** {@link #matmul} on the x16 copy: r0 must be a multiple of 16 (r1 is the matrix's row count or a multiple of 16). */
     public static void matmulPacked(GGMLType type, MemorySegment packed, int r0, int r1, int cols,
                                     MemorySegment act, long actStride, int ntok, float[] out, int outStride) {
-        if (r0 % GROUP_ROWS != 0 || r1 % GROUP_ROWS != 0 || r1 / GROUP_ROWS * repackedBytes(type, GROUP_ROWS, cols) > packed.byteSize() || ntok * actStride > act.byteSize()
+        if (r0 % GROUP_ROWS != 0 || r0 > r1 || (long) (r1 + GROUP_ROWS - 1) / GROUP_ROWS * repackedBytes(type, GROUP_ROWS, cols) > packed.byteSize() || ntok * actStride > act.byteSize()
                 || (ntok > 0 && (long) (ntok - 1) * outStride + r1 > out.length)) {
             throw new IndexOutOfBoundsException("matmul operands out of range");
         }

@@ -39,6 +39,11 @@ public final class Q4_KFormat implements Format {
     }
 
     @Override
+    public NativeKernel nativeKernel() {
+        return new NativeKernel(Activation.Q8_K, true, true);
+    }
+
+    @Override
     public void dequantize(MemorySegment src, long byteOffset, float[] dst, int dstOffset, int n) {
         FormatVectors.checkBlocks(n, QK_K, "Q4_K");
         for (int b = 0; b < n / QK_K; b++) {

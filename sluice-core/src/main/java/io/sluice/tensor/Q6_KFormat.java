@@ -34,6 +34,11 @@ public final class Q6_KFormat implements Format {
         return GGMLType.Q6_K;
     }
 
+    @Override
+    public NativeKernel nativeKernel() {
+        return new NativeKernel(Activation.Q8_K, true, true);
+    }
+
     private static long qlOffset(int s) {
         return 64 * (s >>> 3) + 32 * ((s >>> 1) & 1) + 16 * (s & 1);
     }

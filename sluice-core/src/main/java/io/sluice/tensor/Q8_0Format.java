@@ -28,6 +28,11 @@ public final class Q8_0Format implements Format {
     }
 
     @Override
+    public NativeKernel nativeKernel() {
+        return new NativeKernel(Activation.Q8_0, true, true);
+    }
+
+    @Override
     public void dequantize(MemorySegment src, long byteOffset, float[] dst, int dstOffset, int n) {
         FormatVectors.checkBlocks(n, QK, "Q8_0");
         for (int b = 0; b < n / QK; b++) {

@@ -78,30 +78,41 @@ class NativeKernelsTest {
     @ParameterizedTest
     @EnumSource(names = {"Q4_0", "Q8_0", "Q4_K", "Q6_K"})
     void matchesJavaOnTheSameQuantizedActivations(GGMLType type) {
-        // 37 rows: the row-by-row kernels; 48 rows: the 16-row interleaved (x16) kernels where the type has them.
-        // 11 tokens: an 8-token tile (two of 4 on AVX2) and a 3-token tail
-        for (int rows : new int[]{37, 48}) checkExact(type, rows, 11);
+        // 37 rows: the row-by-row kernels on the file, and the x16 kernels with a padded last group;
+        // 48 rows: three x16 groups. 11 tokens: an 8-token tile (two of 4 on AVX2) and a 3-token tail
+        for (int rows : new int[]{37, 48}) checkExact(type, rows, 11, false);
+        checkExact(type, 37, 11, true);
+    }
+
+    @org.junit.jupiter.api.Test
+    void everyDeclaredNativeKernelIsInTheLibrary() {
+        assertEquals("", NativeKernels.mismatches(), "formats whose declared native kernel the library lacks");
+        for (GGMLType t : GGMLType.values()) {
+            boolean declared = Formats.supports(t) && Formats.of(t).nativeKernel() != null;
+            assertEquals(declared, NativeKernels.supports(t), t.toString());
+        }
     }
 
     @ParameterizedTest
     @EnumSource(names = {"Q4_K", "Q6_K"})
     void kQuantInterleavedLayoutForDecodeAndPrefill(GGMLType type) {
         assertEquals(type == GGMLType.Q4_K ? 2368 * 3 : 3392 * 3, NativeKernels.repackedBytes(type, 16, 768));
-        assertEquals(0, NativeKernels.repackedBytes(type, 40, 768), "rows not a multiple of 16 keep the row kernels");
+        assertEquals((type == GGMLType.Q4_K ? 2368 : 3392) * 3 * 3, NativeKernels.repackedBytes(type, 40, 768), "a last group of 8 rows is padded to 16");
         assertEquals(0, NativeKernels.repackedBytes(type, 16, 128), "columns must fill whole 256-value blocks");
         for (int level : new int[]{2, 1}) {
             if (NativeKernels.setLevel(level) != level) continue;
-            // 40 rows: the row-kernel fallback; 64: four x16 groups. 1 token: decode; 70: a full 64-token tile and a tail.
+            // 40 rows: two groups and a padded one; 64: four x16 groups. 1 token: decode; 70: a full 64-token tile and a tail.
             for (int rows : new int[]{40, 64}) {
-                for (int n : new int[]{1, 70}) checkExact(type, rows, n);
+                for (int n : new int[]{1, 70}) checkExact(type, rows, n, false);
             }
         }
     }
 
-    private static void checkExact(GGMLType type, int rows, int n) {
+    private static void checkExact(GGMLType type, int rows, int n, boolean fileRows) {
         int cols = 768;
         try (Arena arena = Arena.ofShared()) {
             Matrix m = randomMatrix(type, rows, cols, 1, arena);
+            if (fileRows) m = m.rowKernelsOnly();
             float[] x = randomActivations(n, cols, 2);
             float[] out = new float[n * rows];
             m.matmul(x, out, n);
@@ -204,14 +215,16 @@ class NativeKernelsTest {
     @EnumSource(names = {"Q4_0", "Q8_0", "Q4_K", "Q6_K"})
     void avx2AndVnniKernelsAgree(GGMLType type) {
         Assumptions.assumeTrue(NativeKernels.setLevel(2) == 2, "CPU has no AVX512-VNNI");
-        for (int rows : new int[]{33, 48}) compareLevels(type, rows);
+        for (int rows : new int[]{33, 48}) compareLevels(type, rows, false);
+        compareLevels(type, 33, true);
     }
 
-    private static void compareLevels(GGMLType type, int rows) {
+    private static void compareLevels(GGMLType type, int rows, boolean fileRows) {
         NativeKernels.setLevel(2);
         int cols = 512, n = 6;
         try (Arena arena = Arena.ofShared()) {
             Matrix m = randomMatrix(type, rows, cols, 5, arena);
+            if (fileRows) m = m.rowKernelsOnly();
             float[] x = randomActivations(n, cols, 6);
             float[] vnni = new float[n * rows], avx2 = new float[n * rows];
             m.matmul(x, vnni, n);
