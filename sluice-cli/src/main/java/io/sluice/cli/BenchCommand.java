@@ -26,8 +26,8 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "bench", description = "Benchmark prompt processing (pp) and generation (tg) like llama-bench.")
 final class BenchCommand implements Callable<Integer> {
-    @Option(names = {"-m", "--model"}, description = "GGUF file")
-    Path model;
+    @picocli.CommandLine.Mixin
+    ModelSource source;
 
     @Option(names = "--dummy", paramLabel = "SHAPE:TYPE", description = "benchmark a random-weight model of a real shape, e.g. tinyllama-1.1b:q4_0")
     String dummy;
@@ -67,8 +67,8 @@ final class BenchCommand implements Callable<Integer> {
         Options.threads(threads);
         if (!output.equals("md") && !output.equals("json")) throw new IllegalArgumentException("--output must be md or json");
         if (nPrompt < 0 || nGen < 0 || reps <= 0 || reps > 1000) throw new IllegalArgumentException("-p/-n must be >= 0 and -r in 1..1000");
-        if ((model == null) == (dummy == null)) throw new IllegalArgumentException("give either -m FILE or --dummy SHAPE:TYPE");
-        Path file = model;
+        if (source.given() == (dummy != null)) throw new IllegalArgumentException("give either -m FILE, -hf REPO[:QUANT] or --dummy SHAPE:TYPE");
+        Path file = source.given() ? source.resolve(false) : null;
         Path temp = null;
         try {
             if (dummy != null) {
@@ -103,7 +103,7 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private int runOn(Path file) {
-        try (Model m = Model.load(Options.modelFile(file))) {
+        try (Model m = Model.load(file)) {
             if (batched) {
                 BatchedBenchRunner.run(m, Options.kvType(kvType), npp, ntg, npl, output.equals("json"));
                 return 0;

@@ -20,8 +20,8 @@ import java.util.concurrent.ThreadLocalRandom;
 
 @Command(name = "run", description = "Generate a continuation of a prompt, streamed to stdout; timings go to stderr.")
 final class RunCommand implements Callable<Integer> {
-    @Option(names = {"-m", "--model"}, required = true, description = "GGUF file")
-    Path model;
+    @Mixin
+    ModelSource source;
 
     @Option(names = {"-p", "--prompt"}, required = true, description = "prompt text")
     String prompt;
@@ -77,7 +77,8 @@ final class RunCommand implements Callable<Integer> {
         SamplingParams checked = sampling(Math.min(repeatLastN, SamplingParams.MAX_PENALTY_LAST_N), s);
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false, StandardCharsets.UTF_8);
         long tLoad = System.nanoTime();
-        try (Model m = Model.load(Options.modelFile(model)); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
+        Path model = source.resolve(false);
+        try (Model m = Model.load(model); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
             double loadS = (System.nanoTime() - tLoad) / 1e9;
             SamplingParams sampling = checked.penaltyLastN() > eng.contextLength() ? sampling(eng.contextLength(), s) : checked;
             int[] ids = m.tokenizer().encode(prompt, true, !noParseSpecial);

@@ -15,8 +15,8 @@ import java.util.concurrent.CountDownLatch;
 
 @Command(name = "serve", description = "Serve the model over an OpenAI-compatible HTTP API (chat, completions, models, health, metrics).")
 final class ServeCommand implements Callable<Integer> {
-    @Option(names = {"-m", "--model"}, required = true, description = "GGUF file")
-    Path model;
+    @Mixin
+    ModelSource source;
 
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "interface to bind (default ${DEFAULT-VALUE}: loopback only)")
     String host;
@@ -42,8 +42,10 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Options.threads(threads);
+        source.check();
         if (chatTemplate != null && Files.isDirectory(chatTemplate)) throw new IllegalArgumentException(chatTemplate + " is a directory, not a template file");
-        ServerConfig cfg = new ServerConfig(host, port, alias, apiKey, ServerConfig.DEFAULT_MAX_BODY_BYTES,
+        Path model = source.resolve(false);
+        ServerConfig cfg = new ServerConfig(host, port, alias != null ? alias : source.defaultAlias(model), apiKey, ServerConfig.DEFAULT_MAX_BODY_BYTES,
                 chatTemplate == null ? null : Files.readString(chatTemplate), null);
         try {
             java.net.InetAddress.getByName(cfg.host());
@@ -64,7 +66,7 @@ final class ServeCommand implements Callable<Integer> {
             throw e;
         }
         System.err.printf("sluice: listening on %s (loading %s)%n", server.baseUrl(), model);
-        try (Model m = Model.load(Options.modelFile(model)); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
+        try (Model m = Model.load(model); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
             server.setEngine(eng);
             System.err.printf("sluice: ready: model '%s', context %d tokens, KV pool %d blocks of %d tokens (%s)%n",
                     server.modelId(), eng.contextLength(), eng.metrics().kvBlocksTotal(), eng.config().kvBlockSize(),

@@ -133,7 +133,7 @@ class CliHostileInputTest {
         fails(1, "exceeds the model's context", "bench", "-m", stories(), "--batched", "-npp", "100000", "-ntg", "1", "-npl", "1");
         fails(1, "must be positive", "bench", "-m", stories(), "--batched", "-npp", "8", "-ntg", "1", "-npl", "0");
         fails(1, "--max-seqs", "bench", "-m", stories(), "--batched", "-npp", "8", "-ntg", "1", "-npl", "100000");
-        fails(1, "either -m FILE or --dummy", "bench");
+        fails(1, "or --dummy SHAPE:TYPE", "bench");
         long before = tempDummies();
         fails(1, "unknown shape", "bench", "--dummy", "nope:q4_0");
         assertEquals(before, tempDummies(), "a bad --dummy leaves no temp file behind");
