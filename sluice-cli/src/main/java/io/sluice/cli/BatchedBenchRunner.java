@@ -20,7 +20,7 @@ final class BatchedBenchRunner {
         }
         int bs = 16;
         long blocksPerSeq = (maxCtx + bs - 1) / bs + 1;
-        long kvBytes = (long) maxPl * blocksPerSeq * io.sluice.model.KvStore.bytesPerBlock(m.config(), bs, kvType);
+        long kvBytes = (long) maxPl * blocksPerSeq * io.sluice.model.KvStore.bytesPerBlock(m.kvLayout(), bs, kvType);
         EngineConfig cfg = new EngineConfig(kvBytes, 0, bs, kvType, 512, Math.max(1, maxPl), Math.max(256, maxPl), maxCtx);
         try (LlmEngine engine = new LlmEngine(m, cfg)) {
             if (!json) {

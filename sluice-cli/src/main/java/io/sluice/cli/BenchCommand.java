@@ -126,7 +126,7 @@ final class BenchCommand implements Callable<Integer> {
         SplittableRandom rnd = new SplittableRandom(1);
         int vocab = m.config().vocabSize();
         double[] samples = new double[reps];
-        try (KvStore store = new KvStore(m.config(), table.length, bs, kv)) {
+        try (KvStore store = new KvStore(m.kvLayout(), table.length, bs, kv)) {
             float[] logits = new float[vocab];
             for (int r = -1; r < reps; r++) { // r = -1 is the warm-up
                 long t0 = System.nanoTime();

@@ -52,7 +52,7 @@ final class LogitsCommand implements Callable<Integer> {
             int[] table = new int[(tokens.length + bs - 1) / bs];
             for (int i = 0; i < table.length; i++) table[i] = i;
             float[] logits = new float[tokens.length * vocab];
-            try (KvStore kv = new KvStore(m.config(), table.length, bs, Options.kvType(kvType))) {
+            try (KvStore kv = new KvStore(m.kvLayout(), table.length, bs, Options.kvType(kvType))) {
                 m.forward(Batch.single(tokens, 0, true, table), kv, logits);
             }
             ByteBuffer bb = ByteBuffer.allocate(logits.length * 4).order(ByteOrder.LITTLE_ENDIAN);

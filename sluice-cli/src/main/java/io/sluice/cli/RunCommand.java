@@ -78,7 +78,7 @@ final class RunCommand implements Callable<Integer> {
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false, StandardCharsets.UTF_8);
         long tLoad = System.nanoTime();
         Path model = source.resolve(false);
-        try (Model m = Model.load(model); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
+        try (Model m = Model.load(model, engine.ctxSize); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
             double loadS = (System.nanoTime() - tLoad) / 1e9;
             SamplingParams sampling = checked.penaltyLastN() > eng.contextLength() ? sampling(eng.contextLength(), s) : checked;
             int[] ids = m.tokenizer().encode(prompt, true, !noParseSpecial);

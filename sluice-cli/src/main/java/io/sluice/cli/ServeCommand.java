@@ -66,7 +66,7 @@ final class ServeCommand implements Callable<Integer> {
             throw e;
         }
         System.err.printf("sluice: listening on %s (loading %s)%n", server.baseUrl(), model);
-        try (Model m = Model.load(model); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
+        try (Model m = Model.load(model, engine.ctxSize); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
             server.setEngine(eng);
             System.err.printf("sluice: ready: model '%s', context %d tokens, KV pool %d blocks of %d tokens (%s)%n",
                     server.modelId(), eng.contextLength(), eng.metrics().kvBlocksTotal(), eng.config().kvBlockSize(),

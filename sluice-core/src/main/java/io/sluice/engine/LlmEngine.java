@@ -68,8 +68,8 @@ public final class LlmEngine implements Engine {
         this.config = config;
         this.tokenizer = model.tokenizer();
         this.vocab = model.config().vocabSize() > 0 ? model.config().vocabSize() : tokenizer.vocabSize();
-        this.plan = MemoryPlan.of(config, model.config(), model.weightBytes());
-        this.kv = new KvStore(model.config(), plan.numBlocks(), config.kvBlockSize(), config.kvType());
+        this.plan = MemoryPlan.of(config, model);
+        this.kv = new KvStore(model.kvLayout(), plan.numBlocks(), config.kvBlockSize(), config.kvType());
         this.blocks = new KvCacheManager(plan.numBlocks(), config.kvBlockSize());
         // A sequence can never hold more positions than the whole pool.
         this.contextLength = (int) Math.min(plan.contextLength(), (long) plan.numBlocks() * config.kvBlockSize());

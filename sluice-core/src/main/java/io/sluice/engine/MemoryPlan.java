@@ -2,14 +2,14 @@ package io.sluice.engine;
 
 import io.sluice.gguf.GGMLType;
 import io.sluice.model.KvStore;
-import io.sluice.model.ModelConfig;
+import io.sluice.model.Model;
 
 /**
  * How the engine's memory splits into weights, activations and the KV block pool.
  *
  * @param weightBytes     the model's mapped weights (resident once paged in)
  * @param activationBytes estimate of the forward pass's work buffers, logits and sampler arrays
- * @param bytesPerBlock   one KV block, all layers, K and V
+ * @param bytesPerBlock   one KV block, all layers, K and V (the model's {@link io.sluice.model.KvLayout})
  * @param numBlocks       blocks in the pool
  * @param contextLength   per-sequence context the engine enforces
  */
@@ -33,23 +33,25 @@ public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBl
      * when the model does not fit, and when the settings could not run on this machine (pool
      * beyond its physical memory, work buffers beyond the Java heap), before anything is allocated.
      */
-    public static MemoryPlan of(EngineConfig config, ModelConfig model, long weightBytes) {
-        return of(config, model, weightBytes, Runtime.getRuntime().maxMemory(), physicalMemoryBytes());
+    public static MemoryPlan of(EngineConfig config, Model model) {
+        return of(config, model, Runtime.getRuntime().maxMemory(), physicalMemoryBytes());
     }
 
-    static MemoryPlan of(EngineConfig config, ModelConfig model, long weightBytes, long heapBytes, long physicalBytes) {
-        int modelCtx = model.contextLength();
+    static MemoryPlan of(EngineConfig config, Model model, long heapBytes, long physicalBytes) {
+        long weightBytes = model.weightBytes();
+        int modelCtx = model.config().contextLength();
         if (config.contextLength() > 0 && modelCtx > 0 && config.contextLength() > modelCtx) {
             throw invalid(String.format("--ctx-size %d exceeds the model's context of %d tokens", config.contextLength(), modelCtx));
         }
         int ctx = config.contextLength() > 0 ? config.contextLength() : modelCtx;
         if (ctx <= 0) throw invalid("the model declares no context length; give one with --ctx-size");
         GGMLType kvType = config.kvType();
-        if (model.headDim() <= 0 || model.headDim() % kvType.blockSize != 0) {
+        int badHead = model.kvLayout().headDimNotMultipleOf(kvType.blockSize);
+        if (badHead != 0) {
             throw invalid(String.format("--kv-type %s stores heads in blocks of %d values, but this model's heads have %d; use f16 or f32",
-                    kvType.name().toLowerCase(java.util.Locale.ROOT), kvType.blockSize, model.headDim()));
+                    kvType.name().toLowerCase(java.util.Locale.ROOT), kvType.blockSize, badHead));
         }
-        long perBlock = KvStore.bytesPerBlock(model, config.kvBlockSize(), kvType);
+        long perBlock = KvStore.bytesPerBlock(model.kvLayout(), config.kvBlockSize(), kvType);
         long act = activationBytes(config, model);
         checkWorkBuffers(config, model, act, heapBytes);
         long budget = config.memoryBudgetBytes();
@@ -91,11 +93,10 @@ public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBl
     }
 
     /** The forward pass and sampler keep their work buffers in Java arrays: each must be indexable, all must fit the heap. */
-    private static void checkWorkBuffers(EngineConfig config, ModelConfig m, long act, long heapBytes) {
+    private static void checkWorkBuffers(EngineConfig config, Model m, long act, long heapBytes) {
         long n = config.maxBatchedTokens();
-        long widest = Math.max(Math.max(m.dim(), m.qDim()), Math.max(m.ffnDim(), m.kvDim()));
         long logitRows = Math.min(config.maxSeqs(), config.maxBatchedTokens());
-        if (n * widest > MAX_ARRAY || logitRows * Math.max(m.vocabSize(), 1) > MAX_ARRAY) {
+        if (n * m.activationWidth() > MAX_ARRAY || logitRows * Math.max(m.config().vocabSize(), 1) > MAX_ARRAY) {
             throw invalid(String.format("--max-batched-tokens %d and --max-seqs %d are too large for this model's work buffers; lower them",
                     config.maxBatchedTokens(), config.maxSeqs()));
         }
@@ -124,14 +125,12 @@ public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBl
         return 0;
     }
 
-    /** Scratch of the forward pass for maxBatchedTokens tokens, logits for maxSeqs rows, sampler arrays. */
-    static long activationBytes(EngineConfig config, ModelConfig m) {
-        long n = config.maxBatchedTokens();
-        long perToken = 4L * (4L * m.dim() + 2L * m.qDim() + 2L * m.kvDim() + 2L * m.ffnDim());
-        long vocab = Math.max(m.vocabSize(), 1);
+    /** The model's work buffers for maxBatchedTokens tokens, logits for maxSeqs rows, sampler arrays. */
+    static long activationBytes(EngineConfig config, Model m) {
+        long vocab = Math.max(m.config().vocabSize(), 1);
         long logits = 4L * vocab * Math.min(config.maxSeqs(), config.maxBatchedTokens());
         long sampler = 32L * vocab;
-        return n * perToken + logits + sampler;
+        return m.activationBytes(config.maxBatchedTokens()) + logits + sampler;
     }
 
     private static String mib(long bytes) {

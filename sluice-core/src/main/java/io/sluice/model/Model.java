@@ -1,15 +1,16 @@
 package io.sluice.model;
 
-import io.sluice.gguf.GGUFException;
 import io.sluice.gguf.GGUFFile;
+import io.sluice.model.arch.Architectures;
 import io.sluice.model.tokenizer.Tokenizer;
 
 import java.nio.file.Path;
 
 /**
- * A loaded model: its hyperparameters, tokenizer, and a forward pass over a {@link Batch} that
- * reads and writes a paged {@link KvStore}. Weights stay in the file's memory mapping.
- * A model is driven by one thread at a time (the engine loop); kernels parallelise inside.
+ * A loaded model: its tokenizer, a forward pass over a {@link Batch} that reads and writes a paged
+ * {@link KvStore}, and what the engine must know to plan memory for it: the KV cache layout of
+ * every layer and the size of the forward pass's work buffers. Weights stay in the file's memory
+ * mapping. A model is driven by one thread at a time (the engine loop); kernels parallelise inside.
  */
 public interface Model extends AutoCloseable {
     ModelConfig config();
@@ -17,6 +18,15 @@ public interface Model extends AutoCloseable {
     Tokenizer tokenizer();
 
     GGUFFile file();
+
+    /** Per layer: KV heads, head size and sliding window (what the KV cache must hold). */
+    KvLayout kvLayout();
+
+    /** Heap bytes of the forward pass's work buffers for a batch of {@code tokens} tokens (the caller's logits excluded). */
+    long activationBytes(int tokens);
+
+    /** The widest per-token work buffer, in floats: a batch of n tokens allocates arrays of n times this. */
+    int activationWidth();
 
     /**
      * Runs the batch through the model: writes every token's K/V into its sequence's blocks and
@@ -31,16 +41,19 @@ public interface Model extends AutoCloseable {
     @Override
     void close();
 
-    /** Loads the architecture named by {@code general.architecture}. */
+    /** Loads the architecture named by {@code general.architecture}, for its trained context. */
     static Model load(Path path) {
+        return load(path, 0);
+    }
+
+    /**
+     * Loads the model for sequences of up to {@code contextLength} tokens (0 = the trained context):
+     * settings that depend on the context, such as LongRoPE's short or long factors, follow it.
+     */
+    static Model load(Path path, int contextLength) {
         GGUFFile f = GGUFFile.open(path);
         try {
-            String arch = f.getString("general.architecture", "");
-            return switch (arch) {
-                case "llama" -> Llama.load(f, false);
-                case "qwen2" -> Llama.load(f, true);
-                default -> throw new GGUFException(path + ": unsupported architecture '" + arch + "' (supported: llama, qwen2)");
-            };
+            return Architectures.load(f, contextLength);
         } catch (RuntimeException e) {
             f.close();
             throw e;

@@ -50,6 +50,19 @@ public final class Matrix {
     public MemorySegment data() { return data; }
     public long rowBytes() { return rowBytes; }
 
+    /**
+     * Rows [first, first + count) as a matrix over the same mapped bytes, nothing copied: the parts
+     * of a fused tensor (e.g. Q, K and V of one attn_qkv) become matrices of their own.
+     */
+    public Matrix rows(int first, int count, String partName) {
+        if (first < 0 || count <= 0 || (long) first + count > rows) {
+            throw new IllegalArgumentException(name + ": rows " + first + ".." + ((long) first + count) + " outside its " + rows + " rows");
+        }
+        Matrix m = new Matrix(partName, format.type(), data.asSlice(first * rowBytes, count * rowBytes), count, cols);
+        m.useNative = useNative;
+        return m;
+    }
+
     /** Dequantizes row r into dst[off..off+cols). */
     public void row(int r, float[] dst, int off) {
         format.dequantize(data, r * rowBytes, dst, off, cols);

@@ -12,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 class BatchedBenchTest {
     private static LlmEngine engine(FakeModel model, int blocks, int maxSeqs) {
-        long kv = blocks * KvStore.bytesPerBlock(model.config(), 16, GGMLType.F32);
+        long kv = blocks * KvStore.bytesPerBlock(model.kvLayout(), 16, GGMLType.F32);
         return new LlmEngine(model, new EngineConfig(kv, 0, 16, GGMLType.F32, 512, maxSeqs, 64, 256));
     }
 

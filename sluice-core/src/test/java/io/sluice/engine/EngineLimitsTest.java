@@ -2,8 +2,6 @@ package io.sluice.engine;
 
 import io.sluice.gguf.GGMLType;
 import io.sluice.model.KvStore;
-import io.sluice.model.ModelConfig;
-import io.sluice.model.RopeType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -32,8 +30,11 @@ class EngineLimitsTest {
         return new EngineConfig(kv, budget, 16, type, maxBatched, maxSeqs, 64, ctx);
     }
 
-    private static ModelConfig model(int headDim, int vocab, int ctx) {
-        return new ModelConfig("fake", 4 * headDim, 2, 4, 2, headDim, 8 * headDim, vocab, ctx, 1e-5f, 10000f, headDim, 1f, RopeType.NORMAL);
+    /** Two layers of two KV heads; weights of 0 bytes. */
+    private static FakeModel model(int headDim, int vocab, int ctx) {
+        FakeModel m = new FakeModel(2, 2, headDim, vocab, ctx);
+        m.weightBytes = 0;
+        return m;
     }
 
     private static String refused(Runnable r) {
@@ -44,18 +45,18 @@ class EngineLimitsTest {
 
     @Test
     void aContextBeyondTheModelsIsRefusedAndUpToItIsKept() {
-        ModelConfig m = model(32, 64, 512);
-        String msg = refused(() -> MemoryPlan.of(cfg(0, 0, GGMLType.F16, 256, 4, 100_000), m, 0, 8 * GIB, 64 * GIB));
+        FakeModel m = model(32, 64, 512);
+        String msg = refused(() -> MemoryPlan.of(cfg(0, 0, GGMLType.F16, 256, 4, 100_000), m, 8 * GIB, 64 * GIB));
         assertTrue(msg.contains("100000") && msg.contains("512"), msg);
-        assertEquals(512, MemoryPlan.of(cfg(0, 0, GGMLType.F16, 256, 4, 512), m, 0, 8 * GIB, 64 * GIB).contextLength());
-        assertEquals(100, MemoryPlan.of(cfg(0, 0, GGMLType.F16, 256, 4, 100), m, 0, 8 * GIB, 64 * GIB).contextLength());
+        assertEquals(512, MemoryPlan.of(cfg(0, 0, GGMLType.F16, 256, 4, 512), m, 8 * GIB, 64 * GIB).contextLength());
+        assertEquals(100, MemoryPlan.of(cfg(0, 0, GGMLType.F16, 256, 4, 100), m, 8 * GIB, 64 * GIB).contextLength());
     }
 
     @Test
     void aHugeDeclaredContextGetsACappedDefaultPoolNotAnOverflow() {
         // A file may declare a context of 2^31 - 1: the default pool stays at its cap (the engine then caps the context by the pool).
-        ModelConfig m = model(32, 64, Integer.MAX_VALUE);
-        MemoryPlan p = MemoryPlan.of(cfg(0, 0, GGMLType.F16, 256, 4, 0), m, 0, 8 * GIB, 64 * GIB);
+        FakeModel m = model(32, 64, Integer.MAX_VALUE);
+        MemoryPlan p = MemoryPlan.of(cfg(0, 0, GGMLType.F16, 256, 4, 0), m, 8 * GIB, 64 * GIB);
         assertEquals(Integer.MAX_VALUE, p.contextLength());
         assertTrue(p.numBlocks() > 0 && p.kvBytes() <= MemoryPlan.DEFAULT_POOL_CAP, p.toString());
         assertTrue(MemoryPlan.DEFAULT_POOL_CAP - p.kvBytes() < p.bytesPerBlock(), "the whole cap is used: " + p);
@@ -63,31 +64,31 @@ class EngineLimitsTest {
 
     @Test
     void aQuantizedKvTypeNeedsWholeBlocksPerHead() {
-        String msg = refused(() -> MemoryPlan.of(cfg(0, 0, GGMLType.Q8_0, 256, 4, 0), model(8, 64, 512), 0, 8 * GIB, 64 * GIB));
+        String msg = refused(() -> MemoryPlan.of(cfg(0, 0, GGMLType.Q8_0, 256, 4, 0), model(8, 64, 512), 8 * GIB, 64 * GIB));
         assertTrue(msg.contains("q8_0") && msg.contains("8") && msg.contains("f16"), msg);
-        assertTrue(MemoryPlan.of(cfg(0, 0, GGMLType.Q8_0, 256, 4, 0), model(32, 64, 512), 0, 8 * GIB, 64 * GIB).numBlocks() > 0);
+        assertTrue(MemoryPlan.of(cfg(0, 0, GGMLType.Q8_0, 256, 4, 0), model(32, 64, 512), 8 * GIB, 64 * GIB).numBlocks() > 0);
     }
 
     @Test
     void aPoolBeyondThePhysicalMemoryIsRefusedBeforeAllocating() {
-        ModelConfig m = model(32, 64, 512);
-        String msg = refused(() -> MemoryPlan.of(cfg(1L << 40, 0, GGMLType.F16, 256, 4, 0), m, 0, 8 * GIB, 16 * GIB));
+        FakeModel m = model(32, 64, 512);
+        String msg = refused(() -> MemoryPlan.of(cfg(1L << 40, 0, GGMLType.F16, 256, 4, 0), m, 8 * GIB, 16 * GIB));
         assertTrue(msg.contains("1024.0 GiB") && msg.contains("16.0 GiB") && msg.contains("--kv-memory"), msg);
         // Unknown physical memory (0) skips the check rather than refusing to start.
-        assertEquals((1L << 40) / KvStore.bytesPerBlock(m, 16, GGMLType.F16),
-                MemoryPlan.of(cfg(1L << 40, 0, GGMLType.F16, 256, 4, 0), m, 0, 8 * GIB, 0).numBlocks());
+        assertEquals((1L << 40) / KvStore.bytesPerBlock(m.kvLayout(), 16, GGMLType.F16),
+                MemoryPlan.of(cfg(1L << 40, 0, GGMLType.F16, 256, 4, 0), m, 8 * GIB, 0).numBlocks());
     }
 
     @Test
     void workBuffersBeyondTheHeapOrAnArrayAreRefused() {
-        ModelConfig m = model(128, 32_000, 4096);
+        FakeModel m = model(128, 32_000, 4096);
         long act = MemoryPlan.activationBytes(cfg(0, 0, GGMLType.F16, 65_536, 16, 0), m);
-        String heap = refused(() -> MemoryPlan.of(cfg(0, 0, GGMLType.F16, 65_536, 16, 0), m, 0, act - 1, 64 * GIB));
+        String heap = refused(() -> MemoryPlan.of(cfg(0, 0, GGMLType.F16, 65_536, 16, 0), m, act - 1, 64 * GIB));
         assertTrue(heap.contains("65536") && heap.contains("-Xmx"), heap);
-        assertNotNull(MemoryPlan.of(cfg(0, 0, GGMLType.F16, 65_536, 16, 0), m, 0, act, 64 * GIB));
+        assertNotNull(MemoryPlan.of(cfg(0, 0, GGMLType.F16, 65_536, 16, 0), m, act, 64 * GIB));
         // 4096 logit rows of a 600k vocabulary overflow one Java array, whatever the heap.
-        ModelConfig wide = model(128, 600_000, 4096);
-        String rows = refused(() -> MemoryPlan.of(cfg(0, 0, GGMLType.F16, 4096, 4096, 0), wide, 0, Long.MAX_VALUE, 0));
+        FakeModel wide = model(128, 600_000, 4096);
+        String rows = refused(() -> MemoryPlan.of(cfg(0, 0, GGMLType.F16, 4096, 4096, 0), wide, Long.MAX_VALUE, 0));
         assertTrue(rows.contains("--max-seqs 4096"), rows);
     }
 
@@ -143,7 +144,7 @@ class EngineLimitsTest {
     }
 
     private static LlmEngine engine(FakeModel model, int blocks, int maxSeqs, int maxQueue) {
-        long kv = blocks * KvStore.bytesPerBlock(model.config(), 4, GGMLType.F32);
+        long kv = blocks * KvStore.bytesPerBlock(model.kvLayout(), 4, GGMLType.F32);
         return new LlmEngine(model, new EngineConfig(kv, 0, 4, GGMLType.F32, 16, maxSeqs, maxQueue, 64));
     }
 

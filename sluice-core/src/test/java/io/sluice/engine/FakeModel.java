@@ -2,10 +2,10 @@ package io.sluice.engine;
 
 import io.sluice.gguf.GGUFFile;
 import io.sluice.model.Batch;
+import io.sluice.model.KvLayout;
 import io.sluice.model.KvStore;
 import io.sluice.model.Model;
 import io.sluice.model.ModelConfig;
-import io.sluice.model.RopeType;
 import io.sluice.model.tokenizer.Tokenizer;
 
 import java.nio.charset.StandardCharsets;
@@ -24,19 +24,32 @@ final class FakeModel implements Model {
     static final int EOS = 0;
 
     private final ModelConfig cfg;
+    private final KvLayout layout;
+    private final int width;
     final FakeTokenizer tokenizer = new FakeTokenizer();
     volatile Predicate<Batch> failWhen = b -> false;
     volatile long delayNanos;
+    long weightBytes = 1 << 20;
     int forwards;
 
     FakeModel(int contextLength) {
-        cfg = new ModelConfig("fake", 32, 1, 1, 1, 32, 32, VOCAB, contextLength, 1e-5f, 10000f, 32, 1f, RopeType.NORMAL);
+        this(1, 1, 32, VOCAB, contextLength);
+    }
+
+    /** A model of this cache shape (for memory planning; generation uses layer 0 and needs vocab = VOCAB). */
+    FakeModel(int layers, int kvHeads, int headDim, int vocab, int contextLength) {
+        cfg = new ModelConfig("fake", kvHeads * headDim, layers, vocab, contextLength);
+        layout = KvLayout.uniform(layers, kvHeads, headDim);
+        width = 8 * kvHeads * headDim;
     }
 
     @Override public ModelConfig config() { return cfg; }
+    @Override public KvLayout kvLayout() { return layout; }
+    @Override public long activationBytes(int tokens) { return 4L * tokens * width; }
+    @Override public int activationWidth() { return width; }
     @Override public Tokenizer tokenizer() { return tokenizer; }
     @Override public GGUFFile file() { return null; }
-    @Override public long weightBytes() { return 1 << 20; }
+    @Override public long weightBytes() { return weightBytes; }
     @Override public void close() { }
 
     @Override
@@ -45,7 +58,7 @@ final class FakeModel implements Model {
         if (failWhen.test(b)) throw new IllegalStateException("injected failure");
         if (delayNanos > 0) java.util.concurrent.locks.LockSupport.parkNanos(delayNanos);
         int bs = kv.blockSize();
-        float[] row = new float[32];
+        float[] row = new float[cfg.dim()];
         for (int t = 0; t < b.size; t++) {
             row[0] = b.tokens[t];
             row[1] = b.positions[t];
@@ -54,7 +67,7 @@ final class FakeModel implements Model {
             kv.write(0, table[pos / bs], pos % bs, row, 0, row, 0);
         }
         int out = 0;
-        float[] read = new float[32];
+        float[] read = new float[layout.layer(0).headDim()];
         for (int t = 0; t < b.size; t++) {
             if (!b.wantLogits[t]) continue;
             int pos = b.positions[t];

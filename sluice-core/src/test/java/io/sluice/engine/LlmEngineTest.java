@@ -19,7 +19,7 @@ class LlmEngineTest {
 
     private static EngineConfig config(int blocks, int maxBatched, int maxSeqs, int maxQueue, int ctx) {
         FakeModel probe = new FakeModel(ctx);
-        long kvBytes = blocks * KvStore.bytesPerBlock(probe.config(), BS, GGMLType.F32);
+        long kvBytes = blocks * KvStore.bytesPerBlock(probe.kvLayout(), BS, GGMLType.F32);
         return new EngineConfig(kvBytes, 0, BS, GGMLType.F32, maxBatched, maxSeqs, maxQueue, ctx);
     }
 

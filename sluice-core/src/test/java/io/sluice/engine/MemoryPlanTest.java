@@ -2,13 +2,19 @@ package io.sluice.engine;
 
 import io.sluice.gguf.GGMLType;
 import io.sluice.model.KvStore;
-import io.sluice.model.ModelConfig;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 class MemoryPlanTest {
-    private final ModelConfig cfg = new FakeModel(2048).config();
+    private final FakeModel cfg = new FakeModel(2048);
+
+    /** The fake model with this many bytes of weights. */
+    private static FakeModel weighing(long weightBytes) {
+        FakeModel m = new FakeModel(2048);
+        m.weightBytes = weightBytes;
+        return m;
+    }
 
     private static EngineConfig cfg(long kv, long budget, GGMLType type) {
         return new EngineConfig(kv, budget, 16, type, 256, 8, 64, 0);
@@ -17,42 +23,42 @@ class MemoryPlanTest {
     @Test
     void theBudgetLeftAfterWeightsAndActivationsBecomesThePool() {
         long budget = 64L << 20, weights = 20L << 20;
-        MemoryPlan p = MemoryPlan.of(cfg(0, budget, GGMLType.F16), cfg, weights);
+        MemoryPlan p = MemoryPlan.of(cfg(0, budget, GGMLType.F16), weighing(weights));
         assertTrue(p.totalBytes() <= budget, "never over budget: " + p.totalBytes());
         assertTrue(budget - p.totalBytes() < p.bytesPerBlock(), "and no whole block is left unused");
-        assertEquals(KvStore.bytesPerBlock(cfg, 16, GGMLType.F16), p.bytesPerBlock());
+        assertEquals(KvStore.bytesPerBlock(cfg.kvLayout(), 16, GGMLType.F16), p.bytesPerBlock());
         assertEquals(2048, p.contextLength());
     }
 
     @Test
     void q8KvFitsMoreBlocksThanF16InTheSameBudget() {
-        MemoryPlan f16 = MemoryPlan.of(cfg(0, 64L << 20, GGMLType.F16), cfg, 0);
-        MemoryPlan q8 = MemoryPlan.of(cfg(0, 64L << 20, GGMLType.Q8_0), cfg, 0);
+        MemoryPlan f16 = MemoryPlan.of(cfg(0, 64L << 20, GGMLType.F16), weighing(0));
+        MemoryPlan q8 = MemoryPlan.of(cfg(0, 64L << 20, GGMLType.Q8_0), weighing(0));
         assertTrue(q8.numBlocks() > f16.numBlocks() * 3 / 2);
     }
 
     @Test
     void anExplicitPoolIsUsedAndCheckedAgainstTheBudget() {
-        long perBlock = KvStore.bytesPerBlock(cfg, 16, GGMLType.F32);
-        MemoryPlan p = MemoryPlan.of(cfg(perBlock * 100, 0, GGMLType.F32), cfg, 1 << 20);
+        long perBlock = KvStore.bytesPerBlock(cfg.kvLayout(), 16, GGMLType.F32);
+        MemoryPlan p = MemoryPlan.of(cfg(perBlock * 100, 0, GGMLType.F32), weighing(1 << 20));
         assertEquals(100, p.numBlocks());
-        EngineException e = assertThrows(EngineException.class, () -> MemoryPlan.of(cfg(perBlock * 100_000, 8L << 20, GGMLType.F32), cfg, 1 << 20));
+        EngineException e = assertThrows(EngineException.class, () -> MemoryPlan.of(cfg(perBlock * 100_000, 8L << 20, GGMLType.F32), weighing(1 << 20)));
         assertTrue(e.getMessage().contains("exceed the memory budget"), e.getMessage());
     }
 
     @Test
     void aModelThatDoesNotFitIsRefusedWithTheNumbers() {
-        EngineException e = assertThrows(EngineException.class, () -> MemoryPlan.of(cfg(0, 10L << 20, GGMLType.F16), cfg, 12L << 20));
+        EngineException e = assertThrows(EngineException.class, () -> MemoryPlan.of(cfg(0, 10L << 20, GGMLType.F16), weighing(12L << 20)));
         assertTrue(e.getMessage().contains("does not fit") && e.getMessage().contains("12.0 MiB"), e.getMessage());
         long act = MemoryPlan.activationBytes(cfg(0, 0, GGMLType.F16), cfg);
         EngineException noRoom = assertThrows(EngineException.class,
-                () -> MemoryPlan.of(cfg(0, (12L << 20) + act + 10, GGMLType.F16), cfg, 12L << 20));
+                () -> MemoryPlan.of(cfg(0, (12L << 20) + act + 10, GGMLType.F16), weighing(12L << 20)));
         assertTrue(noRoom.getMessage().contains("no room for the KV cache"), noRoom.getMessage());
     }
 
     @Test
     void withoutLimitsThePoolHoldsMaxSeqsContextsUpToACap() {
-        MemoryPlan p = MemoryPlan.of(cfg(0, 0, GGMLType.F16), cfg, 0);
+        MemoryPlan p = MemoryPlan.of(cfg(0, 0, GGMLType.F16), weighing(0));
         assertEquals(8 * 2048 / 16, p.numBlocks());
     }
 

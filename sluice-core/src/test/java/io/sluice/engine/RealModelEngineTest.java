@@ -107,7 +107,7 @@ class RealModelEngineTest {
             }
         }
         // Tiny pool (40 blocks of 16 for up to 16 x 116 positions): chunked prefill, queueing and preemption.
-        long pool = 40 * KvStore.bytesPerBlock(stories.config(), 16, GGMLType.F16);
+        long pool = 40 * KvStore.bytesPerBlock(stories.kvLayout(), 16, GGMLType.F16);
         EngineConfig tight = new EngineConfig(pool, 0, 16, GGMLType.F16, 48, 16, 64, 512);
         try (LlmEngine e = new LlmEngine(stories, tight)) {
             Collector[] cs = new Collector[16];
@@ -163,11 +163,11 @@ class RealModelEngineTest {
             int vocab = m.config().vocabSize();
             assertEquals(32 * vocab * 4, ref.capacity());
             EngineConfig cfg = new EngineConfig(0, 0, 16, GGMLType.Q8_0, 32, 1, 1, 0);
-            KvCacheManager blocks = new KvCacheManager(MemoryPlan.of(cfg, m.config(), m.weightBytes()).numBlocks(), 16);
+            KvCacheManager blocks = new KvCacheManager(MemoryPlan.of(cfg, m).numBlocks(), 16);
             BlockTable table = new BlockTable();
             assertTrue(blocks.grow(table, 32));
             float[] logits = new float[32 * vocab];
-            try (KvStore kv = new KvStore(m.config(), blocks.numBlocks(), 16, GGMLType.Q8_0)) {
+            try (KvStore kv = new KvStore(m.kvLayout(), blocks.numBlocks(), 16, GGMLType.Q8_0)) {
                 // Two chunks, so the second half reads the first half's keys back from the q8_0 cache.
                 m.forward(chunk(prompt, 0, 16, table), kv, logits);
                 float[] second = new float[16 * vocab];

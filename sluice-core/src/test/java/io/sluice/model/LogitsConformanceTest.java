@@ -48,7 +48,7 @@ class LogitsConformanceTest {
         int blocks = (tokens.length + bs - 1) / bs;
         int[] table = new int[blocks];
         for (int i = 0; i < blocks; i++) table[i] = i;
-        try (KvStore kv = new KvStore(m.config(), blocks, bs, kvType)) {
+        try (KvStore kv = new KvStore(m.kvLayout(), blocks, bs, kvType)) {
             float[] logits = new float[tokens.length * m.config().vocabSize()];
             m.forward(Batch.single(tokens, 0, true, table), kv, logits);
             return logits;

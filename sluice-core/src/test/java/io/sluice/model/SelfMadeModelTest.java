@@ -34,7 +34,7 @@ class SelfMadeModelTest {
 
             int[] table = {0, 1};
             float[] step = new float[vocab];
-            try (KvStore kv = new KvStore(m.config(), 2, 16, GGMLType.F32)) {
+            try (KvStore kv = new KvStore(m.kvLayout(), 2, 16, GGMLType.F32)) {
                 for (int i = 0; i < a.length; i++) {
                     m.forward(Batch.single(new int[]{a[i]}, i, false, table), kv, step);
                     assertClose(batched, i * vocab, step, 0, vocab, 1e-3, "position " + i);
@@ -43,7 +43,7 @@ class SelfMadeModelTest {
 
             // Both sequences in one batch, tokens interleaved, separate block tables.
             float[] aloneB = LogitsConformanceTest.evaluate(m, b, GGMLType.F32);
-            try (KvStore kv = new KvStore(m.config(), 4, 16, GGMLType.F32)) {
+            try (KvStore kv = new KvStore(m.kvLayout(), 4, 16, GGMLType.F32)) {
                 Batch batch = new Batch(a.length + b.length, 2);
                 int sa = batch.addSequence(new int[]{0, 1}), sb = batch.addSequence(new int[]{3, 2});
                 for (int i = 0; i < Math.max(a.length, b.length); i++) {

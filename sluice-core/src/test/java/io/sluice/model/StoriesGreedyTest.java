@@ -47,7 +47,7 @@ class StoriesGreedyTest {
         int[] table = new int[(total + bs - 1) / bs];
         for (int i = 0; i < table.length; i++) table[i] = i;
         int[] out = new int[n];
-        try (KvStore kv = new KvStore(m.config(), table.length, bs, kvType)) {
+        try (KvStore kv = new KvStore(m.kvLayout(), table.length, bs, kvType)) {
             float[] logits = new float[vocab];
             m.forward(Batch.single(prompt, 0, false, table), kv, logits);
             int pos = prompt.length;

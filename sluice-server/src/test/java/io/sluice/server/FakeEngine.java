@@ -11,10 +11,10 @@ import io.sluice.engine.GenerationRequest;
 import io.sluice.engine.Usage;
 import io.sluice.gguf.GGUFFile;
 import io.sluice.model.Batch;
+import io.sluice.model.KvLayout;
 import io.sluice.model.KvStore;
 import io.sluice.model.Model;
 import io.sluice.model.ModelConfig;
-import io.sluice.model.RopeType;
 import io.sluice.model.tokenizer.Tokenizer;
 
 import java.nio.charset.StandardCharsets;
@@ -164,7 +164,22 @@ final class FakeEngine implements Engine {
         private final Tokenizer tokenizer = new ByteTokenizer();
 
         FakeModel(int ctx) {
-            config = new ModelConfig("llama", 8, 1, 1, 1, 8, 8, VOCAB, ctx, 1e-5f, 10000f, 8, 1f, RopeType.NORMAL);
+            config = new ModelConfig("llama", 8, 1, VOCAB, ctx);
+        }
+
+        @Override
+        public KvLayout kvLayout() {
+            return KvLayout.uniform(1, 1, 8);
+        }
+
+        @Override
+        public long activationBytes(int tokens) {
+            return 0;
+        }
+
+        @Override
+        public int activationWidth() {
+            return 8;
         }
 
         @Override

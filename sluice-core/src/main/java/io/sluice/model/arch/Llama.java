@@ -1,0 +1,75 @@
+package io.sluice.model.arch;
+
+import io.sluice.gguf.GGUFFile;
+import io.sluice.model.Batch;
+import io.sluice.model.KvLayout;
+import io.sluice.model.KvStore;
+import io.sluice.model.Weights;
+import io.sluice.model.nn.Attention;
+import io.sluice.model.nn.Ffn;
+import io.sluice.model.nn.Norm;
+import io.sluice.model.nn.Ops;
+import io.sluice.model.nn.Qkv;
+import io.sluice.model.nn.Rope;
+import io.sluice.tensor.Matrix;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * llama (Llama 2 and 3.x, Mistral, TinyLlama, SmolLM; Llama 3.1's rope_freqs honoured) and, with
+ * NeoX RoPE, qwen2 (Qwen 1.5, 2, 2.5). Pre-norm blocks: RMSNorm, rotary attention with grouped
+ * KV heads (optional Q/K/V and output biases), RMSNorm, SwiGLU feed-forward.
+ */
+final class Llama extends Decoder {
+    private record Layer(float[] attnNorm, Qkv qkv, Attention attn, Matrix wo, float[] woBias, float[] ffnNorm, Ffn ffn) {
+    }
+
+    private final Layer[] layers;
+    private final Rope rope;
+
+    Llama(GGUFFile file, int context, Rope.Type ropeType) {
+        super(file, Output.OWN_OR_TIED);
+        rope = new Rope(rope(ropeType, context(context)));
+        layers = new Layer[hp.nLayers];
+        List<KvLayout.Layer> kv = new ArrayList<>();
+        int maxQ = 0, maxKv = 0, maxFf = 0;
+        for (int l = 0; l < layers.length; l++) {
+            Attention.Options a = Attention.Options.standard(hp.nHeads[l], hp.nKvHeads[l], hp.headDim);
+            layers[l] = new Layer(weights.vector(Weights.layer(l, "attn_norm.weight"), dim),
+                    Qkv.load(weights, l, dim, a.qDim(), a.kvDim()), new Attention(l, a),
+                    weights.matrix(Weights.layer(l, "attn_output.weight"), a.qDim(), dim),
+                    weights.optionalVector(Weights.layer(l, "attn_output.bias"), dim),
+                    weights.vector(Weights.layer(l, "ffn_norm.weight"), dim),
+                    Ffn.load(weights, l, dim, hp.ffnDim[l], Ffn.Activation.SILU));
+            kv.add(new KvLayout.Layer(a.kvHeads(), a.headDim(), 0));
+            maxQ = Math.max(maxQ, a.qDim());
+            maxKv = Math.max(maxKv, a.kvDim());
+            maxFf = Math.max(maxFf, hp.ffnDim[l]);
+        }
+        plan(new KvLayout(kv), maxQ, maxKv, maxFf, rope);
+    }
+
+    @Override
+    public void forward(Batch b, KvStore kv, float[] logits) {
+        Scratch s = embed(b, 1f);
+        int n = b.size;
+        float eps = hp.rmsEps;
+        for (Layer L : layers) {
+            Attention.Options a = L.attn.options();
+            Norm.rms(s.xb, s.x, L.attnNorm, n, eps);
+            L.qkv.forward(s.xb, n, s.q, s.k, s.v);
+            rope.rotate(s.q, a.heads(), n);
+            rope.rotate(s.k, a.kvHeads(), n);
+            L.attn.forward(b, kv, s.q, s.k, s.v, s.att, attentionWorkspace());
+            L.wo.matmul(s.att, s.xb, n);
+            Ops.addBias(s.xb, L.woBias, n);
+            Ops.add(s.x, s.xb, n * dim);
+
+            Norm.rms(s.xb, s.x, L.ffnNorm, n, eps);
+            L.ffn.forward(s.xb, n, s.hb, s.hb2, s.xb);
+            Ops.add(s.x, s.xb, n * dim);
+        }
+        logits(b, s, logits);
+    }
+}
