@@ -22,7 +22,9 @@ import java.util.concurrent.Callable;
 
 /**
  * Like llama-bench: pp = one batch of n_prompt tokens, tg = n_gen single-token decode steps, each
- * repeated r times after a warm-up, reported as tokens/s with standard deviation.
+ * repeated r times after a warm-up, reported as tokens/s with standard deviation. With -d the test
+ * runs after n_depth tokens of context (llama-bench's depth, filled once per test in 512-token
+ * batches and not timed); -gp PP,TG is ik_llama.cpp's "tg TG at depth PP", the same as -d PP -n TG.
  */
 @Command(name = "bench", description = "Benchmark prompt processing (pp) and generation (tg) like llama-bench.")
 final class BenchCommand implements Callable<Integer> {
@@ -50,6 +52,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--kv-type", defaultValue = "f16", description = "KV cache type (default ${DEFAULT-VALUE})")
     String kvType;
 
+    @Option(names = {"-d", "--n-depth"}, split = ",", defaultValue = "0", description = "context tokens before each test (list; default ${DEFAULT-VALUE})")
+    int[] depths;
+
+    @Option(names = "-gp", paramLabel = "PP,TG", description = "generation of TG tokens after PP tokens of context (repeatable)")
+    List<String> gp = new ArrayList<>();
+
     @Option(names = "--batched", description = "parallel sequences through the engine, like llama-batched-bench (uses -npp, -ntg, -npl)")
     boolean batched;
 
@@ -67,6 +75,8 @@ final class BenchCommand implements Callable<Integer> {
         Options.threads(threads);
         if (!output.equals("md") && !output.equals("json")) throw new IllegalArgumentException("--output must be md or json");
         if (nPrompt < 0 || nGen < 0 || reps <= 0 || reps > 1000) throw new IllegalArgumentException("-p/-n must be >= 0 and -r in 1..1000");
+        for (int d : depths) if (d < 0 || d > MAX_POSITIONS) throw new IllegalArgumentException("-d must be in 0.." + MAX_POSITIONS + ", not " + d);
+        tests = tests();
         if (source.given() == (dummy != null)) throw new IllegalArgumentException("give either -m FILE, -hf REPO[:QUANT] or --dummy SHAPE:TYPE");
         Path file = source.given() ? source.resolve(false) : null;
         Path temp = null;
@@ -102,44 +112,98 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
+    /** Positions a test may span (depth + tokens): far beyond any context, short of int overflow in the KV arithmetic. */
+    private static final int MAX_POSITIONS = 1 << 24;
+    /** llama-bench's ubatch: the depth is filled in batches of this many tokens. */
+    private static final int DEPTH_BATCH = 512;
+
+    /** One test: n_prompt tokens in one batch or n_gen decode steps, after depth tokens of context. */
+    private record Test(int pp, int tg, int depth) {
+        int positions() {
+            return depth + pp + tg;
+        }
+    }
+
+    private List<Test> tests;
+
+    /** llama-bench's order: per depth its pp test, then its tg test; then the -gp tests. */
+    private List<Test> tests() {
+        List<Test> list = new ArrayList<>();
+        for (int d : depths) {
+            if (nPrompt > 0) list.add(new Test(nPrompt, 0, d));
+            if (nGen > 0) list.add(new Test(0, nGen, d));
+        }
+        for (String g : gp) {
+            String[] p = g.split(",", -1);
+            int pp, tg;
+            try {
+                if (p.length != 2) throw new NumberFormatException();
+                pp = Integer.parseInt(p[0].trim());
+                tg = Integer.parseInt(p[1].trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("-gp takes PP,TG (two numbers), not '" + g + "'");
+            }
+            if (pp < 0 || tg <= 0 || pp > MAX_POSITIONS) throw new IllegalArgumentException("-gp " + g + ": PP must be in 0.." + MAX_POSITIONS + " and TG positive");
+            list.add(new Test(0, tg, pp));
+        }
+        for (Test t : list) {
+            if ((long) t.positions() > MAX_POSITIONS) throw new IllegalArgumentException("a test spans " + t.positions() + " positions, more than " + MAX_POSITIONS);
+        }
+        return list;
+    }
+
     private int runOn(Path file) {
-        try (Model m = Model.load(file)) {
+        int longest = 0;
+        for (Test t : tests) longest = Math.max(longest, t.positions());
+        // Like llama-bench, a test may run past the trained context (it sets n_ctx to what the test needs).
+        try (Model m = Model.load(file, batched ? 0 : longest)) {
             if (batched) {
                 BatchedBenchRunner.run(m, Options.kvType(kvType), npp, ntg, npl, output.equals("json"));
                 return 0;
             }
+            if (longest > m.config().contextLength()) {
+                System.err.println("sluice: note: tests span up to " + longest + " positions, beyond the model's trained context of " + m.config().contextLength());
+            }
             List<Map<String, Object>> rows = new ArrayList<>();
-            if (nPrompt > 0) rows.add(run(m, file, nPrompt, 0));
-            if (nGen > 0) rows.add(run(m, file, 0, nGen));
+            for (Test t : tests) rows.add(run(m, file, t));
             print(rows);
         }
         return 0;
     }
 
-    private Map<String, Object> run(Model m, Path file, int pp, int tg) {
-        int ctx = Math.max(pp, tg) + 1;
-        if (ctx > m.config().contextLength()) throw new IllegalArgumentException("test needs " + ctx + " positions, the model's context is " + m.config().contextLength());
+    private Map<String, Object> run(Model m, Path file, Test test) {
+        int pp = test.pp(), tg = test.tg(), depth = test.depth();
         GGMLType kv = Options.kvType(kvType);
         int bs = 16;
-        int[] table = new int[(ctx + bs - 1) / bs];
+        int[] table = new int[(test.positions() + bs - 1) / bs];
         for (int i = 0; i < table.length; i++) table[i] = i;
         SplittableRandom rnd = new SplittableRandom(1);
         int vocab = m.config().vocabSize();
         double[] samples = new double[reps];
         try (KvStore store = new KvStore(m.kvLayout(), table.length, bs, kv)) {
             float[] logits = new float[vocab];
+            if (depth > 0) {
+                // The context is filled once: every repetition writes the positions after it again.
+                long t0 = System.nanoTime();
+                for (int at = 0; at < depth; at += DEPTH_BATCH) {
+                    int[] toks = new int[Math.min(DEPTH_BATCH, depth - at)];
+                    for (int i = 0; i < toks.length; i++) toks[i] = rnd.nextInt(vocab);
+                    m.forward(Batch.single(toks, at, false, table), store, logits);
+                }
+                System.err.printf("sluice: depth %d filled in %.2f s%n", depth, (System.nanoTime() - t0) / 1e9);
+            }
             for (int r = -1; r < reps; r++) { // r = -1 is the warm-up
                 long t0 = System.nanoTime();
                 if (pp > 0) {
                     int[] toks = new int[pp];
                     for (int i = 0; i < pp; i++) toks[i] = rnd.nextInt(vocab);
-                    m.forward(Batch.single(toks, 0, false, table), store, logits);
+                    m.forward(Batch.single(toks, depth, false, table), store, logits);
                 } else {
                     int tok = rnd.nextInt(vocab);
                     Batch b = new Batch(1, 1);
                     for (int i = 0; i < tg; i++) {
                         b.clear();
-                        b.add(tok, i, b.addSequence(table), true);
+                        b.add(tok, depth + i, b.addSequence(table), true);
                         m.forward(b, store, logits);
                     }
                 }
@@ -148,8 +212,12 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         double[] ts = new double[reps];
+        long[] ns = new long[reps];
         int n = pp > 0 ? pp : tg;
-        for (int i = 0; i < reps; i++) ts[i] = n / (samples[i] / 1e9);
+        for (int i = 0; i < reps; i++) {
+            ts[i] = n / (samples[i] / 1e9);
+            ns[i] = (long) samples[i];
+        }
         Map<String, Object> row = new LinkedHashMap<>();
         row.put("model_filename", file.toString());
         row.put("model_type", m.config().arch() + " " + m.file().getString("general.name", ""));
@@ -160,10 +228,13 @@ final class BenchCommand implements Callable<Integer> {
         row.put("type_v", kv.name().toLowerCase());
         row.put("n_prompt", pp);
         row.put("n_gen", tg);
+        row.put("n_depth", depth);
+        row.put("test_time", java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString());
         row.put("avg_ns", (long) mean(samples));
         row.put("stddev_ns", (long) stddev(samples));
         row.put("avg_ts", mean(ts));
         row.put("stddev_ts", stddev(ts));
+        row.put("samples_ns", ns);
         row.put("samples_ts", ts);
         return row;
     }
@@ -184,9 +255,10 @@ final class BenchCommand implements Callable<Integer> {
             System.out.println("| model | size | backend | threads | test | t/s |");
             System.out.println("| --- | ---: | --- | ---: | ---: | ---: |");
             for (Map<String, Object> r : rows) {
-                int pp = (int) r.get("n_prompt"), tg = (int) r.get("n_gen");
+                int pp = (int) r.get("n_prompt"), tg = (int) r.get("n_gen"), d = (int) r.get("n_depth");
+                String test = (pp > 0 ? "pp" + pp : "tg" + tg) + (d > 0 ? " @ d" + d : "");
                 System.out.printf("| %s | %.2f MiB | %s | %d | %s | %.2f ± %.2f |%n", r.get("model_type"), (long) r.get("model_size") / 1048576.0,
-                        r.get("backend"), r.get("n_threads"), pp > 0 ? "pp" + pp : "tg" + tg, r.get("avg_ts"), r.get("stddev_ts"));
+                        r.get("backend"), r.get("n_threads"), test, r.get("avg_ts"), r.get("stddev_ts"));
             }
         }
     }
@@ -194,6 +266,11 @@ final class BenchCommand implements Callable<Integer> {
     private static String json(Object v) {
         if (v instanceof String s) return '"' + s.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
         if (v instanceof double[] a) {
+            StringBuilder sb = new StringBuilder("[");
+            for (int i = 0; i < a.length; i++) sb.append(i > 0 ? ", " : "").append(a[i]);
+            return sb.append(']').toString();
+        }
+        if (v instanceof long[] a) {
             StringBuilder sb = new StringBuilder("[");
             for (int i = 0; i < a.length; i++) sb.append(i > 0 ? ", " : "").append(a[i]);
             return sb.append(']').toString();

@@ -103,6 +103,33 @@ class CliTest {
         assertEquals(before, dummies(), "the dummy model file is deleted");
     }
 
+    /** -d runs each test after that many tokens of context, -gp PP,TG is tg TG at depth PP; both reported as llama-bench's n_depth. */
+    @Test
+    void benchAtDepthReportsNDepth() throws Exception {
+        Result r = run("bench", "--dummy", "tiny:q8_0", "-p", "16", "-n", "4", "-d", "0,40", "-gp", "24,3", "-r", "2", "-o", "json", "-t", "1");
+        assertEquals(0, r.code(), r.err());
+        com.fasterxml.jackson.databind.JsonNode rows = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+        assertEquals(5, rows.size(), r.out());
+        int[][] want = {{16, 0, 0}, {0, 4, 0}, {16, 0, 40}, {0, 4, 40}, {0, 3, 24}};
+        for (int i = 0; i < want.length; i++) {
+            com.fasterxml.jackson.databind.JsonNode row = rows.get(i);
+            assertEquals(want[i][0], row.get("n_prompt").asInt(), row.toString());
+            assertEquals(want[i][1], row.get("n_gen").asInt(), row.toString());
+            assertEquals(want[i][2], row.get("n_depth").asInt(), row.toString());
+            assertEquals(2, row.get("samples_ns").size(), row.toString());
+            assertTrue(row.get("avg_ns").asLong() > 0 && row.get("test_time").asText().endsWith("Z"), row.toString());
+        }
+        Result md = run("bench", "--dummy", "tiny:q8_0", "-p", "0", "-n", "2", "-d", "8", "-r", "1", "-t", "1");
+        assertEquals(0, md.code(), md.err());
+        assertTrue(md.out().contains("tg2 @ d8"), md.out());
+        for (String[] bad : new String[][]{{"-gp", "8"}, {"-gp", "8,x"}, {"-gp", "-1,4"}, {"-d", "-3"}}) {
+            String[] args = {"bench", "--dummy", "tiny:q8_0", bad[0], bad[1], "-r", "1"};
+            Result e = run(args);
+            assertEquals(1, e.code(), String.join(" ", bad));
+            assertTrue(e.err().contains(bad[0]), e.err());
+        }
+    }
+
     static java.util.Set<String> dummies() throws Exception {
         java.util.Set<String> names = new java.util.TreeSet<>();
         for (Path dir : new Path[]{Path.of("/dev/shm"), Path.of(System.getProperty("java.io.tmpdir"))}) {
