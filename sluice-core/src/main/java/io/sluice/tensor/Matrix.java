@@ -142,7 +142,7 @@ public final class Matrix {
                 throw new IndexOutOfBoundsException(m.name + ": matmul buffers too small for " + n + " tokens");
             }
             routes[i] = m.nativeRoute();
-            fused &= routes[i] != null && m.cols == first.cols && NativeKernels.sameActivations(t0, m.format.type());
+            fused = fused && routes[i] != null && m.cols == first.cols && NativeKernels.sameActivations(t0, m.format.type());
         }
         long stride = fused ? NativeKernels.activationBytes(t0, first.cols) : 0;
         if (!fused || stride == 0) {
