@@ -8,6 +8,8 @@ import io.sluice.model.Model;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -88,39 +90,52 @@ class RealModelEngineTest {
         }
     }
 
-    @Test
-    void greedyOutputIsTheSameAloneAndAmongSixteenConcurrentRequests() throws Exception {
-        Random r = new Random(11);
-        int[][] prompts = new int[16][];
-        for (int i = 0; i < 16; i++) {
-            prompts[i] = r.ints(2 + r.nextInt(90), 3, 512).toArray();
-            prompts[i][0] = 1;   // BOS
+    /** stories260K and every new architecture's tiny fixture (q8_0: the native kernels, gemma's windows, phi3's fused tensors...). */
+    static List<String> invarianceModels() {
+        List<String> files = new ArrayList<>(List.of("stories260K.gguf"));
+        for (String arch : new String[]{"qwen3", "gemma3", "gemma2", "phi3", "llama3", "mistral3", "olmo2", "granite", "smollm3"}) {
+            files.add("tiny-" + arch + "-q8_0.gguf");
         }
-        int n = 24;
-        int[][] alone = new int[16][];
-        try (LlmEngine e = new LlmEngine(stories, config(GGMLType.F16, 64, 1))) {
+        return files;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("invarianceModels")
+    void greedyOutputIsTheSameAloneAndAmongSixteenConcurrentRequests(String file) throws Exception {
+        try (Model m = Model.load(Fixtures.model(file))) {
+            Random r = new Random(11);
+            int vocab = m.config().vocabSize();
+            int[][] prompts = new int[16][];
             for (int i = 0; i < 16; i++) {
-                Collector c = new Collector();
-                e.submit(greedy(prompts[i], n), c);
-                c.await();
-                alone[i] = c.idArray();
+                prompts[i] = r.ints(2 + r.nextInt(90), 3, vocab).toArray();
+                prompts[i][0] = 1;   // BOS
             }
-        }
-        // Tiny pool (40 blocks of 16 for up to 16 x 116 positions): chunked prefill, queueing and preemption.
-        long pool = 40 * KvStore.bytesPerBlock(stories.kvLayout(), 16, GGMLType.F16);
-        EngineConfig tight = new EngineConfig(pool, 0, 16, GGMLType.F16, 48, 16, 64, 512);
-        try (LlmEngine e = new LlmEngine(stories, tight)) {
-            Collector[] cs = new Collector[16];
-            for (int i = 0; i < 16; i++) {
-                Thread.sleep(r.nextInt(4));
-                cs[i] = new Collector();
-                e.submit(greedy(prompts[i], n), cs[i]);
+            int n = 24;
+            int[][] alone = new int[16][];
+            try (LlmEngine e = new LlmEngine(m, config(GGMLType.F16, 64, 1))) {
+                for (int i = 0; i < 16; i++) {
+                    Collector c = new Collector();
+                    e.submit(greedy(prompts[i], n), c);
+                    c.await();
+                    alone[i] = c.idArray();
+                }
             }
-            for (int i = 0; i < 16; i++) {
-                assertEquals(FinishReason.LENGTH, cs[i].await().reason());
-                assertArrayEquals(alone[i], cs[i].idArray(), "request " + i);
+            // Tiny pool (30 blocks of 16 for up to 16 x 116 positions), all submitted at once: chunked
+            // prefill, queueing and preemption even when a step takes well under a millisecond.
+            long pool = 30 * KvStore.bytesPerBlock(m.kvLayout(), 16, GGMLType.F16);
+            EngineConfig tight = new EngineConfig(pool, 0, 16, GGMLType.F16, 48, 16, 64, 512);
+            try (LlmEngine e = new LlmEngine(m, tight)) {
+                Collector[] cs = new Collector[16];
+                for (int i = 0; i < 16; i++) {
+                    cs[i] = new Collector();
+                    e.submit(greedy(prompts[i], n), cs[i]);
+                }
+                for (int i = 0; i < 16; i++) {
+                    assertEquals(FinishReason.LENGTH, cs[i].await().reason());
+                    assertArrayEquals(alone[i], cs[i].idArray(), file + " request " + i);
+                }
+                assertTrue(e.metrics().preemptions() > 0, "the tight pool forced preemptions");
             }
-            assertTrue(e.metrics().preemptions() > 0, "the tight pool forced preemptions");
         }
     }
 

@@ -26,6 +26,14 @@ public final class Architectures {
     static {
         REGISTRY.put("llama", (f, ctx) -> new Llama(f, ctx, Rope.Type.NORMAL));
         REGISTRY.put("qwen2", (f, ctx) -> new Llama(f, ctx, Rope.Type.NEOX));
+        REGISTRY.put("qwen3", Qwen3::new);
+        REGISTRY.put("gemma2", Gemma2::new);
+        REGISTRY.put("gemma3", Gemma3::new);
+        REGISTRY.put("phi3", Phi3::new);
+        REGISTRY.put("olmo2", Olmo2::new);
+        REGISTRY.put("granite", Granite::new);
+        REGISTRY.put("smollm3", SmolLM3::new);
+        REGISTRY.put("mistral3", Mistral3::new);
     }
 
     private Architectures() {

@@ -16,6 +16,9 @@ import io.sluice.model.tokenizer.Tokenizer;
 import io.sluice.tensor.Matrix;
 import io.sluice.tensor.Parallel;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * What every decoder-only architecture shares, so that each one's file holds only its layers and
  * forward pass: the file, hyperparameters, weights and tokenizer; the token embedding, output
@@ -74,31 +77,36 @@ public abstract class Decoder implements Model {
     }
 
     /**
-     * Declares what the layers need, once they are loaded: the KV cache layout, the widest query,
-     * key/value and feed-forward rows, and every Rope the forward pass prepares.
+     * Declares what the layers need, once they are loaded: each layer's attention (the KV cache
+     * holds its KV heads, head size and window), the widest feed-forward, and every Rope the
+     * forward pass uses ({@link #embed} prepares them for each batch).
      */
-    protected final void plan(KvLayout kv, int qDim, int kvDim, int ffnDim, Rope... ropes) {
-        this.kvLayout = kv;
-        this.qDim = qDim;
-        this.kvDim = kvDim;
+    protected final void plan(Attention[] layers, int ffnDim, Rope... ropes) {
+        List<KvLayout.Layer> kv = new ArrayList<>(layers.length);
+        for (Attention a : layers) {
+            Attention.Options o = a.options();
+            kv.add(new KvLayout.Layer(o.kvHeads(), o.headDim(), o.window()));
+            qDim = Math.max(qDim, o.qDim());
+            kvDim = Math.max(kvDim, o.kvDim());
+            maxHeadDim = Math.max(maxHeadDim, o.headDim());
+            maxGroup = Math.max(maxGroup, o.heads() / o.kvHeads());
+        }
+        this.kvLayout = new KvLayout(kv);
         this.ffnDim = ffnDim;
         this.ropes = ropes;
-        for (KvLayout.Layer l : kv.layers()) maxHeadDim = Math.max(maxHeadDim, l.headDim());
-        this.maxGroup = Math.max(1, qDim / Math.max(1, maxHeadDim) / kv.layer(0).kvHeads());
     }
 
     /**
      * The model's RoPE as the file describes it (rope.freq_base, dimension_count, scaling type,
-     * factor, attn_factor, original context; rope_freqs.weight, or LongRoPE's long factors when
-     * the context exceeds the original one and its short ones otherwise), with YaRN's default
-     * correction range and no log multiplier.
+     * factor, attn_factor, original context), with YaRN's default correction range and no log
+     * multiplier; no frequency factors (see {@link #frequencyFactors}).
      */
-    protected final Rope.Spec rope(Rope.Type type, int context) {
-        return rope(type, context, 32f, 1f, 0f);
+    protected final Rope.Spec rope(Rope.Type type) {
+        return rope(type, 32f, 1f, 0f);
     }
 
-    /** As {@link #rope(Rope.Type, int)} with YaRN's betas and yarn_log_multiplier (the architectures that read them). */
-    protected final Rope.Spec rope(Rope.Type type, int context, float betaFast, float betaSlow, float yarnLogMultiplier) {
+    /** As {@link #rope(Rope.Type)} with YaRN's betas and yarn_log_multiplier (for the architectures that read them). */
+    protected final Rope.Spec rope(Rope.Type type, float betaFast, float betaSlow, float yarnLogMultiplier) {
         float freqScale = hp.ropeFreqScale;
         float ext = hp.ropeScaling == Hparams.RopeScaling.YARN ? 1f : 0f;
         float attn = hp.ropeAttnFactor;
@@ -109,13 +117,18 @@ public abstract class Decoder implements Model {
             float m = yarnLogMultiplier != 0f ? mscale(f, 1f) / mscale(f, yarnLogMultiplier) : mscale(f, 1f);
             attn *= m / (1f + 0.1f * (float) Math.log(f));
         }
+        return new Rope.Spec(type, hp.ropeDim, hp.headDim, hp.ropeBase, freqScale, ext, attn, betaFast, betaSlow, hp.ropeOrigContext, null);
+    }
+
+    /**
+     * Per-pair frequency divisors, as llama.cpp's get_rope_factors: rope_freqs.weight (Llama 3.1),
+     * else LongRoPE's rope_factors_long when the context exceeds the original one and
+     * rope_factors_short otherwise; null when the file has none.
+     */
+    protected final float[] frequencyFactors(int context) {
         int half = hp.ropeDim / 2;
-        float[] factors = weights.optionalVector("rope_freqs.weight", half);
-        if (factors == null) {
-            String which = context > hp.ropeOrigContext ? "rope_factors_long.weight" : "rope_factors_short.weight";
-            factors = weights.optionalVector(which, half);
-        }
-        return new Rope.Spec(type, hp.ropeDim, hp.headDim, hp.ropeBase, freqScale, ext, attn, betaFast, betaSlow, hp.ropeOrigContext, factors);
+        if (weights.has("rope_freqs.weight")) return weights.vector("rope_freqs.weight", half);
+        return weights.optionalVector(context > hp.ropeOrigContext ? "rope_factors_long.weight" : "rope_factors_short.weight", half);
     }
 
     private static float mscale(float scale, float m) {
@@ -126,6 +139,13 @@ public abstract class Decoder implements Model {
     protected final int context(int asked) {
         if (asked < 0) throw new IllegalArgumentException("context length must not be negative, is " + asked);
         return asked > 0 ? asked : hp.contextLength;
+    }
+
+    /** The widest feed-forward of any layer. */
+    protected final int maxFfn() {
+        int m = 0;
+        for (int f : hp.ffnDim) m = Math.max(m, f);
+        return m;
     }
 
     /** The activations of one forward pass: n rows each, grown when a bigger batch comes. */

@@ -2,7 +2,6 @@ package io.sluice.model.arch;
 
 import io.sluice.gguf.GGUFFile;
 import io.sluice.model.Batch;
-import io.sluice.model.KvLayout;
 import io.sluice.model.KvStore;
 import io.sluice.model.Weights;
 import io.sluice.model.nn.Attention;
@@ -13,13 +12,10 @@ import io.sluice.model.nn.Qkv;
 import io.sluice.model.nn.Rope;
 import io.sluice.tensor.Matrix;
 
-import java.util.ArrayList;
-import java.util.List;
-
 /**
- * llama (Llama 2 and 3.x, Mistral, TinyLlama, SmolLM; Llama 3.1's rope_freqs honoured) and, with
- * NeoX RoPE, qwen2 (Qwen 1.5, 2, 2.5). Pre-norm blocks: RMSNorm, rotary attention with grouped
- * KV heads (optional Q/K/V and output biases), RMSNorm, SwiGLU feed-forward.
+ * llama (Llama 2 and 3.x with rope_freqs, Mistral, TinyLlama, SmolLM) and, with NeoX RoPE, qwen2
+ * (Qwen 1.5, 2, 2.5). Pre-norm blocks: RMSNorm, rotary attention with grouped KV heads (optional
+ * Q/K/V and output biases), RMSNorm, SwiGLU feed-forward (optional biases).
  */
 final class Llama extends Decoder {
     private record Layer(float[] attnNorm, Qkv qkv, Attention attn, Matrix wo, float[] woBias, float[] ffnNorm, Ffn ffn) {
@@ -30,24 +26,20 @@ final class Llama extends Decoder {
 
     Llama(GGUFFile file, int context, Rope.Type ropeType) {
         super(file, Output.OWN_OR_TIED);
-        rope = new Rope(rope(ropeType, context(context)));
+        rope = new Rope(rope(ropeType).withFactors(frequencyFactors(context(context))));
         layers = new Layer[hp.nLayers];
-        List<KvLayout.Layer> kv = new ArrayList<>();
-        int maxQ = 0, maxKv = 0, maxFf = 0;
+        Attention[] attn = new Attention[layers.length];
         for (int l = 0; l < layers.length; l++) {
             Attention.Options a = Attention.Options.standard(hp.nHeads[l], hp.nKvHeads[l], hp.headDim);
+            attn[l] = new Attention(l, a);
             layers[l] = new Layer(weights.vector(Weights.layer(l, "attn_norm.weight"), dim),
-                    Qkv.load(weights, l, dim, a.qDim(), a.kvDim()), new Attention(l, a),
+                    Qkv.load(weights, l, dim, a.qDim(), a.kvDim()), attn[l],
                     weights.matrix(Weights.layer(l, "attn_output.weight"), a.qDim(), dim),
                     weights.optionalVector(Weights.layer(l, "attn_output.bias"), dim),
                     weights.vector(Weights.layer(l, "ffn_norm.weight"), dim),
                     Ffn.load(weights, l, dim, hp.ffnDim[l], Ffn.Activation.SILU));
-            kv.add(new KvLayout.Layer(a.kvHeads(), a.headDim(), 0));
-            maxQ = Math.max(maxQ, a.qDim());
-            maxKv = Math.max(maxKv, a.kvDim());
-            maxFf = Math.max(maxFf, hp.ffnDim[l]);
         }
-        plan(new KvLayout(kv), maxQ, maxKv, maxFf, rope);
+        plan(attn, maxFfn(), rope);
     }
 
     @Override
