@@ -16,7 +16,7 @@ final class SynthCommand implements Callable<Integer> {
     @Option(names = "--shape", required = true, description = "tinyllama-1.1b, llama-3.2-1b, smollm-135m, qwen2.5-0.5b, qwen2.5-1.5b, tiny")
     String shape;
 
-    @Option(names = "--type", required = true, description = "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k..q6_k, q4_k_m")
+    @Option(names = "--type", required = true, description = "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k..q6_k, iq4_nl, iq4_xs, iq3_s, iq3_xxs, iq2_s, iq2_xs, iq2_xxs, iq1_m, iq1_s, tq1_0, tq2_0, mxfp4, q4_k_m")
     String type;
 
     @Option(names = {"-o", "--output"}, required = true, description = "output GGUF file")

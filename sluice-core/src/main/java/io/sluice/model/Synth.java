@@ -57,7 +57,7 @@ public final class Synth {
                 if (!Formats.supports(g)) throw new IllegalArgumentException();
                 return new TypeSpec(g, false);
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("unsupported type '" + s + "' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k..q6_k, q4_k_m)");
+                throw new IllegalArgumentException("unsupported type '" + s + "' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k..q6_k, iq4_nl, iq4_xs, iq3_s, iq3_xxs, iq2_s, iq2_xs, iq2_xxs, iq1_m, iq1_s, tq1_0, tq2_0, mxfp4, q4_k_m)");
             }
         }
     }
@@ -68,6 +68,8 @@ public final class Synth {
         return switch (t.base) {
             case F32 -> 0; case F16 -> 1; case Q4_0 -> 2; case Q4_1 -> 3; case Q8_0 -> 7; case Q5_0 -> 8; case Q5_1 -> 9;
             case Q2_K -> 10; case Q3_K -> 12; case Q4_K -> 14; case Q5_K -> 16; case Q6_K -> 18; case BF16 -> 32;
+            case IQ2_XXS -> 19; case IQ2_XS -> 20; case IQ3_XXS -> 23; case IQ1_S -> 24; case IQ4_NL -> 25; case IQ3_S -> 26;
+            case IQ2_S -> 28; case IQ4_XS -> 30; case IQ1_M -> 31; case TQ1_0 -> 36; case TQ2_0 -> 37; case MXFP4 -> 38;
             default -> 0;
         };
     }

@@ -23,6 +23,18 @@ public final class Formats {
         register(new Q4_KFormat());
         register(new Q5_KFormat());
         register(new Q6_KFormat());
+        register(new IQ4_NLFormat());
+        register(new IQ4_XSFormat());
+        register(new IQ3_XXSFormat());
+        register(new IQ3_SFormat());
+        register(new IQ2_XXSFormat());
+        register(new IQ2_XSFormat());
+        register(new IQ2_SFormat());
+        register(new IQ1_SFormat());
+        register(new IQ1_MFormat());
+        register(new TQ1_0Format());
+        register(new TQ2_0Format());
+        register(new MXFP4Format());
     }
 
     private Formats() {

@@ -140,6 +140,34 @@ class FormatConformanceTest {
         }
     }
 
+    /**
+     * The qwen3 fixtures in formats llama-quantize encodes without an importance matrix by a
+     * deterministic reference (IQ4_NL, IQ4_XS: its scale search; TQ2_0; MXFP4): every tensor of that
+     * type, re-quantized by Sluice from the f32 file, must be byte-identical, and decode close to it.
+     */
+    @ParameterizedTest
+    @CsvSource({"iq4_nl, IQ4_NL, 0.09", "iq4_xs, IQ4_XS, 0.09", "tq2_0, TQ2_0, 0.85", "mxfp4, MXFP4, 0.13"})
+    void qwen3FilesAreReproducedByteForByte(String suffix, GGMLType type, double bound) {
+        try (GGUFFile ref = GGUFFile.open(model("tiny-qwen3-f32.gguf"));
+             GGUFFile q = GGUFFile.open(model("tiny-qwen3-" + suffix + ".gguf"))) {
+            int checked = 0;
+            for (TensorInfo tq : q.tensors().values()) {
+                if (tq.type() != type) continue;
+                float[] src = dequantizeAll(ref, ref.requireTensor(tq.name()));
+                byte[] mine = new byte[Math.toIntExact(tq.byteSize())];
+                Formats.of(type).quantize(src, 0, src.length, MemorySegment.ofArray(mine), 0);
+                byte[] theirs = q.data(tq).asSlice(0, mine.length).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                assertEquals(-1, java.util.Arrays.mismatch(mine, theirs), tq.name() + " (" + type + "): first byte that differs from llama-quantize's");
+                double rel = rmsDiff(src, dequantizeAll(q, tq)) / rms(src);
+                assertTrue(rel < bound, tq.name() + ": relative RMS error " + rel);
+                checkRowDots(q, tq, dequantizeAll(q, tq));
+                checked++;
+            }
+            System.out.printf("qwen3 %s: %d tensors reproduced%n", type, checked);
+            assertTrue(checked >= 7, "expected the 2-D tensors of the file in " + type + ", found " + checked);
+        }
+    }
+
     /** The mixed recipe people download: every 2-D tensor, whatever type llama.cpp chose for it. */
     @Test
     void everyTensorOfTheMixedQ4KMFileMatchesF32() {
