@@ -11,6 +11,7 @@ import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -18,16 +19,23 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 
-@Command(name = "run", description = "Generate a continuation of a prompt, streamed to stdout; timings go to stderr.")
+@Command(name = "run", description = {"Generate a continuation of a prompt (-p), streamed to stdout; timings go to stderr.",
+        "Without -p: chat with the model in the terminal (its chat template, history, /help for commands; Ctrl-C stops an answer)."})
 final class RunCommand implements Callable<Integer> {
     @Mixin
     ModelSource source;
 
-    @Option(names = {"-p", "--prompt"}, required = true, description = "prompt text")
+    @Option(names = {"-p", "--prompt"}, description = "prompt text (without it: an interactive chat)")
     String prompt;
 
-    @Option(names = {"-n", "--n-predict"}, defaultValue = "128", description = "tokens to generate (-1 = until end of text or context; default ${DEFAULT-VALUE})")
-    int nPredict;
+    @Option(names = {"-n", "--n-predict"}, description = "tokens to generate (-1 = until end of text or context; default 128 with -p, -1 in the chat)")
+    Integer nPredictOption;
+
+    @Option(names = {"-sys", "--system"}, paramLabel = "TEXT", description = "chat: the system message to start with")
+    String systemMessage;
+
+    @Option(names = "--chat-template-file", paramLabel = "FILE", description = "chat: Jinja chat template to use instead of the model's")
+    Path chatTemplate;
 
     @Option(names = "--temp", defaultValue = "0.8", description = "temperature, 0 = greedy (default ${DEFAULT-VALUE})")
     float temp;
@@ -71,7 +79,10 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Options.threads(threads);
+        source.check();
+        int nPredict = nPredictOption != null ? nPredictOption : prompt == null ? -1 : 128;
         if (nPredict < -1) throw new IllegalArgumentException("-n must be -1 or >= 0");
+        String template = chatTemplate == null ? null : Files.readString(Options.modelFile(chatTemplate));
         long s = seed == -1 ? ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE : seed;
         // Validated now, before the model loads; a window beyond the context is the whole context (clamped below).
         SamplingParams checked = sampling(Math.min(repeatLastN, SamplingParams.MAX_PENALTY_LAST_N), s);
@@ -81,6 +92,10 @@ final class RunCommand implements Callable<Integer> {
         try (Model m = Model.load(model, engine.ctxSize); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
             double loadS = (System.nanoTime() - tLoad) / 1e9;
             SamplingParams sampling = checked.penaltyLastN() > eng.contextLength() ? sampling(eng.contextLength(), s) : checked;
+            if (prompt == null) {
+                chat(m, eng, sampling, nPredict, template);
+                return 0;
+            }
             int[] ids = m.tokenizer().encode(prompt, true, !noParseSpecial);
             if (nPredict == 0) {
                 System.err.printf("%nprompt: %d tokens; nothing to generate (-n 0)%n", ids.length);
@@ -113,6 +128,27 @@ final class RunCommand implements Callable<Integer> {
                     f.reason().name().toLowerCase(), s);
         }
         return 0;
+    }
+
+    /** The interactive chat: a line editor when stdin is a terminal, plain lines from a pipe otherwise. */
+    private void chat(Model m, LlmEngine eng, SamplingParams sampling, int nPredict, String template) throws Exception {
+        ChatFormat format = ChatFormat.of(m, template);
+        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        ChatLoop[] loop = new ChatLoop[1];
+        Runnable interrupt = () -> {
+            if (loop[0] != null) loop[0].interrupt();
+        };
+        if (Terminal.stdinIsTerminal() && Terminal.stdoutIsTerminal()) {
+            try (ChatInputs.Editor editor = new ChatInputs.Editor(interrupt)) {
+                loop[0] = new ChatLoop(eng, format, sampling, nPredict, eng.contextLength(), ignoreEos, systemMessage, editor, out, System.err, true);
+                loop[0].run();
+            }
+        } else {
+            // Piped: Ctrl-C (SIGINT) still stops only the answer being written.
+            sun.misc.Signal.handle(new sun.misc.Signal("INT"), sig -> interrupt.run());
+            loop[0] = new ChatLoop(eng, format, sampling, nPredict, eng.contextLength(), ignoreEos, systemMessage, new ChatInputs.Piped(), out, System.err, false);
+            loop[0].run();
+        }
     }
 
     private SamplingParams sampling(int lastN, long seed) {

@@ -48,7 +48,8 @@ class CliHostileInputTest {
         fails(2, "--temp", run("--temp", "inf"));
         fails(2, "--seed", run("--seed", "99999999999999999999999"));
         fails(2, "--bogus", run("--bogus"));
-        fails(2, "--prompt", "run", "-m", stories());
+        fails(2, "--model", "run", "-p", "Once"); // without -p it is a chat (ChatCliTest)
+        fails(2, "not both", "run", "-m", stories(), "-hf", "a/b", "-p", "x");
         fails(2, "'--tokens'", "logits", "-m", stories(), "--tokens", "1,,2", "--out", "x");
         fails(2, "bogus", "bogus");
     }

@@ -9,8 +9,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -28,22 +26,13 @@ class HubCliTest {
     }
 
     static Proc sluice(Map<String, String> env, String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx512m",
-                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd);
-        for (String k : List.of("HF_ENDPOINT", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_TOKEN_PATH")) {
-            pb.environment().remove(k);
-        }
-        pb.environment().putAll(env);
+        ProcessBuilder pb = SluiceProcess.builder(env, args);
         pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         Process p = pb.start();
         var out = p.getInputStream().readAllBytes();
         var err = p.getErrorStream().readAllBytes();
         assertTrue(p.waitFor(120, TimeUnit.SECONDS));
-        String errText = new String(err, StandardCharsets.UTF_8).replaceAll("(?m)^WARNING: Using incubator modules.*\n", ""); // the launcher filters it too
-        return new Proc(p.exitValue(), new String(out, StandardCharsets.UTF_8), errText);
+        return new Proc(p.exitValue(), new String(out, StandardCharsets.UTF_8), SluiceProcess.stderr(err));
     }
 
     @Test
