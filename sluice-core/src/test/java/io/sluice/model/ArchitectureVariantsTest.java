@@ -2,14 +2,11 @@ package io.sluice.model;
 
 import io.sluice.Fixtures;
 import io.sluice.gguf.GGMLType;
-import io.sluice.gguf.GGUFFile;
 import io.sluice.gguf.GGUFWriter;
-import io.sluice.gguf.TensorInfo;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 
@@ -25,18 +22,7 @@ class ArchitectureVariantsTest {
 
     /** A copy of the fixture with its metadata edited and its tensors renamed. */
     private Path rewrite(String fixture, String out, Consumer<GGUFWriter> edit, UnaryOperator<String> rename) throws Exception {
-        Path dst = dir.resolve(out);
-        try (GGUFFile f = GGUFFile.open(Fixtures.model(fixture))) {
-            GGUFWriter w = new GGUFWriter();
-            f.metadata().forEach((k, v) -> {
-                if (!k.equals("general.alignment")) w.put(k, v);
-            });
-            edit.accept(w);
-            f.tensors().values().stream().sorted(Comparator.comparingLong(TensorInfo::offset))
-                    .forEach(t -> w.addTensor(rename.apply(t.name()), t.type(), t.dims(), f.data(t)));
-            w.write(dst);
-        }
-        return dst;
+        return FixtureRewriter.rewrite(fixture, dir.resolve(out), edit, (t, d) -> new FixtureRewriter.Tensor(rename.apply(t.name()), t.dims(), d));
     }
 
     private static double maxDiff(Path file, int context, String reference) throws Exception {
@@ -81,7 +67,10 @@ class ArchitectureVariantsTest {
         try (Model a = Model.load(zero); Model b = Model.load(one)) {
             float[] la = LogitsConformanceTest.evaluate(a, LogitsConformanceTest.promptTokens(), GGMLType.F32);
             float[] lb = LogitsConformanceTest.evaluate(b, LogitsConformanceTest.promptTokens(), GGMLType.F32);
-            assertTrue(java.util.Arrays.equals(la, lb), "residual_scale 0 and 1 both mean no scaling (diff vs ref " + d1 + ")");
+            double m = 0;
+            for (int i = 0; i < la.length; i++) m = Math.max(m, Math.abs(la[i] - lb[i]));
+            // Not bitwise: the JIT may reorder the vector reductions between the first and later passes.
+            assertTrue(m < 1e-4, "residual_scale 0 and 1 both mean no scaling: " + m + " apart (" + d1 + " from the reference)");
         }
     }
 }

@@ -64,6 +64,7 @@ public abstract class Decoder implements Model {
         if (hp.valueDim != hp.headDim) {
             throw hp.error("attention.value_length", hp.valueDim + " differs from attention.key_length " + hp.headDim + ", which Sluice does not support");
         }
+        checkHeadShapes();
         this.tokenEmbedding = weights.matrix("token_embd.weight", dim, -1);
         int vocab = tokenEmbedding.rows();
         this.outputNorm = weights.vector("output_norm.weight", dim);
@@ -74,6 +75,28 @@ public abstract class Decoder implements Model {
         };
         this.outputBias = weights.optionalVector("output.bias", vocab);
         this.config = new ModelConfig(hp.arch, dim, hp.nLayers, vocab, hp.contextLength);
+    }
+
+    /**
+     * The attention projections must have the rows the head counts and head size say: a
+     * mismatch is the metadata's fault more often than the tensor's, so it names the keys.
+     */
+    private void checkHeadShapes() {
+        for (int l = 0; l < hp.nLayers; l++) {
+            int q = hp.nHeads[l] * hp.headDim, kv = hp.nKvHeads[l] * hp.headDim;
+            checkRows(Weights.layer(l, "attn_q.weight"), q, "head_count " + hp.nHeads[l] + " x key_length " + hp.headDim);
+            checkRows(Weights.layer(l, "attn_k.weight"), kv, "head_count_kv " + hp.nKvHeads[l] + " x key_length " + hp.headDim);
+            checkRows(Weights.layer(l, "attn_qkv.weight"), q + 2 * kv, "(head_count " + hp.nHeads[l] + " + 2 x head_count_kv "
+                    + hp.nKvHeads[l] + ") x key_length " + hp.headDim);
+        }
+    }
+
+    private void checkRows(String tensor, int rows, String why) {
+        TensorInfo t = file.tensor(tensor);
+        if (t != null && t.rows() != rows) {
+            throw hp.error("attention.key_length", "heads do not match tensor '" + tensor + "' of shape " + t.shape() + ": "
+                    + why + " = " + rows + " rows expected");
+        }
     }
 
     /**

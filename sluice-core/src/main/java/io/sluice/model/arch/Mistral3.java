@@ -30,7 +30,7 @@ final class Mistral3 extends Decoder {
     Mistral3(GGUFFile file, int context) {
         super(file, Output.OWN_OR_TIED);
         temperatureScale = hp.number("attention.temperature_scale", 0f);
-        rope = new Rope(rope(Rope.Type.NORMAL, hp.number("rope.scaling.yarn_beta_fast", 32f), hp.number("rope.scaling.yarn_beta_slow", 1f),
+        rope = new Rope(rope(Rope.Type.NORMAL, hp.positive("rope.scaling.yarn_beta_fast", 32f), hp.positive("rope.scaling.yarn_beta_slow", 1f),
                 hp.number("rope.scaling.yarn_log_multiplier", 0f)).withFactors(frequencyFactors(context(context))));
         layers = new Layer[hp.nLayers];
         Attention[] attn = new Attention[layers.length];

@@ -57,7 +57,7 @@ public final class Rope {
     private float[] cos = new float[0], sin = new float[0];
 
     public Rope(Spec s) {
-        if (s.dims() % 2 != 0 || s.dims() > s.headDim() || s.dims() <= 0) throw new IllegalArgumentException("rope dims " + s.dims() + " for heads of " + s.headDim());
+        if (s.dims() % 2 != 0 || s.dims() > s.headDim() || s.dims() < 0) throw new IllegalArgumentException("rope dims " + s.dims() + " for heads of " + s.headDim());
         this.spec = s;
         this.half = s.dims() / 2;
         this.freq = new double[half];
