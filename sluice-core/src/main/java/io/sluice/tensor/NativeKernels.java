@@ -224,15 +224,30 @@ public final class NativeKernels {
      */
     public static void matmul(GGMLType type, MemorySegment w, long rowBytes, int r0, int r1, int cols,
                               MemorySegment act, long actStride, int ntok, float[] out, int outStride) {
-        if ((long) r1 * rowBytes > w.byteSize() || ntok * actStride > act.byteSize()
-                || (ntok > 0 && (long) (ntok - 1) * outStride + r1 > out.length)) {
+        matmul(type, w, rowBytes, r0, r1, cols, act, actStride, ntok, out, 0, outStride);
+    }
+
+    /**
+     * As {@link #matmul(GGMLType, MemorySegment, long, int, int, int, MemorySegment, long, int, float[], int)}
+     * with the results from out[outOff] on (token t, row r at outOff + t*outStride + r): a group of
+     * tokens, such as those one expert serves, writes its own part of a shared output.
+     */
+    public static void matmul(GGMLType type, MemorySegment w, long rowBytes, int r0, int r1, int cols,
+                              MemorySegment act, long actStride, int ntok, float[] out, int outOff, int outStride) {
+        if ((long) r1 * rowBytes > w.byteSize() || ntok * actStride > act.byteSize() || outOff < 0
+                || (ntok > 0 && outOff + (long) (ntok - 1) * outStride + r1 > out.length)) {
             throw new IndexOutOfBoundsException("matmul operands out of range");
         }
         try {
-            MATMUL.invokeExact(type.id, w, rowBytes, r0, r1, cols, act, actStride, ntok, MemorySegment.ofArray(out), (long) outStride);
+            MATMUL.invokeExact(type.id, w, rowBytes, r0, r1, cols, act, actStride, ntok, output(out, outOff), (long) outStride);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
+    }
+
+    private static MemorySegment output(float[] out, int outOff) {
+        MemorySegment s = MemorySegment.ofArray(out);
+        return outOff == 0 ? s : s.asSlice(4L * outOff);
     }
 
     /** Rows per group of the interleaved layout ({@link #repack}). */
@@ -269,12 +284,18 @@ public final class NativeKernels {
     /** {@link #matmul} on the x16 copy: r0 must be a multiple of 16 (r1 is the matrix's row count or a multiple of 16). */
     public static void matmulPacked(GGMLType type, MemorySegment packed, int r0, int r1, int cols,
                                     MemorySegment act, long actStride, int ntok, float[] out, int outStride) {
+        matmulPacked(type, packed, r0, r1, cols, act, actStride, ntok, out, 0, outStride);
+    }
+
+    /** {@link #matmulPacked(GGMLType, MemorySegment, int, int, int, MemorySegment, long, int, float[], int)} with the results from out[outOff] on. */
+    public static void matmulPacked(GGMLType type, MemorySegment packed, int r0, int r1, int cols,
+                                    MemorySegment act, long actStride, int ntok, float[] out, int outOff, int outStride) {
         if (r0 % GROUP_ROWS != 0 || r0 > r1 || (long) (r1 + GROUP_ROWS - 1) / GROUP_ROWS * repackedBytes(type, GROUP_ROWS, cols) > packed.byteSize() || ntok * actStride > act.byteSize()
-                || (ntok > 0 && (long) (ntok - 1) * outStride + r1 > out.length)) {
+                || outOff < 0 || (ntok > 0 && outOff + (long) (ntok - 1) * outStride + r1 > out.length)) {
             throw new IndexOutOfBoundsException("matmul operands out of range");
         }
         try {
-            MATMUL_PACKED.invokeExact(type.id, packed, r0, r1, cols, act, actStride, ntok, MemorySegment.ofArray(out), (long) outStride);
+            MATMUL_PACKED.invokeExact(type.id, packed, r0, r1, cols, act, actStride, ntok, output(out, outOff), (long) outStride);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
