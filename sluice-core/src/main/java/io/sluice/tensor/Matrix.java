@@ -60,6 +60,7 @@ public final class Matrix {
         }
         Matrix m = new Matrix(partName, format.type(), data.asSlice(first * rowBytes, count * rowBytes), count, cols);
         m.useNative = useNative;
+        m.repack = repack;
         return m;
     }
 
@@ -110,14 +111,14 @@ public final class Matrix {
      * for the row kernels on the file, or null when Java computes it (no native kernel, or one that
      * needs the interleaved copy while there is none).
      */
-    private MemorySegment nativeRoute() {
+    MemorySegment nativeRoute() {
         if (!useNative || !NativeKernels.supports(format.type())) return null;
         MemorySegment packed = repacked();
         if (packed != null) return packed;
         return NativeKernels.hasRowKernel(format.type()) ? MemorySegment.NULL : null;
     }
 
-    private static void quantizeActivations(GGMLType type, float[] x, int cols, int n, MemorySegment act, long stride) {
+    static void quantizeActivations(GGMLType type, float[] x, int cols, int n, MemorySegment act, long stride) {
         if (n >= 8) Parallel.forRange(n, 4, (s, e) -> NativeKernels.quantize(type, x, cols, s, e, act, stride));
         else NativeKernels.quantize(type, x, cols, 0, n, act, stride);
     }
