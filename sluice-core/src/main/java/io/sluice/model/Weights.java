@@ -71,6 +71,40 @@ public final class Weights {
         return out;
     }
 
+    /**
+     * The experts of a 3-D tensor {@code [cols, rows, experts]} (ggml order: expert e's rows × cols
+     * matrix is one contiguous block): one matrix view per expert over the mapped bytes, nothing
+     * copied (expert weights are most of a MoE file), each repacked, if at all, on its first use.
+     */
+    public Matrix[] experts(String name, int cols, int rows, int experts) {
+        TensorInfo t = file.requireTensor(name);
+        long[] d = t.dims();
+        if (d.length != 3 || d[0] != cols || d[1] != rows || d[2] != experts) {
+            throw error(name, "has shape " + t.shape() + ", expected [" + cols + ", " + rows + ", " + experts + "] (" + experts
+                    + " experts of " + rows + " rows of " + cols + ")");
+        }
+        Matrix all;
+        try {
+            all = Matrix.of(file, t);
+        } catch (IllegalArgumentException e) {
+            throw new GGUFException(e.getMessage(), e);
+        }
+        Matrix[] m = new Matrix[experts];
+        for (int e = 0; e < experts; e++) m[e] = all.rows(e * rows, rows, name + "[" + e + "]");
+        return m;
+    }
+
+    /** A 2-D tensor {@code [n, experts]} of one vector per expert (expert biases), decoded to floats: expert e's at e·n; null when absent. */
+    public float[] optionalExpertVectors(String name, int n, int experts) {
+        TensorInfo t = file.tensor(name);
+        if (t == null) return null;
+        long[] d = t.dims();
+        if (d.length != 2 || d[0] != n || d[1] != experts) {
+            throw error(name, "has shape " + t.shape() + ", expected [" + n + ", " + experts + "] (one " + n + "-value vector per expert)");
+        }
+        return vector(name, n * experts);
+    }
+
     /** A 1-D tensor of n values, decoded to floats. */
     public float[] vector(String name, int n) {
         TensorInfo t = file.requireTensor(name);

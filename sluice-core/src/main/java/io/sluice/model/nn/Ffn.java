@@ -10,9 +10,27 @@ import io.sluice.tensor.VectorMath;
  * The gated feed-forward block: out = down · (act(gate · x) ⊙ (up · x)), with act SiLU (SwiGLU,
  * Llama and most others) or tanh-GELU (GeGLU, Gemma), optional biases, and gate and up computed
  * as one fused operation (separate tensors, or one {@code ffn_up} holding both, split by view).
+ * The experts of a {@link Moe} layer are such blocks too and share its activations.
  */
 public final class Ffn {
-    public enum Activation { SILU, GELU }
+    /** How gate and up combine. */
+    public enum Activation {
+        /** SwiGLU: silu(gate) · up. */
+        SILU,
+        /** GeGLU: gelu(gate) · up, with ggml's tabulated tanh-GELU. */
+        GELU,
+        /** gpt-oss's clamped SwiGLU: x · σ(1.702 x) · (y + 1) with x = min(gate, 7), y = clamp(up, -7, 7). */
+        SWIGLU_OAI;
+
+        /** gate[i] = act(gate[i], up[i]) for i in [start, end). */
+        public void apply(float[] gate, float[] up, int start, int end) {
+            switch (this) {
+                case SILU -> VectorMath.swiglu(gate, up, start, end);
+                case GELU -> geglu(gate, up, start, end);
+                case SWIGLU_OAI -> swigluOai(gate, up, start, end);
+            }
+        }
+    }
 
     private final Matrix[] gateUp;
     private final float[] gateBias, upBias;
@@ -31,9 +49,15 @@ public final class Ffn {
 
     /** Layer l's ffn_gate, ffn_up, ffn_down (and their biases when the file has them). */
     public static Ffn load(Weights w, int l, int dim, int ff, Activation act) {
-        return new Ffn(w.matrix(Weights.layer(l, "ffn_gate.weight"), dim, ff), w.matrix(Weights.layer(l, "ffn_up.weight"), dim, ff),
-                w.optionalVector(Weights.layer(l, "ffn_gate.bias"), ff), w.optionalVector(Weights.layer(l, "ffn_up.bias"), ff),
-                w.matrix(Weights.layer(l, "ffn_down.weight"), ff, dim), w.optionalVector(Weights.layer(l, "ffn_down.bias"), dim), act);
+        return load(w, l, "", dim, ff, act);
+    }
+
+    /** The same for tensors named ffn_gate{suffix}, ...: "_shexp" is a MoE layer's shared expert. */
+    public static Ffn load(Weights w, int l, String suffix, int dim, int ff, Activation act) {
+        String gate = "ffn_gate" + suffix, up = "ffn_up" + suffix, down = "ffn_down" + suffix;
+        return new Ffn(w.matrix(Weights.layer(l, gate + ".weight"), dim, ff), w.matrix(Weights.layer(l, up + ".weight"), dim, ff),
+                w.optionalVector(Weights.layer(l, gate + ".bias"), ff), w.optionalVector(Weights.layer(l, up + ".bias"), ff),
+                w.matrix(Weights.layer(l, down + ".weight"), ff, dim), w.optionalVector(Weights.layer(l, down + ".bias"), dim), act);
     }
 
     /** Phi-3's layout: one ffn_up of 2·ff rows, gate first then up (no ffn_gate), and ffn_down. */
@@ -52,10 +76,7 @@ public final class Ffn {
         Ops.addBias(gate, gateBias, n);
         Ops.addBias(up, upBias, n);
         int len = n * width();
-        switch (act) {
-            case SILU -> Parallel.forRange(len, 4096, (s, e) -> VectorMath.swiglu(gate, up, s, e));
-            case GELU -> Parallel.forRange(len, 4096, (s, e) -> geglu(gate, up, s, e));
-        }
+        Parallel.forRange(len, 4096, (s, e) -> act.apply(gate, up, s, e));
         down.matmul(gate, out, n);
         Ops.addBias(out, downBias, n);
     }
@@ -67,6 +88,14 @@ public final class Ffn {
      */
     static void geglu(float[] g, float[] u, int start, int end) {
         for (int i = start; i < end; i++) g[i] = gelu(g[i]) * u[i];
+    }
+
+    /** As ggml's swiglu_oai with alpha 1.702 and limit 7 (x / (1 + e^(-alpha x)), then times y + 1). */
+    static void swigluOai(float[] g, float[] u, int start, int end) {
+        for (int i = start; i < end; i++) {
+            float x = Math.min(g[i], 7f), y = Math.max(-7f, Math.min(u[i], 7f));
+            g[i] = x / (1f + (float) Math.exp(-1.702f * x)) * (y + 1f);
+        }
     }
 
     static float gelu(float x) {
