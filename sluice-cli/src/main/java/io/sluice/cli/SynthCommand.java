@@ -10,13 +10,14 @@ import java.util.concurrent.Callable;
 
 @Command(name = "synth", description = "Write a random-weight model of a real model's shape (with a tokenizer) that llama.cpp loads too.")
 final class SynthCommand implements Callable<Integer> {
-    @Option(names = "--arch", description = "llama or qwen2 (must match the shape's)")
+    @Option(names = "--arch", description = "the shape's architecture (a check: must match it)")
     String arch;
 
-    @Option(names = "--shape", required = true, description = "tinyllama-1.1b, llama-3.2-1b, smollm-135m, qwen2.5-0.5b, qwen2.5-1.5b, tiny")
+    @Option(names = "--shape", required = true, description = "tinyllama-1.1b, llama-3.2-1b, smollm-135m, qwen2.5-0.5b, qwen2.5-1.5b, tiny; "
+            + "mixtures of experts: qwen3-30b-a3b, gpt-oss-20b, olmoe-1b-7b (and tiny-qwen3moe, tiny-qwen2moe, tiny-olmoe, tiny-mixtral, tiny-gpt-oss)")
     String shape;
 
-    @Option(names = "--type", required = true, description = "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k..q6_k, iq4_nl, iq4_xs, iq3_s, iq3_xxs, iq2_s, iq2_xs, iq2_xxs, iq1_m, iq1_s, tq1_0, tq2_0, mxfp4, q4_k_m")
+    @Option(names = "--type", required = true, description = "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k..q6_k, iq4_nl, iq4_xs, iq3_s, iq3_xxs, iq2_s, iq2_xs, iq2_xxs, iq1_m, iq1_s, tq1_0, tq2_0, mxfp4, q4_k_m, mxfp4_moe (MXFP4 experts, Q8_0 elsewhere)")
     String type;
 
     @Option(names = {"-o", "--output"}, required = true, description = "output GGUF file")

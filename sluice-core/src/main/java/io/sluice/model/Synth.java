@@ -20,12 +20,34 @@ import java.util.SplittableRandom;
 /**
  * Dummy models (vLLM's --load-format dummy): random weights in the shape of a real model, with a
  * synthetic SentencePiece tokenizer, written as a GGUF file llama.cpp loads too. Benchmarks need no
- * download; speed depends only on shape and tensor type.
+ * download; speed depends only on shape and tensor types. Mixture-of-experts shapes write the
+ * tensors and keys of their architecture (qwen3moe's per-head Q/K norms, qwen2moe's shared expert,
+ * olmoe's whole-projection Q/K norms, gpt-oss's biases, sinks and sliding window, Mixtral's
+ * experts in a llama file).
  */
 public final class Synth {
-    /** A real model's shape. */
-    public record Shape(String name, String arch, int dim, int layers, int heads, int kvHeads, int ffn, int vocab,
-                        int context, float ropeTheta, boolean tied) {
+    /**
+     * A real model's shape.
+     *
+     * @param headDim values per attention head (dim / heads unless the model says otherwise)
+     * @param experts the mixture of experts, or null for a dense feed-forward of ffn
+     */
+    public record Shape(String name, String arch, int dim, int layers, int heads, int kvHeads, int headDim, int ffn, int vocab,
+                        int context, float ropeTheta, boolean tied, Experts experts) {
+        /** A dense model with heads of dim / heads values. */
+        Shape(String name, String arch, int dim, int layers, int heads, int kvHeads, int ffn, int vocab, int context, float ropeTheta, boolean tied) {
+            this(name, arch, dim, layers, heads, kvHeads, dim / heads, ffn, vocab, context, ropeTheta, tied, null);
+        }
+    }
+
+    /**
+     * @param count   experts per layer
+     * @param used    experts per token
+     * @param ff      each expert's feed-forward width
+     * @param sharedFf the shared expert's width (qwen2moe), 0 for none
+     * @param window  gpt-oss's sliding window on alternate layers, 0 for none
+     */
+    public record Experts(int count, int used, int ff, int sharedFf, int window) {
     }
 
     public static final List<Shape> SHAPES = List.of(
@@ -35,7 +57,16 @@ public final class Synth {
             new Shape("qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, 1000000f, true),
             new Shape("qwen2.5-1.5b", "qwen2", 1536, 28, 12, 2, 8960, 151936, 32768, 1000000f, true),
             new Shape("tiny", "llama", 256, 2, 8, 2, 768, 512, 2048, 10000f, false),
-            new Shape("tiny-qwen2", "qwen2", 256, 2, 8, 2, 768, 512, 2048, 1000000f, true));
+            new Shape("tiny-qwen2", "qwen2", 256, 2, 8, 2, 768, 512, 2048, 1000000f, true),
+            // Mixtures of experts. feed_forward_length is what the published files carry (unused by the experts).
+            new Shape("qwen3-30b-a3b", "qwen3moe", 2048, 48, 32, 4, 128, 6144, 151936, 40960, 1000000f, false, new Experts(128, 8, 768, 0, 0)),
+            new Shape("gpt-oss-20b", "gpt-oss", 2880, 24, 64, 8, 64, 2880, 201088, 131072, 150000f, false, new Experts(32, 4, 2880, 0, 128)),
+            new Shape("olmoe-1b-7b", "olmoe", 2048, 16, 16, 16, 128, 1024, 50304, 4096, 10000f, false, new Experts(64, 8, 1024, 0, 0)),
+            new Shape("tiny-qwen3moe", "qwen3moe", 256, 2, 4, 1, 64, 64, 512, 512, 1000000f, false, new Experts(16, 4, 64, 0, 0)),
+            new Shape("tiny-qwen2moe", "qwen2moe", 256, 2, 4, 2, 64, 96, 512, 512, 1000000f, false, new Experts(8, 2, 64, 96, 0)),
+            new Shape("tiny-olmoe", "olmoe", 256, 2, 4, 4, 64, 64, 512, 512, 10000f, false, new Experts(16, 4, 64, 0, 0)),
+            new Shape("tiny-mixtral", "llama", 256, 2, 8, 2, 32, 128, 512, 512, 1000000f, false, new Experts(4, 2, 128, 0, 0)),
+            new Shape("tiny-gpt-oss", "gpt-oss", 256, 3, 4, 2, 64, 64, 512, 512, 150000f, false, new Experts(8, 4, 64, 0, 6)));
 
     private Synth() {
     }
@@ -46,25 +77,49 @@ public final class Synth {
                 + String.join(", ", SHAPES.stream().map(Shape::name).toList()));
     }
 
-    /** Parses a type name as llama.cpp spells it (q4_0, q8_0, f16, q4_k_m, ...); "q4_k_m" returns Q4_K with mixed=true. */
-    public record TypeSpec(GGMLType base, boolean mixedQ4KM) {
+    /** How tensor types follow from the file type, as llama-quantize decides them. */
+    public enum Recipe {
+        /** Every matrix in the base type (llama-quantize --pure). */
+        PURE,
+        /** Q4_K_M: Q4_K, with Q6_K for the output and for attn_v and ffn_down(_exps) in a third of the layers. */
+        Q4_K_M,
+        /** MXFP4_MOE, as gpt-oss is published: the experts MXFP4, every other matrix Q8_0. */
+        MXFP4_MOE
+    }
+
+    /** Parses a type name as llama.cpp spells it (q4_0, q8_0, f16, q4_k_m, mxfp4_moe, ...). */
+    public record TypeSpec(GGMLType base, Recipe recipe) {
         public static TypeSpec parse(String s) {
             String t = s.trim().toUpperCase(Locale.ROOT);
-            if (t.equals("Q4_K_M")) return new TypeSpec(GGMLType.Q4_K, true);
+            if (t.equals("Q4_K_M")) return new TypeSpec(GGMLType.Q4_K, Recipe.Q4_K_M);
+            if (t.equals("MXFP4_MOE")) {
+                if (!Formats.supports(GGMLType.MXFP4)) throw new IllegalArgumentException("mxfp4_moe needs the MXFP4 format, which this build does not compute");
+                return new TypeSpec(GGMLType.Q8_0, Recipe.MXFP4_MOE);
+            }
             if (t.equals("Q4_K_S")) t = "Q4_K";
             try {
                 GGMLType g = GGMLType.valueOf(t);
                 if (!Formats.supports(g)) throw new IllegalArgumentException();
-                return new TypeSpec(g, false);
+                return new TypeSpec(g, Recipe.PURE);
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("unsupported type '" + s + "' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k..q6_k, iq4_nl, iq4_xs, iq3_s, iq3_xxs, iq2_s, iq2_xs, iq2_xxs, iq1_m, iq1_s, tq1_0, tq2_0, mxfp4, q4_k_m)");
+                throw new IllegalArgumentException("unsupported type '" + s + "' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k..q6_k, iq4_nl, iq4_xs, iq3_s, iq3_xxs, iq2_s, iq2_xs, iq2_xxs, iq1_m, iq1_s, tq1_0, tq2_0, mxfp4, q4_k_m, mxfp4_moe)");
             }
+        }
+
+        /** The type of one matrix: its role's type in the recipe (output, a more-bits layer's attn_v/ffn_down, an expert). */
+        GGMLType of(boolean output, boolean moreBits, boolean expert) {
+            return switch (recipe) {
+                case PURE -> base;
+                case Q4_K_M -> output || moreBits ? GGMLType.Q6_K : base;
+                case MXFP4_MOE -> expert ? GGMLType.MXFP4 : base;
+            };
         }
     }
 
     /** llama.cpp's llama_ftype number for the file (only informative: tools print it). */
     static int fileType(TypeSpec t) {
-        if (t.mixedQ4KM) return 15;
+        if (t.recipe == Recipe.Q4_K_M) return 15;
+        if (t.recipe == Recipe.MXFP4_MOE) return 38;
         return switch (t.base) {
             case F32 -> 0; case F16 -> 1; case Q4_0 -> 2; case Q4_1 -> 3; case Q8_0 -> 7; case Q5_0 -> 8; case Q5_1 -> 9;
             case Q2_K -> 10; case Q3_K -> 12; case Q4_K -> 14; case Q5_K -> 16; case Q6_K -> 18; case BF16 -> 32;
@@ -74,12 +129,14 @@ public final class Synth {
         };
     }
 
-    /** Writes a random-weight model of {@code shape} with 2-D weights in {@code type}. */
+    /** Writes a random-weight model of {@code shape} with matrices in the types {@code type} gives them. */
     public static void write(Shape s, TypeSpec type, long seed, Path out) throws IOException {
         GGUFWriter w = new GGUFWriter();
         String a = s.arch;
+        Experts x = s.experts;
+        boolean gptOss = a.equals("gpt-oss");
         w.putString("general.architecture", a);
-        w.putString("general.name", "sluice-dummy-" + s.name + "-" + (type.mixedQ4KM ? "q4_k_m" : type.base.name().toLowerCase(Locale.ROOT)));
+        w.putString("general.name", "sluice-dummy-" + s.name + "-" + (type.recipe != Recipe.PURE ? type.recipe : type.base).toString().toLowerCase(Locale.ROOT));
         w.putU32("general.file_type", fileType(type));
         w.putU32(a + ".context_length", s.context);
         w.putU32(a + ".embedding_length", s.dim);
@@ -87,38 +144,81 @@ public final class Synth {
         w.putU32(a + ".feed_forward_length", s.ffn);
         w.putU32(a + ".attention.head_count", s.heads);
         w.putU32(a + ".attention.head_count_kv", s.kvHeads);
-        w.putU32(a + ".rope.dimension_count", s.dim / s.heads);
+        w.putU32(a + ".attention.key_length", s.headDim);
+        w.putU32(a + ".attention.value_length", s.headDim);
+        w.putU32(a + ".rope.dimension_count", s.headDim);
         w.putF32(a + ".rope.freq_base", s.ropeTheta);
         w.putF32(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
         w.putU32(a + ".vocab_size", s.vocab);
+        if (x != null) {
+            w.putU32(a + ".expert_count", x.count);
+            w.putU32(a + ".expert_used_count", x.used);
+            if (!a.equals("llama") && !a.equals("olmoe")) w.putU32(a + ".expert_feed_forward_length", x.ff);
+            if (x.sharedFf > 0) w.putU32(a + ".expert_shared_feed_forward_length", x.sharedFf);
+        }
+        if (gptOss) {
+            // As the published files: a window on even layers, YaRN from a 4096-token original context.
+            w.putU32(a + ".attention.sliding_window", x.window);
+            w.putString(a + ".rope.scaling.type", "yarn");
+            w.putF32(a + ".rope.scaling.factor", 32f);
+            w.putU32(a + ".rope.scaling.original_context_length", Math.min(4096, s.context / 8));
+        }
         addVocabulary(w, s.vocab);
 
         SplittableRandom root = new SplittableRandom(seed);
-        int headDim = s.dim / s.heads, kv = s.kvHeads * headDim;
+        int qDim = s.heads * s.headDim, kv = s.kvHeads * s.headDim;
         float scale = (float) (1.0 / Math.sqrt(s.dim));
-        // Q4_K_M keeps the most sensitive tensors at 6 bits, as llama.cpp's recipe does.
-        GGMLType outType = type.mixedQ4KM ? GGMLType.Q6_K : type.base;
-        matrix(w, "token_embd.weight", type.base, s.dim, s.vocab, 1f, root.split());
-        vector(w, "output_norm.weight", s.dim, 1f);
-        if (!s.tied) matrix(w, "output.weight", outType, s.dim, s.vocab, scale, root.split());
+        matrix(w, "token_embd.weight", type.of(false, false, false), s.dim, s.vocab, 1, 1f, root.split());
+        vector(w, "output_norm.weight", s.dim, 1f, 0.2f, root);
+        if (!s.tied) matrix(w, "output.weight", type.of(true, false, false), s.dim, s.vocab, 1, scale, root.split());
         for (int l = 0; l < s.layers; l++) {
             String p = "blk." + l + ".";
-            boolean moreBits = type.mixedQ4KM && (l < s.layers / 8 || l >= 7 * s.layers / 8 || (l - s.layers / 8) % 3 == 2);
-            GGMLType sensitive = moreBits ? GGMLType.Q6_K : type.base;
-            vector(w, p + "attn_norm.weight", s.dim, 1f);
-            matrix(w, p + "attn_q.weight", type.base, s.dim, s.dim, scale, root.split());
-            matrix(w, p + "attn_k.weight", type.base, s.dim, kv, scale, root.split());
-            matrix(w, p + "attn_v.weight", sensitive, s.dim, kv, scale, root.split());
-            if (a.equals("qwen2")) {
-                vector(w, p + "attn_q.bias", s.dim, 0f);
-                vector(w, p + "attn_k.bias", kv, 0f);
-                vector(w, p + "attn_v.bias", kv, 0f);
+            boolean moreBits = l < s.layers / 8 || l >= 7 * s.layers / 8 || (l - s.layers / 8) % 3 == 2;
+            vector(w, p + "attn_norm.weight", s.dim, 1f, 0.2f, root);
+            matrix(w, p + "attn_q.weight", type.of(false, false, false), s.dim, qDim, 1, scale, root.split());
+            matrix(w, p + "attn_k.weight", type.of(false, false, false), s.dim, kv, 1, scale, root.split());
+            matrix(w, p + "attn_v.weight", type.of(false, moreBits, false), s.dim, kv, 1, scale, root.split());
+            if (a.equals("qwen2") || a.equals("qwen2moe") || gptOss) {
+                vector(w, p + "attn_q.bias", qDim, 0f, 0.5f, root);
+                vector(w, p + "attn_k.bias", kv, 0f, 0.5f, root);
+                vector(w, p + "attn_v.bias", kv, 0f, 0.5f, root);
             }
-            matrix(w, p + "attn_output.weight", type.base, s.dim, s.dim, scale, root.split());
-            vector(w, p + "ffn_norm.weight", s.dim, 1f);
-            matrix(w, p + "ffn_gate.weight", type.base, s.dim, s.ffn, scale, root.split());
-            matrix(w, p + "ffn_up.weight", type.base, s.dim, s.ffn, scale, root.split());
-            matrix(w, p + "ffn_down.weight", sensitive, s.ffn, s.dim, (float) (1.0 / Math.sqrt(s.ffn)), root.split());
+            if (a.equals("qwen3moe")) {
+                vector(w, p + "attn_q_norm.weight", s.headDim, 1f, 0.2f, root);
+                vector(w, p + "attn_k_norm.weight", s.headDim, 1f, 0.2f, root);
+            } else if (a.equals("olmoe")) {
+                vector(w, p + "attn_q_norm.weight", qDim, 1f, 0.2f, root);
+                vector(w, p + "attn_k_norm.weight", kv, 1f, 0.2f, root);
+            }
+            matrix(w, p + "attn_output.weight", type.of(false, false, false), qDim, s.dim, 1, (float) (1.0 / Math.sqrt(qDim)), root.split());
+            if (gptOss) {
+                vector(w, p + "attn_output.bias", s.dim, 0f, 0.5f, root);
+                vector(w, p + "attn_sinks.weight", s.heads, 0f, 0.5f, root);
+            }
+            vector(w, p + (gptOss ? "post_attention_norm.weight" : "ffn_norm.weight"), s.dim, 1f, 0.2f, root);
+            if (x == null) {
+                matrix(w, p + "ffn_gate.weight", type.of(false, false, false), s.dim, s.ffn, 1, scale, root.split());
+                matrix(w, p + "ffn_up.weight", type.of(false, false, false), s.dim, s.ffn, 1, scale, root.split());
+                matrix(w, p + "ffn_down.weight", type.of(false, moreBits, false), s.ffn, s.dim, 1, (float) (1.0 / Math.sqrt(s.ffn)), root.split());
+                continue;
+            }
+            // The router stays F32, as llama-quantize leaves it.
+            matrix(w, p + "ffn_gate_inp.weight", GGMLType.F32, s.dim, x.count, 1, scale, root.split());
+            matrix(w, p + "ffn_gate_exps.weight", type.of(false, false, true), s.dim, x.ff, x.count, scale, root.split());
+            matrix(w, p + "ffn_up_exps.weight", type.of(false, false, true), s.dim, x.ff, x.count, scale, root.split());
+            matrix(w, p + "ffn_down_exps.weight", type.of(false, moreBits, true), x.ff, s.dim, x.count, (float) (1.0 / Math.sqrt(x.ff)), root.split());
+            if (gptOss) {
+                vector(w, p + "ffn_gate_inp.bias", x.count, 0f, 0.5f, root);
+                w.addTensor(p + "ffn_gate_exps.bias", GGMLType.F32, new long[]{x.ff, x.count}, floats(x.ff * x.count, 0f, 0.5f, root));
+                w.addTensor(p + "ffn_up_exps.bias", GGMLType.F32, new long[]{x.ff, x.count}, floats(x.ff * x.count, 0f, 0.5f, root));
+                w.addTensor(p + "ffn_down_exps.bias", GGMLType.F32, new long[]{s.dim, x.count}, floats(s.dim * x.count, 0f, 0.5f, root));
+            }
+            if (x.sharedFf > 0) {
+                vector(w, p + "ffn_gate_inp_shexp.weight", s.dim, 0f, 0.5f, root);
+                matrix(w, p + "ffn_gate_shexp.weight", type.of(false, false, false), s.dim, x.sharedFf, 1, scale, root.split());
+                matrix(w, p + "ffn_up_shexp.weight", type.of(false, false, false), s.dim, x.sharedFf, 1, scale, root.split());
+                matrix(w, p + "ffn_down_shexp.weight", type.of(false, moreBits, false), x.sharedFf, s.dim, 1, (float) (1.0 / Math.sqrt(x.sharedFf)), root.split());
+            }
         }
         w.write(out);
     }
@@ -162,18 +262,40 @@ public final class Synth {
         w.putBool("tokenizer.ggml.add_eos_token", false);
     }
 
-    private static void vector(GGUFWriter w, String name, int n, float value) {
-        float[] v = new float[n];
-        java.util.Arrays.fill(v, value);
-        byte[] bytes = new byte[n * 4];
-        java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(v);
-        w.addTensor(name, GGMLType.F32, new long[]{n}, bytes);
+    /** A 1-D F32 tensor (norm weights, biases, sinks) of values uniform in center ± spread. */
+    private static void vector(GGUFWriter w, String name, int n, float center, float spread, SplittableRandom rng) {
+        w.addTensor(name, GGMLType.F32, new long[]{n}, floats(n, center, spread, rng));
     }
 
-    /** A rows × cols matrix of uniform random values in [-scale·√3, scale·√3), quantized row by row as it is written. */
-    private static void matrix(GGUFWriter w, String name, GGMLType type, int cols, int rows, float scale, SplittableRandom rng) {
+    private static byte[] floats(int n, float center, float spread, SplittableRandom rng) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = center + (float) (rng.nextDouble() * 2 - 1) * spread;
+        byte[] bytes = new byte[n * 4];
+        java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(v);
+        return bytes;
+    }
+
+    /**
+     * A rows × cols matrix (times {@code experts} stacked as a 3-D tensor when more than 1) of
+     * uniform random values in [-scale·√3, scale·√3), quantized row by row as it is written. A
+     * K-quant whose blocks the rows cannot fill falls back as llama-quantize does (Q4_K to Q5_0,
+     * Q6_K to Q8_0, ...).
+     */
+    private static void matrix(GGUFWriter w, String name, GGMLType type, int cols, int rows, int experts, float scale, SplittableRandom rng) {
         long seed = rng.nextLong();
-        w.addTensor(name, type, new long[]{cols, rows}, out -> writeRows(out, type, cols, rows, scale, seed));
+        GGMLType t = cols % type.blockSize == 0 ? type : fallback(type);
+        long[] dims = experts > 1 ? new long[]{cols, rows, experts} : new long[]{cols, rows};
+        w.addTensor(name, t, dims, out -> writeRows(out, t, cols, Math.multiplyExact(rows, experts), scale, seed));
+    }
+
+    /** llama-quantize's replacement for a type whose blocks a row length does not fill. */
+    private static GGMLType fallback(GGMLType t) {
+        return switch (t) {
+            case Q4_K -> GGMLType.Q5_0;
+            case Q5_K -> GGMLType.Q5_1;
+            case Q6_K -> GGMLType.Q8_0;
+            default -> GGMLType.F16;
+        };
     }
 
     private static void writeRows(OutputStream out, GGMLType type, int cols, int rows, float scale, long seed) throws IOException {

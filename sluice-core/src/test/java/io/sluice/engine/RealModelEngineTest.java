@@ -90,10 +90,14 @@ class RealModelEngineTest {
         }
     }
 
-    /** stories260K and every new architecture's tiny fixture (q8_0: the native kernels, gemma's windows, phi3's fused tensors...). */
+    /**
+     * stories260K and every new architecture's tiny fixture (q8_0: the native kernels, gemma's
+     * windows, phi3's fused tensors, the MoE models' expert grouping, which must not change results...).
+     */
     static List<String> invarianceModels() {
         List<String> files = new ArrayList<>(List.of("stories260K.gguf"));
-        for (String arch : new String[]{"qwen3", "gemma3", "gemma2", "phi3", "llama3", "mistral3", "olmo2", "granite", "smollm3"}) {
+        for (String arch : new String[]{"qwen3", "gemma3", "gemma2", "phi3", "llama3", "mistral3", "olmo2", "granite", "smollm3",
+                "qwen3moe", "gpt-oss"}) {
             files.add("tiny-" + arch + "-q8_0.gguf");
         }
         return files;
@@ -139,31 +143,35 @@ class RealModelEngineTest {
         }
     }
 
-    @Test
-    void aShared256TokenPrefixIsComputedOnce() throws Exception {
-        Random r = new Random(12);
-        int[] prefix = r.ints(256, 3, 512).toArray();
-        prefix[0] = 1;
-        int[] a = IntStream.concat(Arrays.stream(prefix), r.ints(9, 3, 512)).toArray();
-        int[] b = IntStream.concat(Arrays.stream(prefix), r.ints(13, 3, 512)).toArray();
-        int[] bAlone;
-        try (LlmEngine e = new LlmEngine(stories, config(GGMLType.F16, 128, 4))) {
-            Collector c = new Collector();
-            e.submit(greedy(b, 16), c);
-            c.await();
-            bAlone = c.idArray();
-        }
-        try (LlmEngine e = new LlmEngine(stories, config(GGMLType.F16, 128, 4))) {
-            Collector ca = new Collector();
-            e.submit(greedy(a, 16), ca);
-            ca.await();
-            long before = e.metrics().computedPromptTokens();
-            Collector cb = new Collector();
-            e.submit(greedy(b, 16), cb);
-            GenerationEvent.Finished f = cb.await();
-            assertEquals(13, e.metrics().computedPromptTokens() - before);
-            assertEquals(256, f.usage().cachedPromptTokens());
-            assertArrayEquals(bAlone, cb.idArray());
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"stories260K.gguf", "tiny-qwen3moe-q8_0.gguf", "tiny-gpt-oss-q8_0.gguf"})
+    void aShared256TokenPrefixIsComputedOnce(String file) throws Exception {
+        try (Model m = file.equals("stories260K.gguf") ? null : Model.load(Fixtures.model(file))) {
+            Model model = m != null ? m : stories;
+            Random r = new Random(12);
+            int[] prefix = r.ints(256, 3, 512).toArray();
+            prefix[0] = 1;
+            int[] a = IntStream.concat(Arrays.stream(prefix), r.ints(9, 3, 512)).toArray();
+            int[] b = IntStream.concat(Arrays.stream(prefix), r.ints(13, 3, 512)).toArray();
+            int[] bAlone;
+            try (LlmEngine e = new LlmEngine(model, config(GGMLType.F16, 128, 4))) {
+                Collector c = new Collector();
+                e.submit(greedy(b, 16), c);
+                c.await();
+                bAlone = c.idArray();
+            }
+            try (LlmEngine e = new LlmEngine(model, config(GGMLType.F16, 128, 4))) {
+                Collector ca = new Collector();
+                e.submit(greedy(a, 16), ca);
+                ca.await();
+                long before = e.metrics().computedPromptTokens();
+                Collector cb = new Collector();
+                e.submit(greedy(b, 16), cb);
+                GenerationEvent.Finished f = cb.await();
+                assertEquals(13, e.metrics().computedPromptTokens() - before);
+                assertEquals(256, f.usage().cachedPromptTokens());
+                assertArrayEquals(bAlone, cb.idArray(), file);
+            }
         }
     }
 

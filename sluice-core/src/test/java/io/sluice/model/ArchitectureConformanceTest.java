@@ -27,11 +27,15 @@ class ArchitectureConformanceTest {
     static final String[] ARCHS = {"qwen3", "gemma3", "gemma2", "phi3", "llama3", "mistral3", "olmo2", "granite", "smollm3"};
     static final String[] TYPES = {"f32", "q8_0", "q4_k_m"};
     static final String[] QWEN3_MORE = {"q5_k_m", "q6_k", "iq4_nl", "iq4_xs", "tq2_0", "mxfp4"};
+    /** Mixtures of experts: the same types, and gpt-oss as it is published (MXFP4 experts, Q8_0 elsewhere). */
+    static final String[] MOE = {"qwen3moe", "gpt-oss"};
 
     static List<String> models() {
         List<String> names = new ArrayList<>();
         for (String arch : ARCHS) for (String t : TYPES) names.add("tiny-" + arch + "-" + t);
         for (String t : QWEN3_MORE) names.add("tiny-qwen3-" + t);
+        for (String arch : MOE) for (String t : TYPES) names.add("tiny-" + arch + "-" + t);
+        names.add("tiny-gpt-oss-mxfp4_moe");
         return names;
     }
 

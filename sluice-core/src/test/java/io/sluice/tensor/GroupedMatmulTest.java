@@ -15,9 +15,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
  * The grouped product against one {@link Matrix#matmul} per group on that group's gathered
- * input rows: the same kernels on the same activations, so the results must be identical, bit
- * for bit (on whichever path, native or Java, the format takes here), for groups of many tokens,
- * of one, and of none.
+ * input rows: the same kernels on the same activations, so the results must be identical (bit for
+ * bit on the native kernels; the Java dots may differ in the last bit between calls, as the
+ * Vector API sums lanes in another order once the JIT compiles them), for groups of many
+ * tokens, of one, and of none.
  */
 class GroupedMatmulTest {
     private static Matrix random(GGMLType type, int rows, int cols, long seed, Arena arena) {
@@ -65,6 +66,14 @@ class GroupedMatmulTest {
         return out;
     }
 
+    private static void same(GGMLType type, float[] want, float[] got, String what) {
+        if (NativeKernels.supports(type)) {
+            assertArrayEquals(want, got, what);
+            return;
+        }
+        for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-6f * Math.max(1f, Math.abs(want[i])), what + " at " + i);
+    }
+
     @ParameterizedTest
     @EnumSource(names = {"F32", "Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q5_K"})
     void equalsOneMatmulPerGroup(GGMLType type) {
@@ -85,13 +94,13 @@ class GroupedMatmulTest {
             float[] x = gaussian(tokens * cols, 3);
             float[] g = new float[src.length * rows], u = new float[src.length * rows];
             GroupedMatmul.matmul(x, tokens, src, start, new Matrix[][]{gate, up}, new float[][]{g, u});
-            assertArrayEquals(reference(x, cols, src, start, gate), g, "gate, " + NativeKernels.status());
-            assertArrayEquals(reference(x, cols, src, start, up), u, "up");
+            same(type, reference(x, cols, src, start, gate), g, "gate, " + NativeKernels.status());
+            same(type, reference(x, cols, src, start, up), u, "up");
 
             // Slot-ordered input (the down projection of the experts' hidden rows), a second call on the same experts.
             float[] h = gaussian(src.length * cols, 4), d = new float[src.length * rows];
             GroupedMatmul.matmul(h, src.length, null, start, new Matrix[][]{gate}, new float[][]{d});
-            assertArrayEquals(reference(h, cols, null, start, gate), d, "slot-ordered input");
+            same(type, reference(h, cols, null, start, gate), d, "slot-ordered input");
         }
     }
 
@@ -105,8 +114,8 @@ class GroupedMatmulTest {
             float[] x = gaussian(4 * cols, 7);
             float[] oa = new float[5 * rows], ob = new float[5 * rows];
             GroupedMatmul.matmul(x, 4, src, start, new Matrix[][]{a, b}, new float[][]{oa, ob});
-            assertArrayEquals(reference(x, cols, src, start, a), oa);
-            assertArrayEquals(reference(x, cols, src, start, b), ob);
+            same(GGMLType.Q4_K, reference(x, cols, src, start, a), oa, "Q4_K set");
+            same(GGMLType.Q5_0, reference(x, cols, src, start, b), ob, "Q5_0 set");
         }
     }
 

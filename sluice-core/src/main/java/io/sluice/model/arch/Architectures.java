@@ -24,9 +24,13 @@ public final class Architectures {
     private static final Map<String, Loader> REGISTRY = new LinkedHashMap<>();
 
     static {
-        REGISTRY.put("llama", (f, ctx) -> new Llama(f, ctx, Rope.Type.NORMAL));
-        REGISTRY.put("qwen2", (f, ctx) -> new Llama(f, ctx, Rope.Type.NEOX));
-        REGISTRY.put("qwen3", Qwen3::new);
+        REGISTRY.put("llama", (f, ctx) -> new Llama(f, ctx, Rope.Type.NORMAL, Llama.FFN));
+        REGISTRY.put("qwen2", (f, ctx) -> new Llama(f, ctx, Rope.Type.NEOX, FeedForwardLoader.DENSE));
+        REGISTRY.put("qwen2moe", (f, ctx) -> new Llama(f, ctx, Rope.Type.NEOX, Qwen2Moe.FFN));
+        REGISTRY.put("qwen3", (f, ctx) -> new Qwen3(f, ctx, FeedForwardLoader.DENSE));
+        REGISTRY.put("qwen3moe", (f, ctx) -> new Qwen3(f, ctx, Qwen3Moe.FFN));
+        REGISTRY.put("olmoe", Olmoe::new);
+        REGISTRY.put("gpt-oss", GptOss::new);
         REGISTRY.put("gemma2", Gemma2::new);
         REGISTRY.put("gemma3", Gemma3::new);
         REGISTRY.put("phi3", Phi3::new);

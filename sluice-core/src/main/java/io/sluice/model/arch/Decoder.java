@@ -9,6 +9,7 @@ import io.sluice.model.Model;
 import io.sluice.model.ModelConfig;
 import io.sluice.model.Weights;
 import io.sluice.model.nn.Attention;
+import io.sluice.model.nn.Moe;
 import io.sluice.model.nn.Norm;
 import io.sluice.model.nn.Ops;
 import io.sluice.model.nn.Rope;
@@ -49,6 +50,7 @@ public abstract class Decoder implements Model {
     private final Matrix output;
     private final float[] outputBias;
     private final Attention.Workspace attention = new Attention.Workspace();
+    private final Moe.Workspace experts = new Moe.Workspace();
     private KvLayout kvLayout;
     private int qDim, kvDim, ffnDim, maxHeadDim, maxGroup;
     private Rope[] ropes;
@@ -206,6 +208,11 @@ public abstract class Decoder implements Model {
         return attention;
     }
 
+    /** The work buffers of the model's MoE layers, if any ({@link #activationBytes} counts what they reserve). */
+    protected final Moe.Workspace moeWorkspace() {
+        return experts;
+    }
+
     /** Work buffers for the batch, with each token's embedding in x (scaled by embeddingScale, 1 for none). */
     protected final Scratch embed(Batch b, float embeddingScale) {
         int n = b.size;
@@ -253,7 +260,7 @@ public abstract class Decoder implements Model {
     public long activationBytes(int tokens) {
         long bytes = Scratch.bytes(tokens, dim, qDim, kvDim, ffnDim);
         for (Rope r : ropes) bytes += r.bytes(tokens);
-        return bytes + Parallel.threads() * Attention.Workspace.bytes(64, maxHeadDim, maxGroup);
+        return bytes + Parallel.threads() * Attention.Workspace.bytes(64, maxHeadDim, maxGroup) + experts.bytes(tokens);
     }
 
     @Override

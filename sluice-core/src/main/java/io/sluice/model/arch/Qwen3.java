@@ -5,7 +5,7 @@ import io.sluice.model.Batch;
 import io.sluice.model.KvStore;
 import io.sluice.model.Weights;
 import io.sluice.model.nn.Attention;
-import io.sluice.model.nn.Ffn;
+import io.sluice.model.nn.FeedForward;
 import io.sluice.model.nn.Norm;
 import io.sluice.model.nn.Ops;
 import io.sluice.model.nn.Qkv;
@@ -18,29 +18,30 @@ import io.sluice.tensor.Matrix;
  */
 final class Qwen3 extends Decoder {
     private record Layer(float[] attnNorm, Qkv qkv, float[] qNorm, float[] kNorm, Attention attn, Matrix wo,
-                         float[] ffnNorm, Ffn ffn) {
+                         float[] ffnNorm, FeedForward ffn) {
     }
 
     private final Layer[] layers;
     private final Rope rope;
 
-    Qwen3(GGUFFile file, int context) {
+    Qwen3(GGUFFile file, int context, FeedForwardLoader ffn) {
         super(file, Output.OWN_OR_TIED);
         rope = new Rope(rope(Rope.Type.NEOX));
         layers = new Layer[hp.nLayers];
         Attention[] attn = new Attention[layers.length];
+        FeedForward[] ffns = new FeedForward[layers.length];
         for (int l = 0; l < layers.length; l++) {
             Attention.Options a = Attention.Options.standard(hp.nHeads[l], hp.nKvHeads[l], hp.headDim);
             attn[l] = new Attention(l, a);
+            ffns[l] = ffn.load(this, l);
             layers[l] = new Layer(weights.vector(Weights.layer(l, "attn_norm.weight"), dim),
                     Qkv.load(weights, l, dim, a.qDim(), a.kvDim()),
                     weights.vector(Weights.layer(l, "attn_q_norm.weight"), hp.headDim),
                     weights.vector(Weights.layer(l, "attn_k_norm.weight"), hp.headDim), attn[l],
                     weights.matrix(Weights.layer(l, "attn_output.weight"), a.qDim(), dim),
-                    weights.vector(Weights.layer(l, "ffn_norm.weight"), dim),
-                    Ffn.load(weights, l, dim, hp.ffnDim[l], Ffn.Activation.SILU));
+                    weights.vector(Weights.layer(l, "ffn_norm.weight"), dim), ffns[l]);
         }
-        plan(attn, maxFfn(), rope);
+        plan(attn, FeedForward.maxWidth(ffns), rope);
     }
 
     @Override

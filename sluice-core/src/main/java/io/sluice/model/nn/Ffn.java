@@ -12,7 +12,7 @@ import io.sluice.tensor.VectorMath;
  * as one fused operation (separate tensors, or one {@code ffn_up} holding both, split by view).
  * The experts of a {@link Moe} layer are such blocks too and share its activations.
  */
-public final class Ffn {
+public final class Ffn implements FeedForward {
     /** How gate and up combine. */
     public enum Activation {
         /** SwiGLU: silu(gate) · up. */
@@ -66,11 +66,13 @@ public final class Ffn {
         return new Ffn(gu[0], gu[1], null, null, w.matrix(Weights.layer(l, "ffn_down.weight"), ff, dim), null, act);
     }
 
+    @Override
     public int width() {
         return down.cols();
     }
 
     /** out = FFN(x) for n rows; gate and up are work buffers of n × width() floats. out may be x. */
+    @Override
     public void forward(float[] x, int n, float[] gate, float[] up, float[] out) {
         Matrix.matmulAll(x, n, gateUp, new float[][]{gate, up});
         Ops.addBias(gate, gateBias, n);

@@ -24,7 +24,7 @@ import java.util.Arrays;
  * tokens ({@link GroupedMatmul}: every expert's row groups split over the threads together),
  * and the results are scattered back to the tokens with their routing weights.
  */
-public final class Moe {
+public final class Moe implements FeedForward {
     /** llama.cpp's expert_gating_func: how router logits become expert weights. */
     public enum Gating {
         /** Softmax over all experts; the top k keep their probabilities (Mixtral, Qwen-MoE, OLMoE). */
@@ -108,9 +108,10 @@ public final class Moe {
     private final Ffn.Activation act;
     private final Ffn shared;
     private final float[] sharedGate;
+    private final Workspace ws;
 
     private Moe(Routing routing, int dim, int ff, Matrix router, float[] routerBias, Matrix[] gate, Matrix[] up, Matrix[] down,
-                float[] gateBias, float[] upBias, float[] downBias, Ffn.Activation act, Ffn shared, float[] sharedGate) {
+                float[] gateBias, float[] upBias, float[] downBias, Ffn.Activation act, Ffn shared, float[] sharedGate, Workspace ws) {
         this.routing = routing;
         this.dim = dim;
         this.ff = ff;
@@ -124,14 +125,17 @@ public final class Moe {
         this.act = act;
         this.shared = shared;
         this.sharedGate = sharedGate;
+        this.ws = ws;
+        ws.reserve(this);
     }
 
     /**
      * Layer l's router ({@code ffn_gate_inp}, its bias when the file has one), experts
      * ({@code ffn_{gate,up,down}_exps}, their biases when present) of width ff, and, with
      * sharedFf &gt; 0, the shared expert ({@code ffn_*_shexp}) and its gate ({@code ffn_gate_inp_shexp}).
+     * ws: the work buffers, one for all MoE layers of a model.
      */
-    public static Moe load(Weights w, int l, int dim, int ff, Routing r, Ffn.Activation act, int sharedFf) {
+    public static Moe load(Weights w, int l, int dim, int ff, Routing r, Ffn.Activation act, int sharedFf, Workspace ws) {
         int e = r.experts();
         Matrix router = w.matrix(Weights.layer(l, "ffn_gate_inp.weight"), dim, e);
         float[] routerBias = w.optionalVector(Weights.layer(l, "ffn_gate_inp.bias"), e);
@@ -143,7 +147,7 @@ public final class Moe {
         float[] db = w.optionalExpertVectors(Weights.layer(l, "ffn_down_exps.bias"), dim, e);
         Ffn shared = sharedFf > 0 ? Ffn.load(w, l, "_shexp", dim, sharedFf, Ffn.Activation.SILU) : null;
         float[] sharedGate = sharedFf > 0 ? w.vector(Weights.layer(l, "ffn_gate_inp_shexp.weight"), dim) : null;
-        return new Moe(r, dim, ff, router, routerBias, gate, up, down, gb, ub, db, act, shared, sharedGate);
+        return new Moe(r, dim, ff, router, routerBias, gate, up, down, gb, ub, db, act, shared, sharedGate, ws);
     }
 
     public Routing routing() {
@@ -151,20 +155,22 @@ public final class Moe {
     }
 
     /** The routed experts' feed-forward width. */
-    public int width() {
+    public int expertWidth() {
         return ff;
     }
 
-    /** The shared expert's width, 0 without one. */
-    public int sharedWidth() {
+    /** The shared expert's width, the only one that uses the caller's gate and up buffers (0 without one). */
+    @Override
+    public int width() {
         return shared != null ? shared.width() : 0;
     }
 
     /**
      * out = the layer's output for the n rows of x (dim values each, already normalised); out may
-     * be x. ws holds the work buffers (one Workspace serves every layer of a model).
+     * be x. gate and up (n × {@link #width()}) serve the shared expert; the rest is in the Workspace.
      */
-    public void forward(float[] x, int n, float[] out, Workspace ws) {
+    @Override
+    public void forward(float[] x, int n, float[] gateBuf, float[] upBuf, float[] out) {
         if (n <= 0) return;
         int k = routing.used(), ne = routing.experts();
         ws.ensure(n, this);
@@ -195,7 +201,7 @@ public final class Moe {
 
         if (shared != null) {
             // Before the scatter: out may be x.
-            shared.forward(x, n, ws.sharedGateUp, ws.sharedUp, ws.sharedOut);
+            shared.forward(x, n, gateBuf, upBuf, ws.sharedOut);
             for (int t = 0; t < n; t++) {
                 float g = VectorMath.dot(sharedGate, 0, x, t * dim, dim);
                 ws.sharedScale[t] = 1f / (1f + (float) Math.exp(-g));
@@ -272,21 +278,35 @@ public final class Moe {
         for (int i = 0; i < n; i++) dst[dOff + i] /= sum;
     }
 
-    /** Heap bytes of the work buffers for n tokens (what {@link Workspace} grows to for this layer). */
-    public long bytes(int n) {
-        long k = routing.used(), ne = routing.experts(), slots = n * k, sf = sharedWidth();
-        long floats = n * ne + ne + slots + 2 * slots * ff + slots * dim + (shared != null ? n + 2L * n * sf + (long) n * dim : 0);
-        long ints = slots * 3 + 2 * (ne + 1);
-        return 4 * (floats + ints);
-    }
-
-    /** The work buffers of a model's MoE layers, grown to the largest batch and layer seen. */
+    /**
+     * The work buffers of a model's MoE layers (one for all of them: layers run one at a time),
+     * grown to the largest batch seen; {@link #bytes} plans them for the largest layer.
+     */
     public static final class Workspace {
         float[] logits = new float[0], probs = new float[0], weight = new float[0];
         int[] chosen = new int[0], start = new int[0], fill = new int[0], src = new int[0], slotOf = new int[0];
         float[] gate = new float[0], up = new float[0], y = new float[0];
-        float[] sharedGateUp = new float[0], sharedUp = new float[0], sharedOut = new float[0], sharedScale = new float[0];
+        float[] sharedOut = new float[0], sharedScale = new float[0];
         float[][] gateUpOut = {gate, up}, downOut = {y};
+        /** The largest layer reserved: experts, chosen per token, expert width, dim, with a shared expert. */
+        private int experts, used, ff, dim;
+        private boolean shared;
+
+        void reserve(Moe m) {
+            experts = Math.max(experts, m.routing.experts());
+            used = Math.max(used, m.routing.used());
+            ff = Math.max(ff, m.ff);
+            dim = Math.max(dim, m.dim);
+            shared |= m.shared != null;
+        }
+
+        /** Heap bytes of the buffers for a batch of n tokens through the largest layer reserved (0 with none). */
+        public long bytes(int n) {
+            long slots = (long) n * used;
+            long floats = (long) n * experts + experts + slots * (1 + 2L * ff + dim) + (shared ? (long) n * (1 + dim) : 0);
+            long ints = slots * 4 + 2L * (experts + 1);
+            return 4 * (floats + ints);
+        }
 
         void ensure(int n, Moe m) {
             int ne = m.routing.experts(), slots = n * m.routing.used();
@@ -304,8 +324,6 @@ public final class Moe {
             if (gateUpOut[0] != gate || gateUpOut[1] != up) gateUpOut = new float[][]{gate, up};
             if (downOut[0] != y) downOut = new float[][]{y};
             if (m.shared != null) {
-                sharedGateUp = grow(sharedGateUp, n * m.shared.width());
-                sharedUp = grow(sharedUp, n * m.shared.width());
                 sharedOut = grow(sharedOut, n * m.dim);
                 sharedScale = grow(sharedScale, n);
             }
