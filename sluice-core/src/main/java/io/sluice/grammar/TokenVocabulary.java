@@ -46,9 +46,7 @@ public final class TokenVocabulary {
                 ids.add(id);
             }
         }
-        long t0 = System.nanoTime();
         this.trie = TokenTrie.build(keys.toArray(new byte[0][]), ids.stream().mapToInt(Integer::intValue).toArray());
-        if (Boolean.getBoolean("sluice.grammar.debug")) System.err.printf("trie %.1f ms%n", (System.nanoTime() - t0) / 1e6);
     }
 
     /** The (cached) vocabulary of a tokenizer. */
