@@ -36,6 +36,21 @@ public final class BatchedBench {
         }
     }
 
+    /**
+     * The schema of {@code --json-schema}: an object of ten required properties of every kind
+     * (strings, a bounded integer, a number, a boolean, an enum, an array, a nested object, a date).
+     */
+    public static final String TEN_PROPERTY_SCHEMA = """
+            {"type": "object", "properties": {
+              "name": {"type": "string"}, "age": {"type": "integer", "minimum": 0, "maximum": 150},
+              "email": {"type": "string"}, "active": {"type": "boolean"}, "score": {"type": "number"},
+              "tags": {"type": "array", "items": {"type": "string"}},
+              "role": {"enum": ["admin", "user", "guest"]},
+              "address": {"type": "object", "properties": {"city": {"type": "string"}, "zip": {"type": "string"}}, "required": ["city", "zip"]},
+              "created": {"type": "string", "format": "date"}, "note": {"type": "string"}},
+             "required": ["name", "age", "email", "active", "score", "tags", "role", "address", "created", "note"]}
+            """;
+
     private BatchedBench() {
     }
 

@@ -36,12 +36,12 @@ public final class TokenGrammar {
     private final int memoCapacity;
     private final Stacks initial;
 
-    private TokenGrammar(Automaton a, TokenVocabulary vocab) {
+    private TokenGrammar(Automaton a, TokenVocabulary vocab, int memoEntries) {
         this.a = a;
         this.vocab = vocab;
         this.words = TokenVocabulary.words(vocab.size);
         this.positions = new PositionMask[a.nodes];
-        this.memoCapacity = Math.max(8, Math.min(1024, MEMO_BYTES / Math.max(8, words * 8)));
+        this.memoCapacity = memoEntries;
         this.memo = new LinkedHashMap<>(16, 0.75f, true) {
             @Override
             protected boolean removeEldestEntry(Map.Entry<Stacks, long[]> eldest) {
@@ -53,15 +53,21 @@ public final class TokenGrammar {
         this.initial = s.snapshot();
     }
 
-    /** Compiles g for this vocabulary (token terminals are resolved against it). */
+    /** Compiles g for this vocabulary (token terminals are resolved against it), memoizing masks of up to 32 MiB. */
     public static TokenGrammar compile(Grammar g, TokenVocabulary vocab) {
+        int words = TokenVocabulary.words(vocab.size);
+        return compile(g, vocab, Math.max(8, Math.min(1024, MEMO_BYTES / Math.max(8, words * 8))));
+    }
+
+    /** As {@link #compile(Grammar, TokenVocabulary)}, keeping at most memoEntries masks of recent parse states (0: none). */
+    public static TokenGrammar compile(Grammar g, TokenVocabulary vocab, int memoEntries) {
         Automaton a = Automaton.compile(g, vocab::tokenByText);
         for (int[] te : a.tokenEdges) {
             for (int k = 0; k < te.length; k += 3) {
                 if (te[k] < 0 || te[k] >= vocab.size) throw new GrammarException("token id " + te[k] + " is outside the vocabulary (0.." + (vocab.size - 1) + ")");
             }
         }
-        TokenGrammar tg = new TokenGrammar(a, vocab);
+        TokenGrammar tg = new TokenGrammar(a, vocab, memoEntries);
         return tg;
     }
 
@@ -156,7 +162,7 @@ public final class TokenGrammar {
 
     /** Sets in mask (maskWords() longs, overwritten) the tokens allowed in state. */
     void fillMask(Stacks state, long[] mask) {
-        boolean memoize = state.size <= MEMO_MAX_STACKS;
+        boolean memoize = memoCapacity > 0 && state.size <= MEMO_MAX_STACKS;
         if (memoize) {
             long[] hit;
             synchronized (this) {
