@@ -1,0 +1,195 @@
+package io.sluice.template;
+
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The closed set of values a template computes with: Python's None, bool, int, float, str, list, tuple,
+ * dict, plus Jinja's undefined, namespace, callables (macros, builtins, bound methods) and a few
+ * interpreter objects (loop, cycler, joiner). Nothing else exists for a template: no Java object, class,
+ * method or reflection is reachable, whatever it writes. Data enters only through {@link #of(Object)},
+ * which copies plain JSON-like Java data and refuses anything else.
+ */
+public sealed interface Value permits Value.None, Value.Undefined, Value.Bool, Value.Int, Value.Real, Value.Str,
+        Value.Seq, Value.Dict, Value.Namespace, Value.Func, Value.Obj {
+
+    /** Python's None. */
+    enum None implements Value { NONE }
+
+    /** Jinja's (non-strict) undefined: prints as '', iterates as empty, is false; most other uses fail with {@code hint}. */
+    record Undefined(String hint) implements Value {
+    }
+
+    record Bool(boolean value) implements Value {
+        public static final Bool TRUE = new Bool(true);
+        public static final Bool FALSE = new Bool(false);
+
+        public static Bool of(boolean b) {
+            return b ? TRUE : FALSE;
+        }
+    }
+
+    /** Python int, as 64 bits: arithmetic that would overflow is an error rather than a silent wrap. */
+    record Int(long value) implements Value {
+    }
+
+    /** Python float. */
+    record Real(double value) implements Value {
+    }
+
+    record Str(String value) implements Value {
+        public static final Str EMPTY = new Str("");
+    }
+
+    /** A Python list (mutable through list methods) or tuple. Equality/hash are structural, for tuple dict keys. */
+    final class Seq implements Value {
+        public final ArrayList<Value> items;
+        public final boolean tuple;
+
+        public Seq(ArrayList<Value> items, boolean tuple) {
+            this.items = items;
+            this.tuple = tuple;
+        }
+
+        public static Seq list(List<Value> items) {
+            return new Seq(new ArrayList<>(items), false);
+        }
+
+        public static Seq tuple(Value... items) {
+            return new Seq(new ArrayList<>(List.of(items)), true);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Seq s && s.tuple == tuple && s.items.equals(items);
+        }
+
+        @Override
+        public int hashCode() {
+            return items.hashCode() * 31 + (tuple ? 1 : 0);
+        }
+
+        @Override
+        public String toString() {
+            return Py.repr(this);
+        }
+    }
+
+    /** A Python dict (insertion-ordered). */
+    final class Dict implements Value {
+        public final LinkedHashMap<Value, Value> map;
+
+        public Dict(LinkedHashMap<Value, Value> map) {
+            this.map = map;
+        }
+
+        public Dict() {
+            this(new LinkedHashMap<>());
+        }
+
+        public Value get(String key) {
+            return map.get(new Str(key));
+        }
+
+        @Override
+        public String toString() {
+            return Py.repr(this);
+        }
+    }
+
+    /** Jinja's namespace(): the one object whose attributes a template may assign ({@code set ns.x = ...}). */
+    final class Namespace implements Value {
+        public final LinkedHashMap<String, Value> attrs = new LinkedHashMap<>();
+    }
+
+    /** Anything callable: builtins, macros, bound methods. */
+    final class Func implements Value {
+        /** The call itself; {@code in} is the running render (limits, callbacks). */
+        @FunctionalInterface
+        public interface Impl {
+            Value call(Interpreter in, Args args);
+        }
+
+        public final String name;
+        public final String kind; // for repr: "function", "macro", "method"
+        final Impl impl;
+
+        public Func(String name, String kind, Impl impl) {
+            this.name = name;
+            this.kind = kind;
+            this.impl = impl;
+        }
+
+        public static Func builtin(String name, Impl impl) {
+            return new Func(name, "function", impl);
+        }
+    }
+
+    /** Interpreter objects with read-only attributes (loop, cycler, joiner). */
+    non-sealed interface Obj extends Value {
+        /** The attribute, or null when there is none. */
+        Value attr(String name);
+
+        String typeName();
+    }
+
+    // ---- data from Java ----
+
+    /** Nesting deeper than this in data handed to a template is refused (it could only be hostile). */
+    int MAX_DATA_DEPTH = 512;
+
+    /**
+     * Copies plain Java data into template values: null, String/CharSequence, Boolean, integral and
+     * floating-point Numbers, Map (keys as values of their own), List/Iterable/arrays of Object, and Values.
+     * Anything else is refused: templates never see Java objects.
+     *
+     * @throws IllegalArgumentException for an unsupported type or nesting deeper than {@link #MAX_DATA_DEPTH}
+     */
+    static Value of(Object o) {
+        return of(o, 0);
+    }
+
+    private static Value of(Object o, int depth) {
+        if (depth > MAX_DATA_DEPTH) throw new IllegalArgumentException("template data nested deeper than " + MAX_DATA_DEPTH + " levels");
+        return switch (o) {
+            case null -> None.NONE;
+            case Value v -> v;
+            case CharSequence s -> new Str(s.toString());
+            case Boolean b -> Bool.of(b);
+            case Integer i -> new Int(i);
+            case Long l -> new Int(l);
+            case Short s -> new Int(s);
+            case Byte b -> new Int(b);
+            case BigInteger b -> b.bitLength() < 64 ? new Int(b.longValue()) : new Real(b.doubleValue());
+            case BigDecimal b -> new Real(b.doubleValue());
+            case Double d -> new Real(d);
+            case Float f -> new Real(f);
+            case Map<?, ?> m -> {
+                LinkedHashMap<Value, Value> out = LinkedHashMap.newLinkedHashMap(m.size());
+                for (var e : m.entrySet()) out.put(of(e.getKey(), depth + 1), of(e.getValue(), depth + 1));
+                yield new Dict(out);
+            }
+            case Object[] a -> {
+                ArrayList<Value> out = new ArrayList<>(a.length);
+                for (Object x : a) out.add(of(x, depth + 1));
+                yield new Seq(out, false);
+            }
+            case Iterable<?> it -> {
+                ArrayList<Value> out = new ArrayList<>();
+                for (Object x : it) out.add(of(x, depth + 1));
+                yield new Seq(out, false);
+            }
+            default -> throw new IllegalArgumentException("template data cannot hold a " + o.getClass().getSimpleName()
+                    + " (only null, strings, booleans, numbers, maps and lists)");
+        };
+    }
+
+    /** Python's str() of this value, as {{ value }} prints it. */
+    default String str() {
+        return Py.str(this);
+    }
+}
