@@ -132,27 +132,20 @@ final class Builtins {
                     count == null || count instanceof Value.None ? -1 : Py.asLong(count)));
         });
         FILTERS.put("string", (in, v, a) -> v instanceof Str ? v : str(Py.str(v)));
-        FILTERS.put("safe", (in, v, a) -> v);
+        FILTERS.put("safe", (in, v, a) -> v instanceof Str s && s.isMarkup() ? v : Str.markup(Py.str(v)));
         Filter escape = (in, v, a) -> {
-            String s = Py.str(v);
-            StringBuilder sb = new StringBuilder(s.length());
-            for (int i = 0; i < s.length(); i++) {
-                char c = s.charAt(i);
-                switch (c) {
-                    case '&' -> sb.append("&amp;");
-                    case '<' -> sb.append("&lt;");
-                    case '>' -> sb.append("&gt;");
-                    case '"' -> sb.append("&#34;");
-                    case '\'' -> sb.append("&#39;");
-                    default -> sb.append(c);
-                }
-            }
-            in.charge(sb.length());
-            return str(sb.toString());
+            if (v instanceof Str s && s.isMarkup()) return s;
+            String e = Py.htmlEscape(Py.str(v));
+            in.charge(e.length());
+            return Str.markup(e);
         };
         FILTERS.put("escape", escape);
         FILTERS.put("e", escape);
-        FILTERS.put("forceescape", escape);
+        FILTERS.put("forceescape", (in, v, a) -> {
+            String e = Py.htmlEscape(Py.str(v));
+            in.charge(e.length());
+            return Str.markup(e);
+        });
         FILTERS.put("center", (in, v, a) -> {
             a.expect("center", "width");
             return str(PyStr.pad(in, Py.str(v), Py.asLong(a.get(0, "width", new Int(80))), " ", '^'));
@@ -440,7 +433,7 @@ final class Builtins {
             return new Seq(out, false);
         });
         FILTERS.put("map", (in, v, a) -> {
-            List<Value> items = iterate(in, v);
+            List<Value> items = Py.truthy(v) ? iterate(in, v) : List.of();
             List<Value> out = new ArrayList<>(items.size());
             if (a.positional().isEmpty()) {
                 Value attr = a.keywords().get("attribute");
@@ -625,7 +618,7 @@ final class Builtins {
         String test = pos.size() > at ? Py.str(pos.get(at)) : null;
         Args rest = new Args(pos.size() > at + 1 ? pos.subList(at + 1, pos.size()) : List.of(), a.keywords());
         List<Value> out = new ArrayList<>();
-        for (Value x : iterate(in, v)) {
+        for (Value x : Py.truthy(v) ? iterate(in, v) : List.<Value>of()) {
             Value subject = byAttr ? attribute(in, x, attr, null) : x;
             boolean ok = test == null ? Py.truthy(subject) : in.test(test, subject, rest);
             if (ok == keep) out.add(x);

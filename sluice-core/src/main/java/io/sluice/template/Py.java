@@ -304,7 +304,10 @@ public final class Py {
         }
         if (a instanceof Str s && b instanceof Str t) {
             in.charge((long) s.value().length() + t.value().length());
-            return new Str(s.value() + t.value());
+            if (s.isMarkup() != t.isMarkup()) { // Markup + str escapes the str (and str + Markup, via Markup.__radd__)
+                return Str.markup((s.isMarkup() ? s.value() : htmlEscape(s.value())) + (t.isMarkup() ? t.value() : htmlEscape(t.value())));
+            }
+            return s.isMarkup() ? Str.markup(s.value() + t.value()) : new Str(s.value() + t.value());
         }
         if (a instanceof Seq s && b instanceof Seq t && s.tuple == t.tuple) {
             in.charge((long) s.items.size() + t.items.size());
@@ -314,6 +317,27 @@ public final class Py {
             return new Seq(out, s.tuple);
         }
         throw operandError("+", a, b);
+    }
+
+    /** MarkupSafe's escape: &, <, >, " and ' as entities. */
+    static String htmlEscape(String s) {
+        StringBuilder sb = null;
+        for (int i = 0; i < s.length(); i++) {
+            String rep = switch (s.charAt(i)) {
+                case '&' -> "&amp;";
+                case '<' -> "&lt;";
+                case '>' -> "&gt;";
+                case '"' -> "&#34;";
+                case '\'' -> "&#39;";
+                default -> null;
+            };
+            if (rep != null && sb == null) sb = new StringBuilder(s.length() + 16).append(s, 0, i);
+            if (sb != null) {
+                if (rep != null) sb.append(rep);
+                else sb.append(s.charAt(i));
+            }
+        }
+        return sb == null ? s : sb.toString();
     }
 
     static Value sub(Value a, Value b) {

@@ -41,8 +41,50 @@ public sealed interface Value permits Value.None, Value.Undefined, Value.Bool, V
     record Real(double value) implements Value {
     }
 
-    record Str(String value) implements Value {
+    /**
+     * Python str. {@code markup} marks MarkupSafe's Markup (from |safe and |escape): concatenating a plain
+     * string to it with + HTML-escapes the plain one, as Jinja does; some templates rely on that.
+     */
+    final class Str implements Value {
         public static final Str EMPTY = new Str("");
+        private final String value;
+        private final boolean markup;
+
+        public Str(String value) {
+            this(value, false);
+        }
+
+        private Str(String value, boolean markup) {
+            this.value = value;
+            this.markup = markup;
+        }
+
+        public static Str markup(String value) {
+            return new Str(value, true);
+        }
+
+        public String value() {
+            return value;
+        }
+
+        public boolean isMarkup() {
+            return markup;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Str s && s.value.equals(value);
+        }
+
+        @Override
+        public int hashCode() {
+            return value.hashCode();
+        }
+
+        @Override
+        public String toString() {
+            return value;
+        }
     }
 
     /** A Python list (mutable through list methods) or tuple. Equality/hash are structural, for tuple dict keys. */
