@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 /** The {@code sluice} command: one subcommand per job. */
 @Command(name = "sluice", mixinStandardHelpOptions = true, version = "sluice 0.1.0",
         description = "LLM inference server for the JVM.",
-        subcommands = {ServeCommand.class, RunCommand.class, PullCommand.class, LsCommand.class, RmCommand.class, InfoCommand.class, TokenizeCommand.class, LogitsCommand.class, BenchCommand.class, SynthCommand.class,
+        subcommands = {ServeCommand.class, RunCommand.class, PullCommand.class, LsCommand.class, RmCommand.class, InfoCommand.class, TokenizeCommand.class, TemplateCommand.class, LogitsCommand.class, BenchCommand.class, SynthCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Longest error line printed; corrupt files can put megabytes of binary "names" into a message. */

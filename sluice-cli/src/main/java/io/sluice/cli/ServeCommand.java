@@ -30,8 +30,12 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--api-key", description = "require Authorization: Bearer KEY on /v1 requests")
     String apiKey;
 
-    @Option(names = "--chat-template-file", description = "Jinja chat template to use instead of the model's")
+    @Option(names = "--chat-template-file", description = "Jinja chat template to use instead of the model's (refused at start-up if it does not work)")
     Path chatTemplate;
+
+    @Option(names = "--cors-origin", description = "let pages from this origin (e.g. http://localhost:3000, or *) call the API from a browser; "
+            + "off by default: no CORS headers")
+    String corsOrigin;
 
     @Option(names = {"-t", "--threads"}, description = "worker threads (default: cores)")
     Integer threads;
@@ -46,7 +50,7 @@ final class ServeCommand implements Callable<Integer> {
         if (chatTemplate != null && Files.isDirectory(chatTemplate)) throw new IllegalArgumentException(chatTemplate + " is a directory, not a template file");
         Path model = source.resolve(false);
         ServerConfig cfg = new ServerConfig(host, port, alias != null ? alias : source.defaultAlias(model), apiKey, ServerConfig.DEFAULT_MAX_BODY_BYTES,
-                chatTemplate == null ? null : Files.readString(chatTemplate), null);
+                chatTemplate == null ? null : Files.readString(chatTemplate), null, corsOrigin);
         try {
             java.net.InetAddress.getByName(cfg.host());
         } catch (java.net.UnknownHostException e) {

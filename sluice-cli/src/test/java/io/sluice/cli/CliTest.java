@@ -55,6 +55,32 @@ class CliTest {
         assertEquals("1 " + lines[0], bos.out().trim());
     }
 
+    @Test
+    void templatePrintsThePromptOfAConversation(@TempDir Path dir) throws Exception {
+        Path tmpl = dir.resolve("t.jinja"), conv = dir.resolve("c.json"), arr = dir.resolve("a.json");
+        Files.writeString(tmpl, "{% for m in messages %}[{{ m.role }}:{{ m.content }}{% for c in m.tool_calls or [] %} {{ c.function.arguments|tojson }}{% endfor %}]"
+                + "{% endfor %}{{ tools|length if tools else 0 }}{% if enable_thinking is defined %}T{{ enable_thinking }}{% endif %}{% if add_generation_prompt %}>{% endif %}");
+        Files.writeString(conv, "{\"messages\":[{\"role\":\"user\",\"content\":\"{{ 7*7 }}\"},{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"1\","
+                + "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\": 1}\"}}]}],"
+                + "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}");
+        Result r = run("template", "--chat-template-file", tmpl.toString(), "--messages", conv.toString(), "--kwargs", "{\"enable_thinking\": false}");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("[user:{{ 7*7 }}][assistant: {\"a\": 1}]1TFalse>", r.out());
+        Files.writeString(arr, "[{\"role\":\"user\",\"content\":\"hi\"}]");
+        Result noGen = run("template", "--chat-template-file", tmpl.toString(), "--messages", arr.toString(), "--no-generation-prompt");
+        assertEquals("[user:hi]0", noGen.out());
+        Result chatml = run("template", "-m", Fixtures.model("stories260K.gguf").toString(), "--messages", arr.toString());
+        assertEquals(0, chatml.code(), chatml.err());
+        assertEquals("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", chatml.out());
+        Files.writeString(arr, "[{\"role\":\"wizard\",\"content\":\"hi\"}]");
+        Result bad = run("template", "--chat-template-file", tmpl.toString(), "--messages", arr.toString());
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().startsWith("sluice: ") && bad.err().contains("messages[0].role"), bad.err());
+        Files.writeString(tmpl, "{% for %}");
+        Result broken = run("template", "--chat-template-file", tmpl.toString(), "--messages", conv.toString());
+        assertTrue(broken.code() == 1 && broken.err().startsWith("sluice: chat template: "), broken.err());
+    }
+
     /** The fixture's expected ids for one of its test strings. */
     static String expectedIds(Path vocab, String text) throws Exception {
         byte[] raw = Files.readAllBytes(Path.of(vocab + ".inp"));

@@ -13,8 +13,6 @@ import io.sluice.model.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -29,10 +27,12 @@ final class Completions {
     private static final long KEEPALIVE_MS = 10_000;
 
     private final ServerMetrics metrics;
+    private final PromptRenderer renderer;
     private final Set<Run> running = ConcurrentHashMap.newKeySet();
 
-    Completions(ServerMetrics metrics) {
+    Completions(ServerMetrics metrics, PromptRenderer renderer) {
         this.metrics = metrics;
+        this.renderer = renderer;
     }
 
     /** A submitted generation: engine events, stamped on arrival, in a queue the HTTP thread drains. */
@@ -71,10 +71,14 @@ final class Completions {
         if (p.model() != null && !p.model().equals(s.alias())) {
             throw new ApiException(404, "invalid_request_error", "The model '" + p.model() + "' does not exist (this server serves '" + s.alias() + "')", "model", "model_not_found");
         }
-        int[] prompt = p.chat() ? chatPrompt(s, p.messages()) : completionPrompt(s, p);
-        if (prompt.length == 0) throw ApiException.invalid(p.chat() ? "messages" : "prompt", "the prompt is empty after tokenization");
+        if (p.isChat() && p.chat().tools() != null) {
+            // Rendering tools needs their calls parsed back out of the answer too (issue 11); /apply-template shows the prompt.
+            throw ApiException.invalid("tools", "tools (function calling) are not supported by this server yet");
+        }
+        int[] prompt = p.isChat() ? chatPrompt(s, p.chat()) : completionPrompt(s, p);
+        if (prompt.length == 0) throw ApiException.invalid(p.isChat() ? "messages" : "prompt", "the prompt is empty after tokenization");
         if (prompt.length >= s.contextLength()) {
-            throw ApiException.invalid(p.chat() ? "messages" : "prompt", "This model's maximum context length is " + s.contextLength()
+            throw ApiException.invalid(p.isChat() ? "messages" : "prompt", "This model's maximum context length is " + s.contextLength()
                     + " tokens, however your prompt has " + prompt.length + " tokens (at least one token must be left to generate).", "context_length_exceeded");
         }
         GenerationRequest req;
@@ -93,7 +97,7 @@ final class Completions {
         }
         running.add(run);
         try {
-            String id = (p.chat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
+            String id = (p.isChat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
             long created = System.currentTimeMillis() / 1000;
             if (p.stream()) stream(ctx, s, p, run, id, created);
             else respond(ctx, s, p, run, id, created);
@@ -112,13 +116,13 @@ final class Completions {
         };
     }
 
-    private static int[] chatPrompt(ModelState s, List<Map<String, Object>> messages) {
-        String text;
-        try {
-            text = s.template().render(messages, s.bosText(), s.eosText(), true);
-        } catch (ChatTemplate.TemplateException e) {
-            throw ApiException.invalid("messages", "The model's chat template rejected these messages: " + e.getMessage());
-        }
+    /** The model's chat template applied to the request (what /apply-template returns). */
+    String renderPrompt(ModelState s, ChatInput input) throws InterruptedException {
+        return renderer.render(s.template(), input, s.bosText(), s.eosText());
+    }
+
+    private int[] chatPrompt(ModelState s, ChatInput input) throws InterruptedException {
+        String text = renderPrompt(s, input);
         Tokenizer tok = s.tokenizer();
         // The template writes special tokens as text (<|im_start|>, maybe bos_token); parse them as special.
         int[] ids = tok.encode(text, false, true);
@@ -140,7 +144,7 @@ final class Completions {
 
     private void respond(Context ctx, ModelState s, ParsedRequest p, Run run, String id, long created) throws InterruptedException {
         StringBuilder text = new StringBuilder();
-        Logprobs lp = p.topLogprobs() >= 0 ? new Logprobs(s.tokenizer(), p.chat()) : null;
+        Logprobs lp = p.topLogprobs() >= 0 ? new Logprobs(s.tokenizer(), p.isChat()) : null;
         GenerationEvent.Finished fin;
         while (true) {
             GenerationEvent ev = run.next(Long.MAX_VALUE);
@@ -153,10 +157,10 @@ final class Completions {
             }
         }
         String finish = finishReason(fin);
-        ObjectNode out = base(id, p.chat() ? "chat.completion" : "text_completion", created, s.alias());
+        ObjectNode out = base(id, p.isChat() ? "chat.completion" : "text_completion", created, s.alias());
         ObjectNode choice = out.putArray("choices").addObject();
         choice.put("index", 0);
-        if (p.chat()) {
+        if (p.isChat()) {
             ObjectNode msg = choice.putObject("message");
             msg.put("role", "assistant");
             msg.put("content", text.toString());
@@ -211,10 +215,10 @@ final class Completions {
         res.setCharacterEncoding("UTF-8");
         res.setHeader("Cache-Control", "no-cache");
         res.setHeader("X-Accel-Buffering", "no"); // tell reverse proxies not to buffer the stream
-        String object = p.chat() ? "chat.completion.chunk" : "text_completion";
+        String object = p.isChat() ? "chat.completion.chunk" : "text_completion";
         try {
             OutputStream out = res.getOutputStream();
-            if (p.chat()) {
+            if (p.isChat()) {
                 ObjectNode first = chunk(id, object, created, s.alias(), p);
                 ObjectNode delta = choice(first).putObject("delta");
                 delta.put("role", "assistant");
@@ -235,10 +239,10 @@ final class Completions {
                     if (t.text().isEmpty() && p.topLogprobs() < 0) continue; // mid-character or a possible stop string
                     ObjectNode c = chunk(id, object, created, s.alias(), p);
                     ObjectNode ch = choice(c);
-                    if (p.chat()) ch.putObject("delta").put("content", t.text());
+                    if (p.isChat()) ch.putObject("delta").put("content", t.text());
                     else ch.put("text", t.text());
                     if (p.topLogprobs() >= 0) {
-                        Logprobs lp = new Logprobs(s.tokenizer(), p.chat());
+                        Logprobs lp = new Logprobs(s.tokenizer(), p.isChat());
                         lp.add(t, offset);
                         ch.set("logprobs", lp.json());
                     } else {
@@ -260,7 +264,7 @@ final class Completions {
                 }
                 ObjectNode last = chunk(id, object, created, s.alias(), p);
                 ObjectNode ch = choice(last);
-                if (p.chat()) ch.putObject("delta");
+                if (p.isChat()) ch.putObject("delta");
                 else ch.put("text", "");
                 ch.putNull("logprobs");
                 ch.put("finish_reason", finish);

@@ -1,14 +1,13 @@
 package io.sluice.server;
 
+import io.sluice.chat.ChatTemplate;
 import io.sluice.engine.Engine;
 import io.sluice.engine.LlmEngine;
 import io.sluice.model.Model;
 import io.sluice.model.tokenizer.Tokenizer;
+import io.sluice.template.TemplateException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import java.util.List;
-import java.util.Map;
 
 /** Everything the handlers need about the served model, fixed once the engine is set. */
 record ModelState(Engine engine, String alias, Tokenizer tokenizer, ChatTemplate template, String bosText, String eosText,
@@ -31,24 +30,37 @@ record ModelState(Engine engine, String alias, Tokenizer tokenizer, ChatTemplate
     }
 
     /**
-     * The configured template, else the model's, else ChatML. A template that cannot even render a one-message
-     * conversation (Jinja features Jinjava lacks) is replaced by ChatML with a warning, so chat still works.
+     * The configured template, else the model's, else ChatML. Each is compiled and given a trial render
+     * (a short conversation, within the render limits) once, here. A model file whose template fails is
+     * reported once and replaced by ChatML, so chat still works; a template the operator configured
+     * (--chat-template-file) that fails refuses to start instead, since that is a mistake to fix.
      */
-    private static ChatTemplate template(ServerConfig cfg, String fromModel, String bos, String eos) {
-        String src = cfg.chatTemplate() != null ? cfg.chatTemplate() : fromModel;
-        if (src == null || src.isBlank()) {
-            LOG.info("model has no chat template; using ChatML");
-            return new ChatTemplate(null);
-        }
-        ChatTemplate t = new ChatTemplate(src);
-        try {
-            t.render(List.of(Map.of("role", "user", "content", "Hello")), bos, eos, true);
-        } catch (ChatTemplate.TemplateException e) {
-            if (!e.raisedByTemplate()) {
-                LOG.warn("chat template cannot be rendered ({}); falling back to ChatML", e.getMessage());
-                return new ChatTemplate(null);
+    static ChatTemplate template(ServerConfig cfg, String fromModel, String bos, String eos) {
+        if (cfg.chatTemplate() != null) {
+            String problem;
+            try {
+                ChatTemplate t = ChatTemplate.compile(cfg.chatTemplate());
+                problem = t.check(bos, eos);
+                if (problem == null) return t;
+            } catch (TemplateException e) {
+                problem = e.getMessage();
             }
+            throw new IllegalArgumentException("the configured chat template does not work: " + problem);
         }
-        return t;
+        if (fromModel == null || fromModel.isBlank()) {
+            LOG.info("model has no chat template; using ChatML");
+            return ChatTemplate.chatml();
+        }
+        String problem;
+        try {
+            ChatTemplate t = ChatTemplate.compile(fromModel);
+            problem = t.check(bos, eos);
+            if (problem == null) return t;
+        } catch (TemplateException e) {
+            problem = e.getMessage();
+        }
+        LOG.warn("the model's chat template (tokenizer.chat_template) cannot be used: {}; falling back to ChatML, which may not be "
+                + "the format this model was trained on (give one with --chat-template-file)", problem);
+        return ChatTemplate.chatml();
     }
 }

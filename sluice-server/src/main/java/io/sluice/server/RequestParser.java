@@ -27,12 +27,10 @@ final class RequestParser {
             // llama.cpp-style extras
             "top_k", "min_p", "repeat_penalty", "repeat_last_n", "ignore_eos");
     private static final Set<String> CHAT_ONLY = Set.of(
-            "messages", "max_completion_tokens", "logprobs", "top_logprobs", "tools", "tool_choice",
+            "messages", "chat_template_kwargs", "add_generation_prompt", "max_completion_tokens", "logprobs", "top_logprobs", "tools", "tool_choice",
             "parallel_tool_calls", "response_format", "modalities", "audio", "functions", "function_call",
             "reasoning_effort", "prediction", "web_search_options");
     private static final Set<String> COMPLETIONS_ONLY = Set.of("prompt", "suffix", "echo", "best_of", "logprobs");
-    private static final Set<String> MESSAGE_KEYS = Set.of("role", "content", "name", "tool_calls", "tool_call_id", "refusal", "audio", "function_call");
-    private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
 
     private final int vocabSize;
     private final int contextLength;
@@ -45,8 +43,7 @@ final class RequestParser {
     ParsedRequest parseChat(JsonNode body) {
         ObjectNode o = object(body);
         rejectUnknown(o, COMMON, CHAT_ONLY);
-        List<Map<String, Object>> messages = messages(o.get("messages"));
-        rejectIfSet(o, "tools", "tools (function calling) are not supported by this server");
+        ChatInput input = ChatInput.parse(o);
         rejectIfSet(o, "functions", "functions are not supported by this server");
         rejectIfSet(o, "function_call", "function_call is not supported by this server");
         rejectIfSet(o, "audio", "audio output is not supported by this server");
@@ -72,7 +69,7 @@ final class RequestParser {
         Integer top = integerOrNull(o, "top_logprobs", 0, 20);
         if (top != null && !Boolean.TRUE.equals(logprobs)) throw ApiException.invalid("top_logprobs", "top_logprobs requires logprobs to be true");
         int topLogprobs = Boolean.TRUE.equals(logprobs) ? (top == null ? 0 : top) : -1;
-        return common(o, true, messages, null, null, maxTokens, 0, topLogprobs);
+        return common(o, input, null, null, maxTokens, 0, topLogprobs);
     }
 
     ParsedRequest parseCompletion(JsonNode body) {
@@ -104,11 +101,12 @@ final class RequestParser {
         if (bestOf != null && bestOf != 1) throw ApiException.invalid("best_of", "best_of must be 1 (only one completion per request is supported)");
         Integer maxTokens = integerOrNull(o, "max_tokens", 1, Integer.MAX_VALUE);
         Integer logprobs = integerOrNull(o, "logprobs", 0, 20);
-        return common(o, false, null, text, tokens, maxTokens, COMPLETIONS_DEFAULT_MAX_TOKENS, logprobs == null ? -1 : logprobs);
+        return common(o, null, text, tokens, maxTokens, COMPLETIONS_DEFAULT_MAX_TOKENS, logprobs == null ? -1 : logprobs);
     }
 
-    private ParsedRequest common(ObjectNode o, boolean chat, List<Map<String, Object>> messages, String text, int[] tokens,
+    private ParsedRequest common(ObjectNode o, ChatInput input, String text, int[] tokens,
                                  Integer maxTokens, int defaultMaxTokens, int topLogprobs) {
+        boolean chat = input != null;
         String model = string(o, "model");
         if (maxTokens != null && maxTokens > contextLength) {
             throw ApiException.invalid(chat && o.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens",
@@ -163,7 +161,7 @@ final class RequestParser {
                 seed != null ? seed : ThreadLocalRandom.current().nextLong(),
                 bias);
         int max = maxTokens != null ? maxTokens : defaultMaxTokens;
-        return new ParsedRequest(chat, model, messages, text, tokens, max, sampling, stop, Boolean.TRUE.equals(ignoreEos),
+        return new ParsedRequest(input, model, text, tokens, max, sampling, stop, Boolean.TRUE.equals(ignoreEos),
                 topLogprobs, Boolean.TRUE.equals(stream), includeUsage);
     }
 
@@ -291,70 +289,5 @@ final class RequestParser {
             out.put(id, (float) b.asDouble());
         }
         return out;
-    }
-
-    private static List<Map<String, Object>> messages(JsonNode v) {
-        if (v == null || v.isNull()) throw ApiException.invalid("messages", "'messages' is required");
-        if (!v.isArray()) throw ApiException.invalid("messages", "'messages' must be an array");
-        if (v.isEmpty()) throw ApiException.invalid("messages", "'messages' must contain at least one message");
-        List<Map<String, Object>> out = new ArrayList<>();
-        for (int i = 0; i < v.size(); i++) {
-            String where = "messages[" + i + "]";
-            JsonNode m = v.get(i);
-            if (!m.isObject()) throw ApiException.invalid(where, where + " must be an object");
-            for (Iterator<String> it = m.fieldNames(); it.hasNext(); ) {
-                String k = it.next();
-                if (!MESSAGE_KEYS.contains(k)) throw ApiException.invalid(where + "." + k, "Unrecognized field in " + where + ": " + k);
-            }
-            JsonNode role = m.get("role");
-            if (role == null || !role.isTextual()) throw ApiException.invalid(where + ".role", where + ".role must be a string");
-            String r = role.asText();
-            if (!ROLES.contains(r)) throw ApiException.invalid(where + ".role", "Invalid role '" + r + "' in " + where + " (expected system, developer, user, assistant or tool)");
-            JsonNode calls = m.get("tool_calls");
-            if (calls != null && !calls.isNull() && !(calls.isArray() && calls.isEmpty())) {
-                throw ApiException.invalid(where + ".tool_calls", "tool calls are not supported by this server");
-            }
-            Map<String, Object> msg = new LinkedHashMap<>();
-            // "developer" is OpenAI's newer name for the system role; model templates only know "system".
-            msg.put("role", r.equals("developer") ? "system" : r);
-            msg.put("content", content(m.get("content"), where, r));
-            JsonNode name = m.get("name");
-            if (name != null && !name.isNull()) {
-                if (!name.isTextual()) throw ApiException.invalid(where + ".name", where + ".name must be a string");
-                msg.put("name", name.asText());
-            }
-            JsonNode toolCallId = m.get("tool_call_id");
-            if (toolCallId != null && !toolCallId.isNull()) {
-                if (!toolCallId.isTextual()) throw ApiException.invalid(where + ".tool_call_id", where + ".tool_call_id must be a string");
-                msg.put("tool_call_id", toolCallId.asText());
-            }
-            out.add(msg);
-        }
-        return out;
-    }
-
-    private static String content(JsonNode c, String where, String role) {
-        if (c == null || c.isNull()) {
-            if (role.equals("assistant")) return "";
-            throw ApiException.invalid(where + ".content", where + ".content is required");
-        }
-        if (c.isTextual()) return c.asText();
-        if (!c.isArray()) throw ApiException.invalid(where + ".content", where + ".content must be a string or an array of content parts");
-        StringBuilder sb = new StringBuilder();
-        for (int j = 0; j < c.size(); j++) {
-            JsonNode part = c.get(j);
-            String pw = where + ".content[" + j + "]";
-            if (!part.isObject() || !part.path("type").isTextual()) throw ApiException.invalid(pw, pw + " must be an object with a string 'type'");
-            String type = part.get("type").asText();
-            if (!type.equals("text")) throw ApiException.invalid(pw + ".type", "content part type '" + type + "' is not supported (only 'text')");
-            for (Iterator<String> it = part.fieldNames(); it.hasNext(); ) {
-                String k = it.next();
-                if (!k.equals("type") && !k.equals("text")) throw ApiException.invalid(pw + "." + k, "Unrecognized field in " + pw + ": " + k);
-            }
-            if (!part.path("text").isTextual()) throw ApiException.invalid(pw + ".text", pw + ".text must be a string");
-            if (!sb.isEmpty()) sb.append('\n');
-            sb.append(part.get("text").asText());
-        }
-        return sb.toString();
     }
 }

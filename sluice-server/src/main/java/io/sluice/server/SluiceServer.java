@@ -25,7 +25,9 @@ import java.util.Objects;
  * The OpenAI-compatible HTTP server. {@link #start} binds the port right away; until an engine is given
  * (here or later with {@link #setEngine}) /health answers 503 and the API 503, so a CLI can listen first
  * and load the model afterwards. Endpoints: POST /v1/chat/completions, POST /v1/completions,
- * GET /v1/models, GET /v1/models/{id}, GET /health, GET /metrics (Prometheus text).
+ * GET /v1/models, GET /v1/models/{id}, POST /apply-template (the chat prompt a request would produce),
+ * GET /health, GET /metrics (Prometheus text). POST bodies must be application/json (else 415), so a web
+ * page cannot send one as a "simple" cross-origin request; CORS headers only with {@link ServerConfig#corsOrigin}.
  */
 public final class SluiceServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SluiceServer.class);
@@ -40,6 +42,7 @@ public final class SluiceServer implements AutoCloseable {
 
     private final ServerConfig cfg;
     private final ServerMetrics metrics;
+    private final PromptRenderer renderer = new PromptRenderer();
     private final Completions completions;
     private final long startedAt = System.currentTimeMillis() / 1000;
     private final byte[] expectedAuth;
@@ -49,7 +52,7 @@ public final class SluiceServer implements AutoCloseable {
     private SluiceServer(ServerConfig cfg) {
         this.cfg = Objects.requireNonNull(cfg, "cfg");
         this.metrics = new ServerMetrics(() -> state == null ? null : state.engine());
-        this.completions = new Completions(metrics);
+        this.completions = new Completions(metrics, renderer);
         this.expectedAuth = cfg.apiKey() == null ? null : ("Bearer " + cfg.apiKey()).getBytes(StandardCharsets.UTF_8);
     }
 
@@ -91,6 +94,7 @@ public final class SluiceServer implements AutoCloseable {
     public void stop() {
         completions.cancelAll();
         app.stop();
+        renderer.close();
     }
 
     @Override
@@ -107,14 +111,24 @@ public final class SluiceServer implements AutoCloseable {
             c.router.ignoreTrailingSlashes = true;
             // A body trickled in a byte at a time is refused (408) instead of holding a connection for hours.
             c.jetty.modifyHttpConfiguration(h -> h.setMinRequestDataRate(MIN_BODY_BYTES_PER_SECOND));
+            if (cfg.corsOrigin() != null) {
+                c.bundledPlugins.enableCors(cors -> cors.addRule(rule -> {
+                    String[] origins = cfg.corsOrigin().split(",");
+                    if (cfg.corsOrigin().strip().equals("*")) rule.anyHost();
+                    else rule.allowHost(origins[0].strip(), java.util.Arrays.stream(origins).skip(1).map(String::strip).toArray(String[]::new));
+                }));
+            }
         });
+        app.before(this::requireJsonBody);
         app.before("/v1/*", this::authorize);
+        app.before("/apply-template", this::authorize);
         app.get("/health", this::health);
         app.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
         app.get("/v1/models", this::models);
         app.get("/v1/models/{model}", this::model);
         app.post("/v1/chat/completions", ctx -> generate(ctx, true));
         app.post("/v1/completions", ctx -> generate(ctx, false));
+        app.post("/apply-template", this::applyTemplate);
         app.exception(ApiException.class, (e, ctx) -> writeError(ctx, e));
         app.exception(HttpResponseException.class, (e, ctx) -> writeError(ctx, fromJavalin(e)));
         app.exception(Exception.class, (e, ctx) -> {
@@ -138,9 +152,20 @@ public final class SluiceServer implements AutoCloseable {
     private static String endpointLabel(Context ctx) {
         String p = ctx.path();
         return switch (p) {
-            case "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions" -> p;
+            case "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/apply-template" -> p;
             default -> p.startsWith("/v1/models/") ? "/v1/models/{model}" : "other";
         };
+    }
+
+    /** POST bodies are JSON; anything else (text/plain, forms: what a page can send cross-origin unasked) gets 415. */
+    private void requireJsonBody(Context ctx) {
+        if (ctx.method() != io.javalin.http.HandlerType.POST) return;
+        String type = ctx.header("Content-Type");
+        String mime = type == null ? "" : type.split(";", 2)[0].strip().toLowerCase(java.util.Locale.ROOT);
+        if (!mime.equals("application/json")) {
+            throw new ApiException(415, "invalid_request_error", "Unsupported Content-Type " + (type == null ? "(none)" : "'" + type + "'")
+                    + ": request bodies must be application/json", null, "unsupported_media_type");
+        }
     }
 
     private void authorize(Context ctx) {
@@ -196,6 +221,16 @@ public final class SluiceServer implements AutoCloseable {
         JsonNode body = readJson(ctx);
         ParsedRequest p = chat ? s.parser().parseChat(body) : s.parser().parseCompletion(body);
         completions.handle(ctx, s, p);
+    }
+
+    /** llama-server's /apply-template: a chat completion request in, {"prompt": the text the model would be given} out. */
+    private void applyTemplate(Context ctx) throws InterruptedException {
+        ModelState s = ready();
+        JsonNode body = readJson(ctx);
+        ParsedRequest p = s.parser().parseChat(body);
+        ObjectNode out = JSON.createObjectNode();
+        out.put("prompt", completions.renderPrompt(s, p.chat()));
+        ctx.contentType("application/json").result(out.toString());
     }
 
     /** Reads at most maxBodyBytes (also for chunked bodies, which carry no Content-Length) and parses JSON. */

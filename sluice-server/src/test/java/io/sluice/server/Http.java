@@ -62,6 +62,10 @@ final class Http {
         this.apiKey = apiKey;
     }
 
+    String base() {
+        return base;
+    }
+
     Resp get(String path) {
         return send(HttpRequest.newBuilder(URI.create(base + path)).GET());
     }

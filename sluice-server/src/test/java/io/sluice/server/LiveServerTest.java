@@ -100,7 +100,7 @@ class LiveServerTest {
     static int[] chatPromptTokens(String user) {
         var tok = model.tokenizer();
         // stories260K has no chat template: the server falls back to ChatML and adds BOS itself.
-        String text = new ChatTemplate(null).render(List.of(java.util.Map.of("role", "user", "content", user)), "", "", true);
+        String text = io.sluice.chat.ChatTemplate.chatml().render(List.of(io.sluice.chat.ChatMessage.user(user)));
         int[] ids = tok.encode(text, false, true);
         int[] out = new int[ids.length + 1];
         out[0] = tok.bos();

@@ -349,7 +349,7 @@ class ServerApiTest {
             assertError(h.post("/v1/completions", big), 413, null);
             // No Content-Length: the limit must hold while reading.
             byte[] bytes = big.getBytes(StandardCharsets.UTF_8);
-            var chunked = HttpRequest.newBuilder(URI.create(s.baseUrl() + "/v1/completions"))
+            var chunked = HttpRequest.newBuilder(URI.create(s.baseUrl() + "/v1/completions")).header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(bytes)));
             assertError(h.send(chunked), 413, null);
             assertEquals(200, h.post("/v1/completions", "{\"prompt\":\"a\",\"max_tokens\":1}").status());
