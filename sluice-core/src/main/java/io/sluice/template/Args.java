@@ -7,10 +7,6 @@ import java.util.Map;
 public record Args(List<Value> positional, Map<String, Value> keywords) {
     public static final Args NONE = new Args(List.of(), Map.of());
 
-    public static Args of(Value... positional) {
-        return new Args(List.of(positional), Map.of());
-    }
-
     public int size() {
         return positional.size();
     }

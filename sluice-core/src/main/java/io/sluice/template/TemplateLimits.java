@@ -8,7 +8,7 @@ import java.time.Duration;
  * along the way, and wall time. Going over one throws {@link TemplateLimitException} naming it.
  *
  * @param maxSteps       statements executed plus expressions evaluated
- * @param maxDepth       nested macro calls and recursive loops (also caps data nesting walked by tojson/repr at 8x)
+ * @param maxDepth       nested macro calls and recursive loops (data nesting is capped separately, at {@link Value#MAX_DATA_DEPTH})
  * @param maxOutputChars length of the rendered text
  * @param maxAllocChars  characters of strings plus elements of lists/dicts created while rendering, in total
  * @param maxTime        wall time of one render
