@@ -150,7 +150,7 @@ final class ChatLoop {
         int[] prompt;
         try {
             prompt = promptThatFits();
-        } catch (io.sluice.server.ChatTemplate.TemplateException e) {
+        } catch (io.sluice.template.TemplateException e) {
             history.removeLast();
             err.println("sluice: the chat template rejected the conversation: " + Main.oneLine(e.getMessage()));
             return;
