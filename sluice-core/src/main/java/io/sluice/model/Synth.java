@@ -298,28 +298,42 @@ public final class Synth {
         };
     }
 
+    /**
+     * Rows of a large tensor drawn from this many distinct random quantized rows: quantizing every
+     * row of a 30B-parameter model in Java takes over an hour, and the bytes a forward pass
+     * streams (every row has its own address) are the same either way.
+     */
+    static final int POOL_ROWS = 4096;
+
     private static void writeRows(OutputStream out, GGMLType type, int cols, int rows, float scale, long seed) throws IOException {
         Format f = Formats.of(type);
         long rowBytes = type.byteSize(cols);
-        int chunkRows = (int) Math.max(1, Math.min(rows, (8L << 20) / rowBytes));
+        int pool = Math.min(rows, POOL_ROWS);
         float amp = scale * 1.7320508f;
         try (Arena arena = Arena.ofShared()) { // shared: worker threads quantize into it
-            MemorySegment buf = arena.allocate(rowBytes * chunkRows, 64);
+            MemorySegment quantized = arena.allocate(rowBytes * pool, 64);
+            Parallel.forRange(pool, (s, e) -> {
+                float[] row = new float[cols];
+                for (int r = s; r < e; r++) {
+                    SplittableRandom rr = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + r);
+                    for (int c = 0; c < cols; c++) row[c] = (float) (rr.nextDouble() * 2 - 1) * amp;
+                    f.quantize(row, 0, cols, quantized, r * rowBytes);
+                }
+            });
+            byte[] rowsOf = quantized.toArray(ValueLayout.JAVA_BYTE);
+            int chunkRows = (int) Math.max(1, Math.min(rows, (8L << 20) / rowBytes));
             byte[] bytes = new byte[(int) (rowBytes * chunkRows)];
             for (int r0 = 0; r0 < rows; r0 += chunkRows) {
                 int n = Math.min(chunkRows, rows - r0);
-                int first = r0;
-                Parallel.forRange(n, (s, e) -> {
-                    float[] row = new float[cols];
-                    for (int r = s; r < e; r++) {
-                        SplittableRandom rr = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + first + r);
-                        for (int c = 0; c < cols; c++) row[c] = (float) (rr.nextDouble() * 2 - 1) * amp;
-                        f.quantize(row, 0, cols, buf, r * rowBytes);
-                    }
-                });
-                MemorySegment.copy(buf, ValueLayout.JAVA_BYTE, 0, bytes, 0, (int) (n * rowBytes));
+                for (int i = 0; i < n; i++) {
+                    long r = r0 + i;
+                    // Pool row r itself within the pool; beyond it a scrambled one, so neighbours differ.
+                    int from = r < pool ? (int) r : (int) Long.remainderUnsigned((r * 0x9E3779B97F4A7C15L) ^ seed, pool);
+                    System.arraycopy(rowsOf, (int) (from * rowBytes), bytes, (int) (i * rowBytes), (int) rowBytes);
+                }
                 out.write(bytes, 0, (int) (n * rowBytes));
             }
         }
     }
+
 }
