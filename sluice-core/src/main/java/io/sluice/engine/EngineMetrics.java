@@ -1,8 +1,12 @@
 package io.sluice.engine;
 
+import io.sluice.model.RoutingStats;
+
 /**
  * A snapshot of the engine's counters and gauges (exported by the server as Prometheus metrics).
- * Latency sums are in seconds; histograms are kept by the exporter from the per-request events.
+ * Latency sums are in seconds; latency histograms are kept by the exporter from the per-request
+ * events. For a mixture-of-experts model, the routing histograms since the model was loaded
+ * (see {@link RoutingStats}); null for a dense model.
  */
 public record EngineMetrics(
         int runningSeqs,
@@ -16,5 +20,14 @@ public record EngineMetrics(
         long computedPromptTokens,
         long generatedTokens,
         long requestsFinished,
-        long steps) {
+        long steps,
+        RoutingStats.Histogram.Snapshot expertsTouched,
+        RoutingStats.Histogram.Snapshot tokensPerExpert) {
+
+    /** The same counters without routing histograms (a dense model). */
+    public EngineMetrics(int runningSeqs, int waitingSeqs, int kvBlocksTotal, int kvBlocksUsed, int kvBlocksCached, long prefixCacheHitTokens,
+                         long preemptions, long promptTokens, long computedPromptTokens, long generatedTokens, long requestsFinished, long steps) {
+        this(runningSeqs, waitingSeqs, kvBlocksTotal, kvBlocksUsed, kvBlocksCached, prefixCacheHitTokens, preemptions, promptTokens,
+                computedPromptTokens, generatedTokens, requestsFinished, steps, null, null);
+    }
 }

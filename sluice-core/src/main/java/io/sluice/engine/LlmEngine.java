@@ -3,6 +3,7 @@ package io.sluice.engine;
 import io.sluice.model.Batch;
 import io.sluice.model.KvStore;
 import io.sluice.model.Model;
+import io.sluice.model.RoutingStats;
 import io.sluice.model.tokenizer.StreamingDecoder;
 import io.sluice.model.tokenizer.Tokenizer;
 
@@ -136,9 +137,10 @@ public final class LlmEngine implements Engine {
 
     @Override
     public EngineMetrics metrics() {
+        RoutingStats r = model.routingStats();
         return new EngineMetrics(running, inboxPending.get() + queued, blocks.numBlocks(), kvUsed, kvCached,
                 scheduler.prefixHitTokens, scheduler.preemptions, promptTokens, computedPromptTokens,
-                generatedTokens, finishedRequests, steps);
+                generatedTokens, finishedRequests, steps, r != null ? r.expertsTouched() : null, r != null ? r.tokensPerExpert() : null);
     }
 
     @Override

@@ -38,6 +38,11 @@ public interface Model extends AutoCloseable {
     /** Bytes of weights this model maps (its resident size once paged in). */
     long weightBytes();
 
+    /** What a mixture-of-experts model's routing did since it was loaded; null for a dense model. */
+    default RoutingStats routingStats() {
+        return null;
+    }
+
     @Override
     void close();
 

@@ -8,9 +8,15 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.sluice.engine.Engine;
 import io.sluice.engine.EngineMetrics;
+import io.sluice.model.RoutingStats;
+import io.prometheus.metrics.model.registry.Collector;
+import io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets;
+import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
+import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 
@@ -53,6 +59,35 @@ final class ServerMetrics {
         gauge("sluice.kv.blocks.used", "KV cache blocks held by running sequences", EngineMetrics::kvBlocksUsed);
         gauge("sluice.kv.blocks.cached", "KV cache blocks kept for prefix reuse", EngineMetrics::kvBlocksCached);
         gauge("sluice.kv.blocks.free", "KV cache blocks not held by running sequences", m -> Math.max(0, m.kvBlocksTotal() - m.kvBlocksUsed()));
+        histogram("sluice_moe_experts_touched", "Mixture of experts: distinct experts each MoE layer read in one engine step",
+                EngineMetrics::expertsTouched);
+        histogram("sluice_moe_tokens_per_expert", "Mixture of experts: tokens each expert read in an engine step served (per layer)",
+                EngineMetrics::tokensPerExpert);
+    }
+
+    /**
+     * A Prometheus histogram of the engine's cumulative routing counts (the model keeps them per
+     * step and layer, so the exporter only copies buckets); absent for a dense model.
+     */
+    private void histogram(String name, String help, Function<EngineMetrics, RoutingStats.Histogram.Snapshot> f) {
+        registry.getPrometheusRegistry().register(new Collector() {
+            @Override
+            public MetricSnapshot collect() {
+                RoutingStats.Histogram.Snapshot h = f.apply(snapshot);
+                if (h == null) return null;
+                double[] bounds = java.util.Arrays.copyOf(h.bounds(), h.bounds().length + 1);
+                bounds[bounds.length - 1] = Double.POSITIVE_INFINITY;
+                return HistogramSnapshot.builder().name(name).help(help)
+                        .dataPoint(HistogramSnapshot.HistogramDataPointSnapshot.builder()
+                                .classicHistogramBuckets(ClassicHistogramBuckets.of(bounds, h.counts())).sum(h.sum()).build())
+                        .build();
+            }
+
+            @Override
+            public String getPrometheusName() {
+                return name;
+            }
+        });
     }
 
     private void counter(String name, String help, ToDoubleFunction<EngineMetrics> f) {

@@ -433,5 +433,6 @@ class ServerApiTest {
             if (!m.contains(want)) missing.add(want);
         }
         assertEquals(List.of(), missing, m);
+        assertFalse(m.contains("sluice_moe_"), "a dense model has no routing histograms");
     }
 }

@@ -7,6 +7,7 @@ import io.sluice.model.Hparams;
 import io.sluice.model.KvLayout;
 import io.sluice.model.Model;
 import io.sluice.model.ModelConfig;
+import io.sluice.model.RoutingStats;
 import io.sluice.model.Weights;
 import io.sluice.model.nn.Attention;
 import io.sluice.model.nn.Moe;
@@ -266,6 +267,11 @@ public abstract class Decoder implements Model {
     @Override
     public int activationWidth() {
         return Math.max(Math.max(dim, qDim), Math.max(kvDim, ffnDim));
+    }
+
+    @Override
+    public RoutingStats routingStats() {
+        return experts.stats();
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.sluice.model.nn;
 
 import io.sluice.model.Hparams;
+import io.sluice.model.RoutingStats;
 import io.sluice.model.Weights;
 import io.sluice.tensor.GroupedMatmul;
 import io.sluice.tensor.Matrix;
@@ -184,6 +185,7 @@ public final class Moe implements FeedForward {
         Arrays.fill(start, 0, ne + 1, 0);
         for (int i = 0; i < slots; i++) start[ws.chosen[i] + 1]++;
         for (int e = 0; e < ne; e++) start[e + 1] += start[e];
+        ws.stats.record(start, ne);
         System.arraycopy(start, 0, ws.fill, 0, ne);
         for (int i = 0; i < slots; i++) {
             int s = ws.fill[ws.chosen[i]]++;
@@ -288,9 +290,16 @@ public final class Moe implements FeedForward {
         float[] gate = new float[0], up = new float[0], y = new float[0];
         float[] sharedOut = new float[0], sharedScale = new float[0];
         float[][] gateUpOut = {gate, up}, downOut = {y};
+        /** What the layers' routing did, for the metrics. */
+        final RoutingStats stats = new RoutingStats();
         /** The largest layer reserved: experts, chosen per token, expert width, dim, with a shared expert. */
         private int experts, used, ff, dim;
         private boolean shared;
+
+        /** The routing of every layer reserved so far; null while there is none (a dense model). */
+        public RoutingStats stats() {
+            return experts > 0 ? stats : null;
+        }
 
         void reserve(Moe m) {
             experts = Math.max(experts, m.routing.experts());
