@@ -70,6 +70,11 @@ public final class LlmEngine implements Engine {
         this.tokenizer = model.tokenizer();
         this.vocab = model.config().vocabSize() > 0 ? model.config().vocabSize() : tokenizer.vocabSize();
         this.plan = MemoryPlan.of(config, model);
+        if (plan.weightBytes() < model.weightBytes()) {
+            model.limitResidentWeights(plan.weightBytes());
+            LOG.log(Level.INFO, String.format("memory budget: %.1f of %.1f MiB of weights stay resident, the rest is read from the page cache",
+                    plan.weightBytes() / 1048576.0, model.weightBytes() / 1048576.0));
+        }
         this.kv = new KvStore(model.kvLayout(), plan.numBlocks(), config.kvBlockSize(), config.kvType());
         this.blocks = new KvCacheManager(plan.numBlocks(), config.kvBlockSize());
         // A sequence can never hold more positions than the whole pool.

@@ -7,7 +7,9 @@ import io.sluice.model.Model;
 /**
  * How the engine's memory splits into weights, activations and the KV block pool.
  *
- * @param weightBytes     the model's mapped weights (resident once paged in)
+ * @param weightBytes     the model's weights kept resident: all of them (once paged in), or under a
+ *                        memory budget smaller than that what the budget leaves for them (a
+ *                        mixture of experts then keeps its cold experts on disk)
  * @param activationBytes estimate of the forward pass's work buffers, logits and sampler arrays
  * @param bytesPerBlock   one KV block, all layers, K and V (the model's {@link io.sluice.model.KvLayout})
  * @param numBlocks       blocks in the pool
@@ -29,7 +31,10 @@ public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBl
     /**
      * Sizes the pool: kvMemoryBytes if given, else what memoryBudgetBytes leaves after weights
      * and activations, else enough for maxSeqs full contexts (at most 2 GiB; a context larger
-     * than that is capped by the pool). Throws EngineException (INVALID_REQUEST) with the numbers
+     * than that is capped by the pool). A model that can leave weights on disk (a mixture of
+     * experts, see {@link Model#minimumResidentWeightBytes}) is planned with fewer of them
+     * resident when all of them would not leave that default pool within the budget: the pool then
+     * gets half of what its minimum leaves, and its weights the rest. Throws EngineException (INVALID_REQUEST) with the numbers
      * when the model does not fit, and when the settings could not run on this machine (pool
      * beyond its physical memory, work buffers beyond the Java heap), before anything is allocated.
      */
@@ -38,7 +43,8 @@ public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBl
     }
 
     static MemoryPlan of(EngineConfig config, Model model, long heapBytes, long physicalBytes) {
-        long weightBytes = model.weightBytes();
+        long full = model.weightBytes();
+        long min = Math.min(full, model.minimumResidentWeightBytes());
         int modelCtx = model.config().contextLength();
         if (config.contextLength() > 0 && modelCtx > 0 && config.contextLength() > modelCtx) {
             throw invalid(String.format("--ctx-size %d exceeds the model's context of %d tokens", config.contextLength(), modelCtx));
@@ -55,26 +61,34 @@ public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBl
         long act = activationBytes(config, model);
         checkWorkBuffers(config, model, act, heapBytes);
         long budget = config.memoryBudgetBytes();
-        long pool;
-        if (budget > 0 && weightBytes + act > budget) {
-            throw invalid(String.format(
-                    "the model does not fit the memory budget of %s: weights %s + activations %s = %s",
-                    mib(budget), mib(weightBytes), mib(act), mib(weightBytes + act)));
+        long defaultPool = defaultPool(config, ctx, perBlock);
+        long weightBytes = full, pool;
+        if (budget > 0 && min + act > budget) {
+            throw invalid(min < full
+                    ? String.format("the model does not fit the memory budget of %s: of its weights of %s at least %s must stay resident, + activations %s = %s",
+                    mib(budget), mib(full), mib(min), mib(act), mib(min + act))
+                    : String.format("the model does not fit the memory budget of %s: weights %s + activations %s = %s",
+                    mib(budget), mib(full), mib(act), mib(full + act)));
         }
         if (config.kvMemoryBytes() > 0) {
             pool = config.kvMemoryBytes();
-            if (budget > 0 && weightBytes + act + pool > budget) {
+            if (budget > 0 && min + act + pool > budget) {
                 throw invalid(String.format(
                         "weights %s + activations %s + KV pool %s exceed the memory budget of %s",
-                        mib(weightBytes), mib(act), mib(pool), mib(budget)));
+                        mib(min), mib(act), mib(pool), mib(budget)));
             }
+            // Weights beyond what the budget leaves stay on disk (a mixture of experts streams its experts).
+            if (budget > 0) weightBytes = Math.min(full, budget - act - pool);
         } else if (budget > 0) {
-            pool = budget - weightBytes - act;
+            if (min < full && full + act + defaultPool > budget) {
+                // The experts would crowd out the KV cache: keep the cold ones on disk, give the pool half of what is left.
+                pool = Math.min(defaultPool, (budget - min - act) / 2);
+                weightBytes = budget - act - pool;
+            } else {
+                pool = budget - full - act;
+            }
         } else {
-            long blocksPerCtx = ((long) ctx + config.kvBlockSize() - 1) / config.kvBlockSize(); // long: ctx may be near 2^31
-            long oneCtx = blocksPerCtx * perBlock;
-            // Huge trained contexts (128K and more) would otherwise claim tens of GiB by default.
-            pool = oneCtx >= DEFAULT_POOL_CAP / config.maxSeqs() ? DEFAULT_POOL_CAP : oneCtx * config.maxSeqs();
+            pool = defaultPool;
         }
         long blocks = pool / perBlock;
         if (blocks < 1) {
@@ -89,7 +103,17 @@ public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBl
                     "the KV pool of %s plus activations of %s exceed this machine's memory of %s; lower --kv-memory or give --memory-budget",
                     mib(kvBytes), mib(act), mib(physicalBytes)));
         }
+        // What whole blocks leave of the pool goes to the streamed weights.
+        if (budget > 0 && weightBytes < full) weightBytes = Math.min(full, budget - act - kvBytes);
         return new MemoryPlan(weightBytes, act, perBlock, (int) blocks, ctx);
+    }
+
+    /** Without kvMemoryBytes or a budget: enough for maxSeqs full contexts, at most 2 GiB (a context larger than that is capped by the pool). */
+    private static long defaultPool(EngineConfig config, int ctx, long perBlock) {
+        long blocksPerCtx = ((long) ctx + config.kvBlockSize() - 1) / config.kvBlockSize(); // long: ctx may be near 2^31
+        long oneCtx = blocksPerCtx * perBlock;
+        // Huge trained contexts (128K and more) would otherwise claim tens of GiB by default.
+        return oneCtx >= DEFAULT_POOL_CAP / config.maxSeqs() ? DEFAULT_POOL_CAP : oneCtx * config.maxSeqs();
     }
 
     /** The forward pass and sampler keep their work buffers in Java arrays: each must be indexable, all must fit the heap. */

@@ -38,6 +38,29 @@ public interface Model extends AutoCloseable {
     /** Bytes of weights this model maps (its resident size once paged in). */
     long weightBytes();
 
+    /**
+     * The fewest bytes of weights a forward pass needs resident: every weight of a dense model;
+     * for a mixture of experts, everything but the experts plus one token's experts in every layer
+     * (the others can stay on disk, see {@link #limitResidentWeights}).
+     */
+    default long minimumResidentWeightBytes() {
+        return weightBytes();
+    }
+
+    /**
+     * Keeps about at most {@code bytes} of weights resident from now on (not less than
+     * {@link #minimumResidentWeightBytes()}); at or above {@link #weightBytes()} nothing changes.
+     * A mixture of experts then reads its experts from the page cache without copying them and
+     * drops the least recently used ones from the process; a dense model needs all of its weights.
+     */
+    default void limitResidentWeights(long bytes) {
+    }
+
+    /** Bytes of weights the model holds resident by its own accounting (all of them unless limited). */
+    default long residentWeightBytes() {
+        return weightBytes();
+    }
+
     /** What a mixture-of-experts model's routing did since it was loaded; null for a dense model. */
     default RoutingStats routingStats() {
         return null;

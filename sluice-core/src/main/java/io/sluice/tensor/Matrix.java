@@ -204,6 +204,14 @@ public final class Matrix {
     /** {@code -Dsluice.repack=false}: kernels read the mapped file only (less memory, slower; see docs/PERFORMANCE.md). */
     private static final boolean REPACK = Boolean.parseBoolean(System.getProperty("sluice.repack", "true"));
 
+    /**
+     * Drops this matrix's mapped pages from the process (they stay in the page cache and are read
+     * back on the next use): how a cold expert leaves the resident set. Returns the bytes released.
+     */
+    public long releasePages() {
+        return MappedPages.release(data);
+    }
+
     /** Turns the native kernels off for this matrix (tests compare both paths). */
     public Matrix javaOnly() {
         Matrix m = new Matrix(name, format.type(), data, rows, cols);
@@ -211,9 +219,14 @@ public final class Matrix {
         return m;
     }
 
-    /** A view whose native kernels read the file's rows, never an interleaved copy (tests compare both). */
-    Matrix rowKernelsOnly() {
+    /**
+     * A view whose native kernels read the file's rows, never an interleaved copy: for weights that
+     * should stay in the page cache rather than be copied (experts streamed under a memory budget),
+     * and for tests comparing both.
+     */
+    public Matrix rowKernelsOnly() {
         Matrix m = new Matrix(name, format.type(), data, rows, cols);
+        m.useNative = useNative;
         m.repack = false;
         return m;
     }

@@ -30,6 +30,9 @@ final class FakeModel implements Model {
     volatile Predicate<Batch> failWhen = b -> false;
     volatile long delayNanos;
     long weightBytes = 1 << 20;
+    /** Below weightBytes: a model that can leave weights on disk (a mixture of experts). */
+    long minimumResident = -1;
+    long limitedTo = -1;
     int forwards;
 
     FakeModel(int contextLength) {
@@ -50,6 +53,8 @@ final class FakeModel implements Model {
     @Override public Tokenizer tokenizer() { return tokenizer; }
     @Override public GGUFFile file() { return null; }
     @Override public long weightBytes() { return weightBytes; }
+    @Override public long minimumResidentWeightBytes() { return minimumResident >= 0 ? minimumResident : weightBytes; }
+    @Override public void limitResidentWeights(long bytes) { limitedTo = bytes; }
     @Override public void close() { }
 
     @Override

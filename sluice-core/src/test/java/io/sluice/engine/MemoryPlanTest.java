@@ -57,6 +57,29 @@ class MemoryPlanTest {
     }
 
     @Test
+    void aModelThatCanStreamWeightsRunsInABudgetSmallerThanItsFile() {
+        FakeModel moe = weighing(40L << 20);
+        moe.minimumResident = 10L << 20;
+        long budget = 32L << 20, act = MemoryPlan.activationBytes(cfg(0, budget, GGMLType.F16), moe);
+        MemoryPlan p = MemoryPlan.of(cfg(0, budget, GGMLType.F16), moe);
+        assertTrue(p.weightBytes() >= 10L << 20 && p.weightBytes() < 40L << 20, "resident weights between the minimum and the file: " + p.weightBytes());
+        assertTrue(p.totalBytes() <= budget && budget - p.totalBytes() < p.bytesPerBlock(), "the whole budget, never more: " + p.totalBytes());
+        assertTrue(p.numBlocks() > 0 && p.kvBytes() <= (budget - (10L << 20) - act) / 2, "the pool takes at most half of what the minimum leaves");
+
+        // With the pool given, the weights get what is left of the budget.
+        long perBlock = KvStore.bytesPerBlock(cfg.kvLayout(), 16, GGMLType.F16);
+        MemoryPlan fixed = MemoryPlan.of(cfg(perBlock * 10, budget, GGMLType.F16), moe);
+        assertEquals(10, fixed.numBlocks());
+        assertEquals(budget - act - 10 * perBlock, fixed.weightBytes());
+
+        // Not even the minimum fits: refused, naming it.
+        EngineException e = assertThrows(EngineException.class, () -> MemoryPlan.of(cfg(0, (10L << 20) + act - 1, GGMLType.F16), moe));
+        assertTrue(e.getMessage().contains("at least 10.0 MiB must stay resident"), e.getMessage());
+        // A budget with room for everything keeps everything.
+        assertEquals(40L << 20, MemoryPlan.of(cfg(0, 1L << 30, GGMLType.F16), moe).weightBytes());
+    }
+
+    @Test
     void withoutLimitsThePoolHoldsMaxSeqsContextsUpToACap() {
         MemoryPlan p = MemoryPlan.of(cfg(0, 0, GGMLType.F16), weighing(0));
         assertEquals(8 * 2048 / 16, p.numBlocks());

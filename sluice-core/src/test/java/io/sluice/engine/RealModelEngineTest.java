@@ -175,6 +175,57 @@ class RealModelEngineTest {
         }
     }
 
+    /**
+     * A memory budget below the MoE model's weights: the engine still starts, the model keeps only
+     * about what the plan leaves for weights resident (its cold experts dropped from the process),
+     * and its output is the same as with every expert in memory.
+     */
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"tiny-qwen3moe-q8_0.gguf", "tiny-gpt-oss-mxfp4_moe.gguf"})
+    void aMixtureOfExpertsRunsInABudgetBelowItsWeights(String file) throws Exception {
+        Random r = new Random(13);
+        int[][] prompts = new int[6][];
+        for (int i = 0; i < prompts.length; i++) {
+            prompts[i] = r.ints(3 + r.nextInt(40), 3, 512).toArray();
+            prompts[i][0] = 1;
+        }
+        int[][] want = new int[prompts.length][];
+        try (Model m = Model.load(Fixtures.model(file)); LlmEngine e = new LlmEngine(m, config(GGMLType.F16, 64, 4))) {
+            assertEquals(m.weightBytes(), e.memoryPlan().weightBytes());
+            for (int i = 0; i < prompts.length; i++) {
+                Collector c = new Collector();
+                e.submit(greedy(prompts[i], 20), c);
+                c.await();
+                want[i] = c.idArray();
+            }
+        }
+        try (Model m = Model.load(Fixtures.model(file))) {
+            long full = m.weightBytes(), min = m.minimumResidentWeightBytes();
+            assertTrue(min < full, "a mixture of experts can leave experts on disk: " + min + " of " + full);
+            EngineConfig probe = config(GGMLType.F16, 64, 4);
+            long act = MemoryPlan.activationBytes(probe, m), pool = 40 * KvStore.bytesPerBlock(m.kvLayout(), 16, GGMLType.F16);
+            // Room for the minimum plus about two more experts per layer, not for all of them.
+            long budget = min + act + pool + (full - min) / 4;
+            EngineConfig tight = new EngineConfig(pool, budget, 16, GGMLType.F16, 64, 4, 64, 0);
+            try (LlmEngine e = new LlmEngine(m, tight)) {
+                long weights = e.memoryPlan().weightBytes();
+                assertTrue(weights < full && weights >= min, "planned resident weights " + weights + " of " + full);
+                Collector[] cs = new Collector[prompts.length];
+                for (int i = 0; i < prompts.length; i++) {
+                    cs[i] = new Collector();
+                    e.submit(greedy(prompts[i], 20), cs[i]);
+                }
+                for (int i = 0; i < prompts.length; i++) {
+                    assertEquals(FinishReason.LENGTH, cs[i].await().reason());
+                    assertArrayEquals(want[i], cs[i].idArray(), file + " request " + i + " under the budget");
+                }
+                long resident = m.residentWeightBytes();
+                assertTrue(resident <= weights, "resident " + resident + " within the plan's " + weights);
+                assertTrue(resident >= min, "at least the last step's experts of every layer are in: " + resident + " >= " + min);
+            }
+        }
+    }
+
     @Test
     void q8KvCacheKeepsTinyLlamaLogitsWithinTolerance() throws IOException {
         Path dir = Fixtures.dir().resolve("models");

@@ -10,6 +10,7 @@ import io.sluice.model.ModelConfig;
 import io.sluice.model.RoutingStats;
 import io.sluice.model.Weights;
 import io.sluice.model.nn.Attention;
+import io.sluice.model.nn.ExpertResidency;
 import io.sluice.model.nn.Moe;
 import io.sluice.model.nn.Norm;
 import io.sluice.model.nn.Ops;
@@ -272,6 +273,24 @@ public abstract class Decoder implements Model {
     @Override
     public RoutingStats routingStats() {
         return experts.stats();
+    }
+
+    @Override
+    public long minimumResidentWeightBytes() {
+        ExpertResidency r = experts.residency();
+        return weightBytes() - r.expertBytes() + r.activeBytes();
+    }
+
+    @Override
+    public void limitResidentWeights(long bytes) {
+        ExpertResidency r = experts.residency();
+        r.limit(bytes - (weightBytes() - r.expertBytes()));
+    }
+
+    @Override
+    public long residentWeightBytes() {
+        ExpertResidency r = experts.residency();
+        return weightBytes() - r.expertBytes() + r.residentBytes();
     }
 
     @Override

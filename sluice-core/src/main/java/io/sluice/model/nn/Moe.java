@@ -103,13 +103,16 @@ public final class Moe implements FeedForward {
     private final int dim, ff;
     private final Matrix router;
     private final float[] routerBias;
-    private final Matrix[][] gateUp, down;
+    /** The experts' gate and up, and down: sets[i][expert] for {@link GroupedMatmul}; row-kernel views once streamed. */
+    private Matrix[][] gateUp, down;
     /** Per expert, concatenated (expert e's at e·width), or null. */
     private final float[] gateBias, upBias, downBias;
     private final Ffn.Activation act;
     private final Ffn shared;
     private final float[] sharedGate;
     private final Workspace ws;
+    /** This layer's index in the workspace's {@link ExpertResidency}. */
+    private final int residencyIndex;
 
     private Moe(Routing routing, int dim, int ff, Matrix router, float[] routerBias, Matrix[] gate, Matrix[] up, Matrix[] down,
                 float[] gateBias, float[] upBias, float[] downBias, Ffn.Activation act, Ffn shared, float[] sharedGate, Workspace ws) {
@@ -128,6 +131,22 @@ public final class Moe implements FeedForward {
         this.sharedGate = sharedGate;
         this.ws = ws;
         ws.reserve(this);
+        long perExpert = gate[0].rowBytes() * ff + up[0].rowBytes() * ff + down[0].rowBytes() * dim;
+        this.residencyIndex = ws.residency.register(this, perExpert);
+    }
+
+    /** From now on the experts are read from the file mapping only, never copied (see {@link ExpertResidency}). */
+    void streamExperts() {
+        for (Matrix[][] sets : new Matrix[][][]{gateUp, down}) {
+            for (Matrix[] set : sets) for (int e = 0; e < set.length; e++) set[e] = set[e].rowKernelsOnly();
+        }
+    }
+
+    /** Drops expert e's pages from the process (they are read back from the page cache or the file on its next use). */
+    void release(int e) {
+        gateUp[0][e].releasePages();
+        gateUp[1][e].releasePages();
+        down[0][e].releasePages();
     }
 
     /**
@@ -200,6 +219,7 @@ public final class Moe implements FeedForward {
         Parallel.forRange(len, 4096, (s, e) -> act.apply(ws.gate, ws.up, s, e));
         GroupedMatmul.matmul(ws.gate, slots, null, start, down, ws.downOut);
         addExpertBias(ws.y, downBias, dim, start, ne);
+        ws.residency.touched(residencyIndex, start, ne);
 
         if (shared != null) {
             // Before the scatter: out may be x.
@@ -292,6 +312,8 @@ public final class Moe implements FeedForward {
         float[][] gateUpOut = {gate, up}, downOut = {y};
         /** What the layers' routing did, for the metrics. */
         final RoutingStats stats = new RoutingStats();
+        /** Which experts stay in memory. */
+        final ExpertResidency residency = new ExpertResidency();
         /** The largest layer reserved: experts, chosen per token, expert width, dim, with a shared expert. */
         private int experts, used, ff, dim;
         private boolean shared;
@@ -299,6 +321,11 @@ public final class Moe implements FeedForward {
         /** The routing of every layer reserved so far; null while there is none (a dense model). */
         public RoutingStats stats() {
             return experts > 0 ? stats : null;
+        }
+
+        /** The experts of every layer reserved, and how many of them stay resident. */
+        public ExpertResidency residency() {
+            return residency;
         }
 
         void reserve(Moe m) {
