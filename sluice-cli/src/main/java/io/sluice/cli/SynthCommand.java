@@ -13,7 +13,8 @@ final class SynthCommand implements Callable<Integer> {
     @Option(names = "--arch", description = "the shape's architecture (a check: must match it)")
     String arch;
 
-    @Option(names = "--shape", required = true, description = "tinyllama-1.1b, llama-3.2-1b, smollm-135m, qwen2.5-0.5b, qwen2.5-1.5b, tiny; "
+    @Option(names = "--shape", required = true, description = "tinyllama-1.1b, llama-3.2-1b, smollm-135m, qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, qwen3-4b, gemma-3-1b, "
+            + "gemma-2-2b, phi-4-mini, smollm3-3b, olmo2-1b, granite-3.3-2b, tiny, tiny-qwen2; "
             + "mixtures of experts: qwen3-30b-a3b, gpt-oss-20b, olmoe-1b-7b (and tiny-qwen3moe, tiny-qwen2moe, tiny-olmoe, tiny-mixtral, tiny-gpt-oss)")
     String shape;
 

@@ -187,7 +187,7 @@ public final class Hparams {
             return swa;
         }
         int p = nonNegativeInt(suffix, defaultPeriod);
-        if (p > nLayers) throw error(suffix, "period " + p + " is longer than the " + nLayers + " layers");
+        if (v != null && p > nLayers) throw error(suffix, "period " + p + " is longer than the " + nLayers + " layers");
         for (int l = 0; l < nLayers; l++) swa[l] = p == 0 || l % p < p - 1;
         return swa;
     }

@@ -2,6 +2,7 @@ package io.sluice.model;
 
 import io.sluice.gguf.GGMLType;
 import io.sluice.gguf.GGUFWriter;
+import io.sluice.model.tokenizer.ByteLevel;
 import io.sluice.tensor.Format;
 import io.sluice.tensor.Formats;
 import io.sluice.tensor.Parallel;
@@ -13,30 +14,47 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
  * Dummy models (vLLM's --load-format dummy): random weights in the shape of a real model, with a
- * synthetic SentencePiece tokenizer, written as a GGUF file llama.cpp loads too. Benchmarks need no
- * download; speed depends only on shape and tensor types. Mixture-of-experts shapes write the
- * tensors and keys of their architecture (qwen3moe's per-head Q/K norms, qwen2moe's shared expert,
- * olmoe's whole-projection Q/K norms, gpt-oss's biases, sinks and sliding window, Mixtral's
- * experts in a llama file).
+ * synthetic tokenizer of the model's kind (SentencePiece, or byte-level BPE with the model's
+ * pre-tokenizer) and vocabulary size, written as a GGUF file llama.cpp loads too. Benchmarks need
+ * no download; speed depends only on shape and tensor types. Each architecture writes its tensors
+ * and keys (Q/K norms per head or over the whole projection, biases, Gemma's post-norms, Phi-3's
+ * fused tensors and LongRoPE factors, qwen2moe's shared expert, gpt-oss's sinks and window,
+ * Mixtral's experts in a llama file).
  */
 public final class Synth {
     /**
      * A real model's shape.
      *
-     * @param headDim values per attention head (dim / heads unless the model says otherwise)
+     * @param headDim values per attention head (attention.key_length)
+     * @param vocab   the tokenizer (its size is the embedding's rows)
      * @param experts the mixture of experts, or null for a dense feed-forward of ffn
+     * @param keys    the architecture's own metadata, ARCH.suffix to an Integer, Float or String
      */
-    public record Shape(String name, String arch, int dim, int layers, int heads, int kvHeads, int headDim, int ffn, int vocab,
-                        int context, float ropeTheta, boolean tied, Experts experts) {
-        /** A dense model with heads of dim / heads values. */
+    public record Shape(String name, String arch, int dim, int layers, int heads, int kvHeads, int headDim, int ffn, Vocab vocab,
+                        int context, float ropeTheta, boolean tied, Experts experts, Map<String, Object> keys) {
+        /** A dense model with heads of dim / heads values and a SentencePiece vocabulary. */
         Shape(String name, String arch, int dim, int layers, int heads, int kvHeads, int ffn, int vocab, int context, float ropeTheta, boolean tied) {
-            this(name, arch, dim, layers, heads, kvHeads, dim / heads, ffn, vocab, context, ropeTheta, tied, null);
+            this(name, arch, dim, layers, heads, kvHeads, dim / heads, ffn, Vocab.spm(vocab), context, ropeTheta, tied, null, Map.of());
+        }
+
+        /** A mixture of experts with a SentencePiece vocabulary. */
+        Shape(String name, String arch, int dim, int layers, int heads, int kvHeads, int headDim, int ffn, int vocab, int context,
+              float ropeTheta, boolean tied, Experts experts) {
+            this(name, arch, dim, layers, heads, kvHeads, headDim, ffn, Vocab.spm(vocab), context, ropeTheta, tied, experts, Map.of());
+        }
+
+        public int vocabSize() {
+            return vocab.size();
         }
     }
 
@@ -50,12 +68,75 @@ public final class Synth {
     public record Experts(int count, int used, int ff, int sharedFf, int window) {
     }
 
+    /**
+     * @param model          tokenizer.ggml.model: "llama" (SentencePiece) or "gpt2" (byte-level BPE)
+     * @param pre            tokenizer.ggml.pre
+     * @param size           tokens
+     * @param addSpacePrefix SentencePiece's add_space_prefix (false for Gemma)
+     */
+    public record Vocab(String model, String pre, int size, boolean addSpacePrefix) {
+        static Vocab spm(int size) {
+            return new Vocab("llama", "default", size, true);
+        }
+
+        static Vocab bpe(String pre, int size) {
+            return new Vocab("gpt2", pre, size, false);
+        }
+    }
+
+    /** How an architecture lays out its attention and norms. */
+    private record Layout(boolean preNorms, boolean postNorms, QkNorm qkNorm, boolean qkvBias, boolean fusedQkv, boolean fusedGateUp,
+                          boolean longRope) {
+    }
+
+    private enum QkNorm { NONE, PER_HEAD, WHOLE }
+
+    private static final Layout LLAMA = new Layout(true, false, QkNorm.NONE, false, false, false, false);
+    private static final Layout BIASED = new Layout(true, false, QkNorm.NONE, true, false, false, false);
+    private static final Layout QK_PER_HEAD = new Layout(true, false, QkNorm.PER_HEAD, false, false, false, false);
+    private static final Map<String, Layout> LAYOUTS = Map.ofEntries(
+            Map.entry("llama", LLAMA), Map.entry("granite", LLAMA), Map.entry("smollm3", LLAMA), Map.entry("mistral3", LLAMA),
+            Map.entry("qwen2", BIASED), Map.entry("qwen2moe", BIASED), Map.entry("gpt-oss", BIASED),
+            Map.entry("qwen3", QK_PER_HEAD), Map.entry("qwen3moe", QK_PER_HEAD),
+            Map.entry("olmoe", new Layout(true, false, QkNorm.WHOLE, false, false, false, false)),
+            Map.entry("gemma2", new Layout(true, true, QkNorm.NONE, false, false, false, false)),
+            Map.entry("gemma3", new Layout(true, true, QkNorm.PER_HEAD, false, false, false, false)),
+            Map.entry("phi3", new Layout(true, false, QkNorm.NONE, false, true, true, true)),
+            Map.entry("olmo2", new Layout(false, true, QkNorm.WHOLE, false, false, false, false)));
+
+    /** A dense shape with its vocabulary and architecture keys (suffix, value pairs). */
+    private static Shape dense(String name, String arch, int dim, int layers, int heads, int kvHeads, int headDim, int ffn, Vocab vocab,
+                               int context, float rope, boolean tied, Object... keys) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < keys.length; i += 2) m.put((String) keys[i], keys[i + 1]);
+        return new Shape(name, arch, dim, layers, heads, kvHeads, headDim, ffn, vocab, context, rope, tied, null, m);
+    }
+
     public static final List<Shape> SHAPES = List.of(
             new Shape("tinyllama-1.1b", "llama", 2048, 22, 32, 4, 5632, 32000, 2048, 10000f, false),
             new Shape("llama-3.2-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 131072, 500000f, true),
             new Shape("smollm-135m", "llama", 576, 30, 9, 3, 1536, 49152, 2048, 10000f, true),
             new Shape("qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, 1000000f, true),
             new Shape("qwen2.5-1.5b", "qwen2", 1536, 28, 12, 2, 8960, 151936, 32768, 1000000f, true),
+            dense("qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 128, 3072, Vocab.bpe("qwen2", 151936), 40960, 1000000f, true,
+                    "attention.layer_norm_rms_epsilon", 1e-6f),
+            dense("qwen3-4b", "qwen3", 2560, 36, 32, 8, 128, 9728, Vocab.bpe("qwen2", 151936), 40960, 1000000f, true,
+                    "attention.layer_norm_rms_epsilon", 1e-6f),
+            dense("gemma-3-1b", "gemma3", 1152, 26, 4, 1, 256, 6912, new Vocab("llama", "default", 262144, false), 32768, 1000000f, true,
+                    "attention.layer_norm_rms_epsilon", 1e-6f, "attention.sliding_window", 512, "rope.freq_base_swa", 10000f),
+            dense("gemma-2-2b", "gemma2", 2304, 26, 8, 4, 256, 9216, new Vocab("llama", "default", 256000, false), 8192, 10000f, true,
+                    "attention.layer_norm_rms_epsilon", 1e-6f, "attention.sliding_window", 4096,
+                    "attn_logit_softcapping", 50f, "final_logit_softcapping", 30f),
+            // Phi-4-mini: partial rotary (96 of 128), LongRoPE from 4096, attn_factor sqrt(1 + ln(32) / ln(4096)).
+            dense("phi-4-mini", "phi3", 3072, 32, 24, 8, 128, 8192, Vocab.bpe("gpt-4o", 200064), 131072, 10000f, true,
+                    "rope.dimension_count", 96, "rope.scaling.original_context_length", 4096,
+                    "rope.scaling.attn_factor", (float) Math.sqrt(1 + Math.log(32) / Math.log(4096))),
+            dense("smollm3-3b", "smollm3", 2048, 36, 16, 4, 128, 11008, Vocab.bpe("smaug-bpe", 128256), 65536, 5000000f, true,
+                    "attention.layer_norm_rms_epsilon", 1e-6f),
+            dense("olmo2-1b", "olmo2", 2048, 16, 16, 16, 128, 8192, Vocab.bpe("dbrx", 100352), 4096, 500000f, false,
+                    "attention.layer_norm_rms_epsilon", 1e-6f),
+            dense("granite-3.3-2b", "granite", 2048, 40, 32, 8, 64, 8192, Vocab.bpe("refact", 49159), 131072, 10000000f, true,
+                    "embedding_scale", 12f, "residual_scale", 0.22f, "attention.scale", 0.015625f, "logit_scale", 8f),
             new Shape("tiny", "llama", 256, 2, 8, 2, 768, 512, 2048, 10000f, false),
             new Shape("tiny-qwen2", "qwen2", 256, 2, 8, 2, 768, 512, 2048, 1000000f, true),
             // Mixtures of experts. feed_forward_length is what the published files carry (unused by the experts).
@@ -134,7 +215,9 @@ public final class Synth {
         GGUFWriter w = new GGUFWriter();
         String a = s.arch;
         Experts x = s.experts;
+        Layout layout = LAYOUTS.get(a);
         boolean gptOss = a.equals("gpt-oss");
+        int ropeDim = (Integer) s.keys.getOrDefault("rope.dimension_count", s.headDim);
         w.putString("general.architecture", a);
         w.putString("general.name", "sluice-dummy-" + s.name + "-" + (type.recipe != Recipe.PURE ? type.recipe : type.base).toString().toLowerCase(Locale.ROOT));
         w.putU32("general.file_type", fileType(type));
@@ -146,10 +229,18 @@ public final class Synth {
         w.putU32(a + ".attention.head_count_kv", s.kvHeads);
         w.putU32(a + ".attention.key_length", s.headDim);
         w.putU32(a + ".attention.value_length", s.headDim);
-        w.putU32(a + ".rope.dimension_count", s.headDim);
+        w.putU32(a + ".rope.dimension_count", ropeDim);
         w.putF32(a + ".rope.freq_base", s.ropeTheta);
         w.putF32(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
-        w.putU32(a + ".vocab_size", s.vocab);
+        w.putU32(a + ".vocab_size", s.vocabSize());
+        s.keys.forEach((k, v) -> {
+            switch (v) {
+                case Integer i -> w.putU32(a + "." + k, i);
+                case Float f -> w.putF32(a + "." + k, f);
+                case String str -> w.putString(a + "." + k, str);
+                default -> throw new IllegalStateException(k + ": " + v);
+            }
+        });
         if (x != null) {
             w.putU32(a + ".expert_count", x.count);
             w.putU32(a + ".expert_used_count", x.used);
@@ -168,38 +259,54 @@ public final class Synth {
         SplittableRandom root = new SplittableRandom(seed);
         int qDim = s.heads * s.headDim, kv = s.kvHeads * s.headDim;
         float scale = (float) (1.0 / Math.sqrt(s.dim));
-        matrix(w, "token_embd.weight", type.of(false, false, false), s.dim, s.vocab, 1, 1f, root.split());
+        // A tied embedding is the output too: Q4_K_M gives it the output's 6 bits, as llama-quantize does.
+        matrix(w, "token_embd.weight", type.of(s.tied, false, false), s.dim, s.vocabSize(), 1, 1f, root.split());
         vector(w, "output_norm.weight", s.dim, 1f, 0.2f, root);
-        if (!s.tied) matrix(w, "output.weight", type.of(true, false, false), s.dim, s.vocab, 1, scale, root.split());
+        if (!s.tied) matrix(w, "output.weight", type.of(true, false, false), s.dim, s.vocabSize(), 1, scale, root.split());
+        if (layout.longRope) {
+            float[] longFactors = new float[ropeDim / 2];
+            for (int i = 0; i < longFactors.length; i++) longFactors[i] = 1f + 31f * i / Math.max(1, longFactors.length - 1);
+            w.addTensor("rope_factors_long.weight", GGMLType.F32, new long[]{longFactors.length}, bytes(longFactors));
+            vector(w, "rope_factors_short.weight", ropeDim / 2, 1f, 0f, root);
+        }
         for (int l = 0; l < s.layers; l++) {
             String p = "blk." + l + ".";
             boolean moreBits = l < s.layers / 8 || l >= 7 * s.layers / 8 || (l - s.layers / 8) % 3 == 2;
-            vector(w, p + "attn_norm.weight", s.dim, 1f, 0.2f, root);
-            matrix(w, p + "attn_q.weight", type.of(false, false, false), s.dim, qDim, 1, scale, root.split());
-            matrix(w, p + "attn_k.weight", type.of(false, false, false), s.dim, kv, 1, scale, root.split());
-            matrix(w, p + "attn_v.weight", type.of(false, moreBits, false), s.dim, kv, 1, scale, root.split());
-            if (a.equals("qwen2") || a.equals("qwen2moe") || gptOss) {
+            if (layout.preNorms) vector(w, p + "attn_norm.weight", s.dim, 1f, 0.2f, root);
+            if (layout.fusedQkv) {
+                GGMLType qkv = type.recipe == Recipe.Q4_K_M ? GGMLType.Q5_K : type.of(false, false, false);
+                matrix(w, p + "attn_qkv.weight", qkv, s.dim, qDim + 2 * kv, 1, scale, root.split());
+            } else {
+                matrix(w, p + "attn_q.weight", type.of(false, false, false), s.dim, qDim, 1, scale, root.split());
+                matrix(w, p + "attn_k.weight", type.of(false, false, false), s.dim, kv, 1, scale, root.split());
+                matrix(w, p + "attn_v.weight", type.of(false, moreBits, false), s.dim, kv, 1, scale, root.split());
+            }
+            if (layout.qkvBias) {
                 vector(w, p + "attn_q.bias", qDim, 0f, 0.5f, root);
                 vector(w, p + "attn_k.bias", kv, 0f, 0.5f, root);
                 vector(w, p + "attn_v.bias", kv, 0f, 0.5f, root);
             }
-            if (a.equals("qwen3moe")) {
-                vector(w, p + "attn_q_norm.weight", s.headDim, 1f, 0.2f, root);
-                vector(w, p + "attn_k_norm.weight", s.headDim, 1f, 0.2f, root);
-            } else if (a.equals("olmoe")) {
-                vector(w, p + "attn_q_norm.weight", qDim, 1f, 0.2f, root);
-                vector(w, p + "attn_k_norm.weight", kv, 1f, 0.2f, root);
+            if (layout.qkNorm != QkNorm.NONE) {
+                vector(w, p + "attn_q_norm.weight", layout.qkNorm == QkNorm.WHOLE ? qDim : s.headDim, 1f, 0.2f, root);
+                vector(w, p + "attn_k_norm.weight", layout.qkNorm == QkNorm.WHOLE ? kv : s.headDim, 1f, 0.2f, root);
             }
             matrix(w, p + "attn_output.weight", type.of(false, false, false), qDim, s.dim, 1, (float) (1.0 / Math.sqrt(qDim)), root.split());
             if (gptOss) {
                 vector(w, p + "attn_output.bias", s.dim, 0f, 0.5f, root);
                 vector(w, p + "attn_sinks.weight", s.heads, 0f, 0.5f, root);
             }
-            vector(w, p + (gptOss ? "post_attention_norm.weight" : "ffn_norm.weight"), s.dim, 1f, 0.2f, root);
+            if (layout.postNorms) vector(w, p + "post_attention_norm.weight", s.dim, 1f, 0.2f, root);
+            if (layout.preNorms) vector(w, p + (gptOss ? "post_attention_norm.weight" : "ffn_norm.weight"), s.dim, 1f, 0.2f, root);
+            if (layout.fusedGateUp) {
+                matrix(w, p + "ffn_up.weight", type.of(false, false, false), s.dim, 2 * s.ffn, 1, scale, root.split());
+                matrix(w, p + "ffn_down.weight", type.of(false, moreBits, false), s.ffn, s.dim, 1, (float) (1.0 / Math.sqrt(s.ffn)), root.split());
+                continue;
+            }
             if (x == null) {
                 matrix(w, p + "ffn_gate.weight", type.of(false, false, false), s.dim, s.ffn, 1, scale, root.split());
                 matrix(w, p + "ffn_up.weight", type.of(false, false, false), s.dim, s.ffn, 1, scale, root.split());
                 matrix(w, p + "ffn_down.weight", type.of(false, moreBits, false), s.ffn, s.dim, 1, (float) (1.0 / Math.sqrt(s.ffn)), root.split());
+                if (layout.postNorms) vector(w, p + "post_ffw_norm.weight", s.dim, 1f, 0.2f, root);
                 continue;
             }
             // The router stays F32, as llama-quantize leaves it.
@@ -223,18 +330,24 @@ public final class Synth {
         w.write(out);
     }
 
+    static void addVocabulary(GGUFWriter w, Vocab v) {
+        if (v.model().equals("gpt2")) addBpeVocabulary(w, v);
+        else addSpmVocabulary(w, v);
+    }
+
     /**
      * A SentencePiece vocabulary: unk, bos, eos, the 256 byte-fallback tokens, then pieces built
-     * from letters (scores descending so longer pieces merge last), enough to fill {@code n}.
+     * from letters (scores descending so longer pieces merge last), enough to fill the size.
      */
-    static void addVocabulary(GGUFWriter w, int n) {
+    static void addSpmVocabulary(GGUFWriter w, Vocab v) {
+        int n = v.size();
         List<String> tokens = new ArrayList<>(n);
         tokens.add("<unk>");
         tokens.add("<s>");
         tokens.add("</s>");
         for (int b = 0; b < 256; b++) tokens.add(String.format("<0x%02X>", b));
         String letters = "etaoinshrdlucmfwypvbgkjqxz";
-        java.util.Set<String> seen = new java.util.HashSet<>(tokens);
+        Set<String> seen = new HashSet<>(tokens);
         for (int len = 1; tokens.size() < n; len++) {
             int combos = (int) Math.min(Integer.MAX_VALUE, Math.pow(letters.length(), len));
             for (int c = 0; c < combos && tokens.size() < n; c++) {
@@ -252,6 +365,7 @@ public final class Synth {
             scores[i] = i < 259 ? 0f : -(i - 259);
         }
         w.putString("tokenizer.ggml.model", "llama");
+        w.putString("tokenizer.ggml.pre", v.pre());
         w.putArray("tokenizer.ggml.tokens", tokens.toArray(String[]::new));
         w.putArray("tokenizer.ggml.scores", scores);
         w.putArray("tokenizer.ggml.token_type", types);
@@ -260,6 +374,47 @@ public final class Synth {
         w.putU32("tokenizer.ggml.eos_token_id", 2);
         w.putBool("tokenizer.ggml.add_bos_token", true);
         w.putBool("tokenizer.ggml.add_eos_token", false);
+        w.putBool("tokenizer.ggml.add_space_prefix", v.addSpacePrefix());
+    }
+
+    /**
+     * A byte-level BPE vocabulary: the 256 byte symbols, then every merge of two symbols, then
+     * of a two-symbol token and a symbol, in rank order, until three special tokens fill the size.
+     */
+    static void addBpeVocabulary(GGUFWriter w, Vocab v) {
+        String[] specials = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+        int normal = v.size() - specials.length;
+        List<String> tokens = new ArrayList<>(v.size());
+        List<String> merges = new ArrayList<>(normal);
+        String[] sym = new String[256];
+        for (int b = 0; b < 256; b++) tokens.add(sym[b] = String.valueOf(ByteLevel.charOf(b)));
+        for (int i = 0; i < 256 && tokens.size() < normal; i++) {
+            for (int j = 0; j < 256 && tokens.size() < normal; j++) merge(tokens, merges, sym[i], sym[j]);
+        }
+        for (int t = 256; tokens.size() < normal; t++) {
+            String left = tokens.get(t);
+            for (int j = 0; j < 256 && tokens.size() < normal; j++) merge(tokens, merges, left, sym[j]);
+        }
+        int[] types = new int[v.size()];
+        java.util.Arrays.fill(types, 1);
+        for (int i = 0; i < specials.length; i++) {
+            tokens.add(specials[i]);
+            types[normal + i] = 3;
+        }
+        w.putString("tokenizer.ggml.model", "gpt2");
+        w.putString("tokenizer.ggml.pre", v.pre());
+        w.putArray("tokenizer.ggml.tokens", tokens.toArray(String[]::new));
+        w.putArray("tokenizer.ggml.token_type", types);
+        w.putArray("tokenizer.ggml.merges", merges.toArray(String[]::new));
+        w.putU32("tokenizer.ggml.bos_token_id", normal);
+        w.putU32("tokenizer.ggml.eos_token_id", normal + 2);
+        w.putU32("tokenizer.ggml.padding_token_id", normal);
+        w.putBool("tokenizer.ggml.add_bos_token", false);
+    }
+
+    private static void merge(List<String> tokens, List<String> merges, String left, String right) {
+        tokens.add(left + right);
+        merges.add(left + " " + right);
     }
 
     /** A 1-D F32 tensor (norm weights, biases, sinks) of values uniform in center ± spread. */
@@ -270,7 +425,11 @@ public final class Synth {
     private static byte[] floats(int n, float center, float spread, SplittableRandom rng) {
         float[] v = new float[n];
         for (int i = 0; i < n; i++) v[i] = center + (float) (rng.nextDouble() * 2 - 1) * spread;
-        byte[] bytes = new byte[n * 4];
+        return bytes(v);
+    }
+
+    private static byte[] bytes(float[] v) {
+        byte[] bytes = new byte[v.length * 4];
         java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(v);
         return bytes;
     }

@@ -8,7 +8,7 @@ import java.nio.charset.StandardCharsets;
  * character. Printable Latin-1 bytes stand for themselves; the other 68 bytes (controls, space,
  * DEL, NBSP, soft hyphen...) take U+0100 upwards in byte order (so the space is "Ġ", U+0120).
  */
-final class ByteLevel {
+public final class ByteLevel {
     private ByteLevel() {
     }
 
@@ -24,6 +24,11 @@ final class ByteLevel {
             BYTE_TO_CHAR[b] = c;
             CHAR_TO_BYTE[c] = b;
         }
+    }
+
+    /** The character that spells byte b (0..255) in a byte-level vocabulary. */
+    public static char charOf(int b) {
+        return BYTE_TO_CHAR[b & 0xFF];
     }
 
     /** The UTF-8 bytes of {@code text}, each spelled as its stand-in character. */
