@@ -4,6 +4,9 @@ import io.sluice.engine.BatchedBench;
 import io.sluice.engine.EngineConfig;
 import io.sluice.engine.LlmEngine;
 import io.sluice.gguf.GGMLType;
+import io.sluice.grammar.JsonSchemaGrammar;
+import io.sluice.grammar.TokenGrammar;
+import io.sluice.grammar.TokenVocabulary;
 import io.sluice.model.Model;
 
 /** {@code sluice bench --batched}: sizes an engine for the largest test, then prints llama-batched-bench's table or JSON lines. */
@@ -11,7 +14,10 @@ final class BatchedBenchRunner {
     private BatchedBenchRunner() {
     }
 
-    static void run(Model m, GGMLType kvType, int[] npp, int[] ntg, int[] npl, boolean json) {
+    /** schema: JSON Schema text every sequence is constrained by, or null. */
+    static void run(Model m, GGMLType kvType, int[] npp, int[] ntg, int[] npl, boolean json, String schema) {
+        TokenGrammar grammar = schema == null ? null
+                : TokenGrammar.compile(JsonSchemaGrammar.fromSchema(schema), TokenVocabulary.of(m.tokenizer()));
         int maxPl = 0, maxCtx = 0;
         for (int pl : npl) maxPl = Math.max(maxPl, pl);
         for (int pp : npp) for (int tg : ntg) maxCtx = Math.max(maxCtx, pp + tg + 1);
@@ -26,7 +32,7 @@ final class BatchedBenchRunner {
             if (!json) {
                 System.out.println(BatchedBench.header());
             }
-            BatchedBench.run(engine, npp, ntg, npl, 1, row -> {
+            BatchedBench.run(engine, npp, ntg, npl, 1, grammar, row -> {
                 System.out.println(json ? row.toJson() : row.toTableRow());
                 System.out.flush();
             });

@@ -1,5 +1,6 @@
 package io.sluice.cli;
 
+import io.sluice.engine.BatchedBench;
 import io.sluice.gguf.GGMLType;
 import io.sluice.model.Batch;
 import io.sluice.model.KvStore;
@@ -67,11 +68,22 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "-ntg", split = ",", defaultValue = "32", description = "--batched: generated tokens per sequence (list; default ${DEFAULT-VALUE})")
     int[] ntg;
 
+    @Option(names = "--json-schema", arity = "0..1", fallbackValue = "ten-properties", paramLabel = "FILE",
+            description = "--batched: constrain every sequence by this JSON Schema file (no value: a built-in object of ten properties)")
+    String jsonSchema;
+
     @Option(names = "-npl", split = ",", defaultValue = "1,4,8,16", description = "--batched: parallel sequences (list; default ${DEFAULT-VALUE})")
     int[] npl;
 
+    /** The --json-schema text, read before the model loads so a bad path fails at once. */
+    private String schemaText;
+
     @Override
     public Integer call() throws Exception {
+        if (jsonSchema != null) {
+            if (!batched) throw new IllegalArgumentException("--json-schema needs --batched");
+            schemaText = jsonSchema.equals("ten-properties") ? BatchedBench.TEN_PROPERTY_SCHEMA : Files.readString(Path.of(jsonSchema));
+        }
         Options.threads(threads);
         if (!output.equals("md") && !output.equals("json")) throw new IllegalArgumentException("--output must be md or json");
         if (nPrompt < 0 || nGen < 0 || reps <= 0 || reps > 1000) throw new IllegalArgumentException("-p/-n must be >= 0 and -r in 1..1000");
@@ -158,7 +170,7 @@ final class BenchCommand implements Callable<Integer> {
         // Like llama-bench, a test may run past the trained context (it sets n_ctx to what the test needs).
         try (Model m = Model.load(file, batched ? 0 : longest)) {
             if (batched) {
-                BatchedBenchRunner.run(m, Options.kvType(kvType), npp, ntg, npl, output.equals("json"));
+                BatchedBenchRunner.run(m, Options.kvType(kvType), npp, ntg, npl, output.equals("json"), schemaText);
                 return 0;
             }
             if (longest > m.config().contextLength()) {

@@ -1,5 +1,7 @@
 package io.sluice.engine;
 
+import io.sluice.grammar.TokenGrammar;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -66,19 +68,27 @@ public final class BatchedBench {
      * llama-batched-bench skips those over its KV size.
      */
     public static List<Row> run(Engine engine, int[] npp, int[] ntg, int[] npl, long seed, Consumer<Row> onRow) {
+        return run(engine, npp, ntg, npl, seed, null, onRow);
+    }
+
+    /**
+     * As above, every sequence constrained by grammar (null: none), for the cost of constrained
+     * decoding. A sequence whose grammar completes stops early; speeds count the tokens made.
+     */
+    public static List<Row> run(Engine engine, int[] npp, int[] ntg, int[] npl, long seed, TokenGrammar grammar, Consumer<Row> onRow) {
         for (int[] list : new int[][]{npp, ntg, npl}) {
             for (int v : list) if (v <= 0) throw new IllegalArgumentException("pp, tg and pl values must be positive, got " + v);
         }
         Random rng = new Random(seed);
         int vocab = vocabSize(engine);
         // Its own random prompts, so the measured rows' prompts do not depend on the warm-up.
-        warmUp(engine, npl, new Random(~seed), vocab);
+        warmUp(engine, npl, new Random(~seed), vocab, grammar);
         List<Row> rows = new ArrayList<>();
         for (int pp : npp) {
             for (int tg : ntg) {
                 for (int pl : npl) {
                     if (!fits(engine, pp, tg, pl)) continue;
-                    Row row = runOne(engine, pp, tg, pl, rng, vocab);
+                    Row row = runOne(engine, pp, tg, pl, rng, vocab, grammar);
                     rows.add(row);
                     if (onRow != null) onRow.accept(row);
                 }
@@ -95,17 +105,17 @@ public final class BatchedBench {
      * comparing it with `bench -n`, which does warm up a whole repetition). So: a prompt chunk and
      * some single-sequence decode steps, plus a few steps at the widest batch.
      */
-    private static void warmUp(Engine engine, int[] npl, Random rng, int vocab) {
+    private static void warmUp(Engine engine, int[] npl, Random rng, int vocab, TokenGrammar grammar) {
         // The largest of these shapes the pool holds (a bench pool is sized for the measured rows only).
         for (int[] shape : new int[][]{{128, 32}, {64, 32}, {16, 16}, {16, 1}}) {
             if (fits(engine, shape[0], shape[1], 1)) {
-                runOne(engine, shape[0], shape[1], 1, rng, vocab);
+                runOne(engine, shape[0], shape[1], 1, rng, vocab, grammar);
                 break;
             }
         }
         int widest = 1;
         for (int pl : npl) if (pl > widest && fits(engine, 16, 8, pl)) widest = pl;
-        if (widest > 1) runOne(engine, 16, 8, widest, rng, vocab);
+        if (widest > 1) runOne(engine, 16, 8, widest, rng, vocab, grammar);
     }
 
     static boolean fits(Engine engine, int pp, int tg, int pl) {
@@ -123,16 +133,17 @@ public final class BatchedBench {
     }
 
     /** pl requests of pp random tokens, each generating tg + 1 tokens: the first ends prompt processing, then tg decode steps. */
-    static Row runOne(Engine engine, int pp, int tg, int pl, Random rng, int vocab) {
+    static Row runOne(Engine engine, int pp, int tg, int pl, Random rng, int vocab, TokenGrammar grammar) {
         CountDownLatch firsts = new CountDownLatch(pl);
         CountDownLatch done = new CountDownLatch(pl);
         AtomicLong lastFirst = new AtomicLong();
         AtomicReference<String> failure = new AtomicReference<>();
+        AtomicLong decoded = new AtomicLong(); // tokens after each sequence's first
         long start = System.nanoTime();
         List<GenerationHandle> handles = new ArrayList<>();
         for (int s = 0; s < pl; s++) {
             int[] prompt = rng.ints(pp, 0, vocab).toArray();
-            GenerationRequest req = new GenerationRequest(prompt, SamplingParams.GREEDY, tg + 1, List.of(), true, -1);
+            GenerationRequest req = new GenerationRequest(prompt, SamplingParams.GREEDY, tg + 1, List.of(), true, -1, grammar);
             boolean[] first = {true};
             handles.add(engine.submit(req, e -> {
                 switch (e) {
@@ -141,10 +152,13 @@ public final class BatchedBench {
                             first[0] = false;
                             lastFirst.accumulateAndGet(System.nanoTime(), Math::max);
                             firsts.countDown();
+                        } else {
+                            decoded.incrementAndGet();
                         }
                     }
                     case GenerationEvent.Finished f -> {
-                        if (f.reason() != FinishReason.LENGTH) failure.compareAndSet(null, f.reason() + (f.message() != null ? ": " + f.message() : ""));
+                        boolean grammarDone = grammar != null && f.reason() == FinishReason.STOP;
+                        if (f.reason() != FinishReason.LENGTH && !grammarDone) failure.compareAndSet(null, f.reason() + (f.message() != null ? ": " + f.message() : ""));
                         if (first[0]) firsts.countDown();
                         done.countDown();
                     }
@@ -164,6 +178,6 @@ public final class BatchedBench {
         double tTg = (end - lastFirst.get()) / 1e9;
         double t = tPp + tTg;
         int nKv = pl * (pp + tg);
-        return new Row(pp, tg, pl, nKv, tPp, pl * pp / tPp, tTg, pl * tg / tTg, t, nKv / t);
+        return new Row(pp, tg, pl, nKv, tPp, pl * pp / tPp, tTg, decoded.get() / tTg, t, nKv / t);
     }
 }

@@ -1,14 +1,12 @@
 package io.sluice.engine;
 
-import io.sluice.model.Batch;
+import io.sluice.grammar.TokenVocabulary;
 import io.sluice.model.KvStore;
 import io.sluice.model.Model;
 import io.sluice.model.RoutingStats;
-import io.sluice.model.tokenizer.StreamingDecoder;
 import io.sluice.model.tokenizer.Tokenizer;
 
 import java.lang.System.Logger.Level;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -20,10 +18,14 @@ import java.util.function.Consumer;
 
 /**
  * The serving engine: one thread runs the loop "take new requests and cancellations, let the
- * {@link Scheduler} plan a step, run ONE {@link Model#forward} over every scheduled token of every
- * sequence, sample, stream events". Requests join and leave between steps. The KV pool is one
- * {@link KvStore} sized by a {@link MemoryPlan}; the {@link KvCacheManager} shares prefix blocks
- * between requests.
+ * {@link Scheduler} plan a step, run it". The work is split into rooms, as in vLLM v1: the
+ * {@link Scheduler} is policy only (which sequences, how many tokens, preemption), the
+ * {@link KvCacheManager} owns the KV blocks and the prefix cache, the {@link ModelRunner} builds
+ * the batch and runs ONE {@link Model#forward} over every scheduled token of every sequence, and
+ * the {@link OutputProcessor} turns each logits row into the next token (sampling under the
+ * sequence's grammar), its text and stop decisions. This class keeps the loop, the request
+ * lifecycle (events, finishing, metrics) and the KV pool, one {@link KvStore} sized by a
+ * {@link MemoryPlan}.
  *
  * <p>Failures stay local: a failing step ends the requests in it with Finished(ERROR), a listener
  * that throws ends its own request, and the loop keeps serving the others.
@@ -41,8 +43,8 @@ public final class LlmEngine implements Engine {
     private final KvStore kv;
     private final KvCacheManager blocks;
     private final Scheduler scheduler;
-    private final Batch batch;
-    private final float[] logits;
+    private final ModelRunner runner;
+    private final OutputProcessor output;
     private final Thread thread;
 
     /** New sequences, cancelled sequences, and WAKE, from other threads. */
@@ -80,8 +82,8 @@ public final class LlmEngine implements Engine {
         // A sequence can never hold more positions than the whole pool.
         this.contextLength = (int) Math.min(plan.contextLength(), (long) plan.numBlocks() * config.kvBlockSize());
         this.scheduler = new Scheduler(blocks, config.maxBatchedTokens(), config.maxSeqs());
-        this.batch = new Batch(config.maxBatchedTokens(), config.maxSeqs());
-        this.logits = new float[Math.min(config.maxSeqs(), config.maxBatchedTokens()) * vocab];
+        this.runner = new ModelRunner(model, kv, config, vocab);
+        this.output = new OutputProcessor(tokenizer, vocab, contextLength);
         this.thread = Thread.ofPlatform().name("sluice-engine").daemon().unstarted(this::loop);
         publishGauges();
         thread.start();
@@ -118,6 +120,9 @@ public final class LlmEngine implements Engine {
         }
         for (Integer t : request.sampling().logitBias().keySet()) {
             if (t < 0 || t >= vocab) throw new EngineException(EngineException.Kind.INVALID_REQUEST, "logit_bias token id " + t + " is outside the vocabulary");
+        }
+        if (request.grammar() != null && request.grammar().vocabulary() != TokenVocabulary.of(tokenizer)) {
+            throw new EngineException(EngineException.Kind.INVALID_REQUEST, "the grammar was compiled for another vocabulary than this model's");
         }
         Sequence s = new Sequence(ids.incrementAndGet(), request, listener, this);
         synchronized (this) {
@@ -190,7 +195,7 @@ public final class LlmEngine implements Engine {
             // Requests submitted before close() that the loop never took.
             for (Object o; (o = inbox.poll()) != null; ) {
                 if (o instanceof Sequence s && !s.finished) {
-                    if (s.sampler == null) inboxPending.decrementAndGet();
+                    if (s.out == null) inboxPending.decrementAndGet();
                     finish(s, FinishReason.CANCELLED, null);
                 }
             }
@@ -204,7 +209,7 @@ public final class LlmEngine implements Engine {
     private void take(Object o) {
         if (!(o instanceof Sequence s) || s.finished) return;
         try {
-            if (s.sampler == null) {
+            if (s.out == null) {
                 init(s);
                 if (!s.cancelRequested) scheduler.waiting.addLast(s);
             }
@@ -219,11 +224,7 @@ public final class LlmEngine implements Engine {
 
     private void init(Sequence s) {
         inboxPending.decrementAndGet(); // first: a failure below must not leave the queue count high
-        GenerationRequest r = s.request;
-        s.sampler = new Sampler(r.sampling(), vocab, contextLength);
-        for (int i = 0; i < s.promptLength; i++) s.sampler.accept(s.tokens[i]);
-        s.text = new StreamingDecoder(tokenizer);
-        s.stop = new StopMatcher(r.stop());
+        s.out = output.open(s);
         promptTokens += s.promptLength;
     }
 
@@ -240,21 +241,8 @@ public final class LlmEngine implements Engine {
         publishGauges();
         if (work.isEmpty()) return;
 
-        batch.clear();
-        long now = System.nanoTime();
-        long promptComputed = 0;
-        for (Scheduler.Work w : work) {
-            Sequence s = w.seq();
-            if (s.firstScheduledNanos == 0) s.firstScheduledNanos = now;
-            int idx = batch.addSequence(s.table.array());
-            for (int i = 0; i < w.tokens(); i++) {
-                int pos = s.computed + i;
-                batch.add(s.tokens[pos], pos, idx, pos == s.length - 1);
-                if (pos < s.promptLength) promptComputed++;
-            }
-        }
         try {
-            model.forward(batch, kv, logits);
+            runner.execute(work);
         } catch (RuntimeException | Error e) {
             LOG.log(Level.ERROR, "forward pass failed", e);
             String msg = "forward pass failed: " + (e.getMessage() != null ? e.getMessage() : e.toString());
@@ -262,67 +250,30 @@ public final class LlmEngine implements Engine {
             return;
         }
         steps++;
-        computedPromptTokens += promptComputed;
+        computedPromptTokens += runner.promptTokensComputed();
 
-        int row = 0;
-        for (Scheduler.Work w : work) {
+        float[] logits = runner.logits();
+        for (int k = 0; k < work.size(); k++) {
+            Scheduler.Work w = work.get(k);
             Sequence s = w.seq();
             if (s.finished) continue;
             s.computed += w.tokens();
             blocks.commit(s.table, s.tokens, s.computed);
-            if (s.computed != s.length) continue;
-            int offset = row++ * vocab;
+            int row = runner.rowOf(k);
+            if (row < 0) continue; // a prefill chunk short of the prompt's end
+            OutputProcessor.Step out;
             try {
-                sampleNext(s, offset);
+                out = output.next(s, logits, row * vocab);
             } catch (RuntimeException e) {
-                // Tokenizer or sampler trouble with this sequence's token ends only this sequence.
+                // Tokenizer, sampler or grammar trouble with this sequence's token ends only this sequence.
                 finish(s, FinishReason.ERROR, "generating the next token failed: " + e);
+                continue;
             }
-        }
-    }
-
-    private void sampleNext(Sequence s, int offset) {
-        GenerationRequest r = s.request;
-        Sampler.Result res = s.sampler.sample(logits, offset, r.topLogprobs());
-        int tok = res.token();
-        s.append(tok);
-        s.sampler.accept(tok);
-        generatedTokens++;
-
-        FinishReason reason = null;
-        String text;
-        if (!r.ignoreEos() && tokenizer.isEog(tok)) {
-            // The end-of-generation token itself contributes no text.
-            text = s.stop.push(s.text.flush());
-            reason = FinishReason.STOP;
-        } else {
-            text = s.stop.push(s.text.accept(tok));
-            if (s.stop.stopped()) {
-                reason = FinishReason.STOP;
-            } else if ((r.maxTokens() > 0 && s.generated >= r.maxTokens()) || s.length > contextLength) {
-                text += s.stop.push(s.text.flush());
-                reason = s.stop.stopped() ? FinishReason.STOP : FinishReason.LENGTH;
+            if (out.event() != null) {
+                generatedTokens++;
+                if (!deliver(s, out.event())) continue;
             }
-        }
-        if (reason != null) text += s.stop.flush();
-
-        List<GenerationEvent.TopLogprob> tops = List.of();
-        if (r.topLogprobs() > 0) {
-            var list = new ArrayList<GenerationEvent.TopLogprob>(res.topIds().length);
-            for (int i = 0; i < res.topIds().length; i++) {
-                list.add(new GenerationEvent.TopLogprob(res.topIds()[i], pieceText(res.topIds()[i]), res.topLogprobs()[i]));
-            }
-            tops = List.copyOf(list);
-        }
-        if (!deliver(s, new GenerationEvent.Token(tok, text, res.logprob(), tops))) return;
-        if (reason != null) finish(s, reason, null);
-    }
-
-    private String pieceText(int id) {
-        try {
-            return new String(tokenizer.tokenBytes(id), StandardCharsets.UTF_8);
-        } catch (RuntimeException e) {
-            return "";
+            if (out.finish() != null) finish(s, out.finish(), out.error());
         }
     }
 

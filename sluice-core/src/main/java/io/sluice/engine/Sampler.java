@@ -92,9 +92,18 @@ public final class Sampler {
      * the chosen token's logprob plus that many alternatives. Does not {@link #accept} the token.
      */
     public Result sample(float[] logits, int offset, int topLogprobs) {
+        return sample(logits, offset, topLogprobs, null);
+    }
+
+    /**
+     * As {@link #sample(float[], int, int)}, choosing only among the tokens set in allowed (bit t of
+     * allowed[t / 64]; null: every token), as if the others had logit -infinity before anything
+     * else. allowed must have at least one token.
+     */
+    public Result sample(float[] logits, int offset, int topLogprobs, long[] allowed) {
         if (plainGreedy) {
             // Nothing modifies the logits: scan them in place (no vocabulary-sized copy, one pass).
-            int token = argmaxChecked(logits, offset, vocabSize);
+            int token = allowed == null ? argmaxChecked(logits, offset, vocabSize) : argmaxAllowed(logits, offset, vocabSize, allowed);
             if (topLogprobs < 0) return new Result(token, Float.NaN, NO_IDS, NO_LOGPROBS);
             return withLogprobs(logits, offset, token, topLogprobs, SCRATCH.get().ensure(vocabSize));
         }
@@ -104,10 +113,78 @@ public final class Sampler {
         for (int i = 0; i < vocabSize; i++) {
             if (Float.isNaN(work[i])) throw new IllegalStateException("the model produced NaN logits");
         }
+        if (allowed != null) applyMask(work, allowed);
         applyBiasAndPenalties(work);
-        int token = params.greedy() ? argmax(work, vocabSize) : draw(s);
+        int token;
+        if (params.greedy()) token = allowed == null ? argmax(work, vocabSize) : argmaxAllowed(work, 0, vocabSize, allowed);
+        else token = draw(s, allowed);
         if (topLogprobs < 0) return new Result(token, Float.NaN, NO_IDS, NO_LOGPROBS);
         return withLogprobs(logits, offset, token, topLogprobs, s);
+    }
+
+    /**
+     * Whether drawing from the unconstrained logits and keeping the token when a constraint
+     * allows it (drawing again under the mask otherwise) yields exactly the constrained
+     * distribution: true for greedy, and for plain temperature sampling where P(t | allowed) =
+     * p(t) + (1 - Z) p(t) / Z = p(t) / Z. Truncation (top-k/p, min-p) over the unmasked logits
+     * would keep different candidates, so then the mask must come first.
+     */
+    public boolean drawThenCheckIsExact() {
+        return params.greedy() || (params.topK() == 0 && params.topP() >= 1f && params.minP() <= 0f);
+    }
+
+    private void applyMask(float[] work, long[] allowed) {
+        int n = vocabSize;
+        for (int w = 0; w * 64 < n; w++) {
+            long bits = w < allowed.length ? allowed[w] : 0L;
+            if (bits == -1L) continue;
+            int base = w * 64, end = Math.min(n, base + 64);
+            if (bits == 0L) {
+                Arrays.fill(work, base, end, Float.NEGATIVE_INFINITY);
+                continue;
+            }
+            for (int i = base; i < end; i++) if ((bits & (1L << (i - base))) == 0) work[i] = Float.NEGATIVE_INFINITY;
+        }
+    }
+
+    /** The first allowed index holding the largest allowed value of v[from .. from+n); throws on NaN among them. */
+    static int argmaxAllowed(float[] v, int from, int n, long[] allowed) {
+        float best = Float.NEGATIVE_INFINITY;
+        int bestWord = -1;
+        for (int w = 0; w * 64 < n && w < allowed.length; w++) {
+            long bits = allowed[w];
+            if (bits == 0L) continue;
+            int base = w * 64, len = Math.min(64, n - base);
+            float m;
+            if (bits == -1L && len == 64) {
+                int i = 0, bound = F.loopBound(64);
+                m = Float.NEGATIVE_INFINITY;
+                if (bound > 0) {
+                    FloatVector acc = FloatVector.fromArray(F, v, from + base);
+                    for (i = F.length(); i < bound; i += F.length()) acc = acc.max(FloatVector.fromArray(F, v, from + base + i));
+                    m = acc.reduceLanes(VectorOperators.MAX);
+                }
+                for (; i < 64; i++) m = Math.max(m, v[from + base + i]);
+            } else {
+                m = Float.NEGATIVE_INFINITY;
+                for (long x = bits; x != 0; x &= x - 1) {
+                    int i = Long.numberOfTrailingZeros(x);
+                    if (i < len) m = Math.max(m, v[from + base + i]);
+                }
+            }
+            if (Float.isNaN(m)) throw new IllegalStateException("the model produced NaN logits");
+            if (bestWord < 0 || m > best) {
+                best = m;
+                bestWord = w;
+            }
+        }
+        if (bestWord < 0) throw new IllegalArgumentException("no token is allowed");
+        int base = bestWord * 64;
+        for (long x = allowed[bestWord]; x != 0; x &= x - 1) {
+            int i = Long.numberOfTrailingZeros(x);
+            if (base + i < n && v[from + base + i] == best) return base + i;
+        }
+        throw new AssertionError("the maximum is one of the allowed values");
     }
 
     /** Logit bias, then llama.cpp's penalties: repeat divides positive / multiplies negative logits, then subtract count*freq + present. */
@@ -126,9 +203,10 @@ public final class Sampler {
         }
     }
 
-    private int draw(Scratch s) {
+    private int draw(Scratch s, long[] allowed) {
         int n = candidates(s);
-        if (n == 0) return argmax(s.work, vocabSize);
+        // Every candidate at -infinity (e.g. banned by logit bias): fall back to the argmax, among the allowed ones.
+        if (n == 0) return allowed == null ? argmax(s.work, vocabSize) : argmaxAllowed(s.work, 0, vocabSize, allowed);
         float[] lg = s.candLogit;
         n = topP(lg, n);
         n = minP(lg, n);

@@ -1,7 +1,5 @@
 package io.sluice.engine;
 
-import io.sluice.model.tokenizer.StreamingDecoder;
-
 import java.util.Arrays;
 import java.util.function.Consumer;
 
@@ -32,9 +30,8 @@ final class Sequence implements GenerationHandle {
     volatile boolean done;
     volatile boolean cancelRequested;
 
-    Sampler sampler;
-    StreamingDecoder text;
-    StopMatcher stop;
+    /** Sampler, grammar position, detokenizer and stop matcher (see {@link OutputProcessor}); null until the engine takes the request. */
+    OutputProcessor.State out;
 
     final long arrivalNanos = System.nanoTime();
     long firstScheduledNanos;

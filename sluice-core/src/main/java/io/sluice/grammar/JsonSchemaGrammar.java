@@ -63,9 +63,9 @@ public final class JsonSchemaGrammar {
         PRIMITIVES.put("value", "object | array | string | number | boolean | null");
         PRIMITIVES.put("object", "\"{\" space ( string \":\" space value (\",\" space string \":\" space value)* )? \"}\" space");
         PRIMITIVES.put("array", "\"[\" space ( value (\",\" space value)* )? \"]\" space");
-        // Days only up to 28 and no leap seconds: every date the grammar makes is a real one.
+        // Days only up to 28, no leap seconds, offsets within java.time's +-18:00: every date and time the grammar makes is a real one.
         PRIMITIVES.put("date", "[0-9]{4} \"-\" ( \"0\" [1-9] | \"1\" [0-2] ) \"-\" ( \"0\" [1-9] | \"1\" [0-9] | \"2\" [0-8] )");
-        PRIMITIVES.put("time", "([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9] \":\" [0-5] [0-9] ( \".\" [0-9]{3} )? ( \"Z\" | ( \"+\" | \"-\" ) ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] )");
+        PRIMITIVES.put("time", "([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9] \":\" [0-5] [0-9] ( \".\" [0-9]{3} )? ( \"Z\" | ( \"+\" | \"-\" ) ( \"0\" [0-9] | \"1\" [0-7] ) \":\" [0-5] [0-9] )");
         PRIMITIVES.put("date-time", "date \"T\" time");
         PRIMITIVES.put("uuid", "[0-9a-fA-F]{8} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{12}");
         PRIMITIVES.put("email", "[a-z0-9]{1,16} (\".\" [a-z0-9]{1,15}){0,2} \"@\" [a-z0-9]{1,20} (\".\" [a-z0-9]{1,20}){0,2} \".\" (\"com\" | \"org\" | \"net\" | \"io\")");

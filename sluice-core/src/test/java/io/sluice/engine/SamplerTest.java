@@ -217,4 +217,33 @@ class SamplerTest {
             assertArrayEquals(general.topIds(), fast.topIds());
         }
     }
+
+    @Test
+    void aMaskLimitsTheChoiceToAllowedTokens() {
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(5);
+        for (int trial = 0; trial < 200; trial++) {
+            int n = 1 + rng.nextInt(300);
+            float[] logits = new float[n + 3];
+            for (int i = 0; i < logits.length; i++) logits[i] = (float) rng.nextGaussian() * 3;
+            if (rng.nextBoolean()) logits[3 + rng.nextInt(n)] = logits[3]; // ties
+            long[] mask = new long[(n + 63) / 64];
+            int density = rng.nextInt(4);
+            for (int t = 0; t < n; t++) if (density == 3 || rng.nextInt(4) < density) mask[t >>> 6] |= 1L << t;
+            int forced = rng.nextInt(n);
+            mask[forced >>> 6] |= 1L << forced;
+            int best = -1;
+            for (int t = 0; t < n; t++) {
+                if ((mask[t >>> 6] & (1L << t)) != 0 && (best < 0 || logits[3 + t] > logits[3 + best])) best = t;
+            }
+            Sampler greedy = new Sampler(SamplingParams.GREEDY, n);
+            assertEquals(best, greedy.sample(logits, 3, -1, mask).token(), "greedy picks the first best allowed token");
+            Sampler penalized = new Sampler(new SamplingParams(0f, 0, 1f, 0f, 1.3f, 0f, 0f, 64, 1, Map.of()), n);
+            assertEquals(best, penalized.sample(logits, 3, -1, mask).token(), "the general greedy path agrees (nothing penalized yet)");
+            Sampler hot = new Sampler(new SamplingParams(1.5f, trial % 2 == 0 ? 0 : 5, 1f, 0f, 1f, 0f, 0f, 64, trial, Map.of()), n);
+            for (int k = 0; k < 20; k++) {
+                int t = hot.sample(logits, 3, 2, mask).token();
+                assertTrue((mask[t >>> 6] & (1L << t)) != 0, "sampled token " + t + " is allowed");
+            }
+        }
+    }
 }
