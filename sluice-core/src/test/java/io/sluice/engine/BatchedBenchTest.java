@@ -54,7 +54,7 @@ class BatchedBenchTest {
         FakeModel model = new FakeModel(256);
         try (LlmEngine e = engine(model, 64, 4)) {
             EngineMetrics before = e.metrics();
-            BatchedBench.Row r = BatchedBench.runOne(e, 40, 10, 4, new Random(5), FakeModel.VOCAB);
+            BatchedBench.Row r = BatchedBench.runOne(e, 40, 10, 4, new Random(5), FakeModel.VOCAB, null);
             EngineMetrics after = e.metrics();
             assertEquals(4 * 40, after.computedPromptTokens() - before.computedPromptTokens(), "no prefix shared");
             assertEquals(4 * 11, after.generatedTokens() - before.generatedTokens());
