@@ -33,6 +33,8 @@ public final class NativeKernels {
     /** Per type id: the format declares a native kernel and the library provides exactly that. */
     private static final boolean[] MATCHES = new boolean[64];
     private static final String MISMATCHES;
+    /** The loaded library, or null: other packages' kernels (model.nn's attention) find their symbols in it. */
+    private static final SymbolLookup LIBRARY;
 
     /** The kernel set in use, cached: checked on every matmul. */
     private static volatile int level;
@@ -40,8 +42,10 @@ public final class NativeKernels {
     static {
         MethodHandle actBytes = null, quantize = null, quantizeRef = null, matmul = null, setLevel = null, getLevel = null, repackedBytes = null, repack = null, matmulPacked = null, formatInfo = null;
         String status;
+        SymbolLookup library = null;
         try {
             SymbolLookup lib = load();
+            library = lib;
             if (lib == null) {
                 status = Boolean.parseBoolean(System.getProperty("sluice.native", "true")) ? "no native library for this platform" : "disabled by -Dsluice.native=false";
             } else {
@@ -68,8 +72,10 @@ public final class NativeKernels {
             }
         } catch (Throwable t) {
             actBytes = quantize = quantizeRef = matmul = setLevel = getLevel = repackedBytes = repack = matmulPacked = formatInfo = null;
+            library = null;
             status = "native library failed to load: " + t;
         }
+        LIBRARY = library;
         ACT_BYTES = actBytes;
         QUANTIZE = quantize;
         QUANTIZE_REF = quantizeRef;
@@ -112,6 +118,11 @@ public final class NativeKernels {
     }
 
     private NativeKernels() {
+    }
+
+    /** A function of the loaded native library (for kernels bound outside this package), or empty without one. */
+    public static java.util.Optional<MemorySegment> symbol(String name) {
+        return LIBRARY == null ? java.util.Optional.empty() : LIBRARY.find(name);
     }
 
     private static SymbolLookup load() throws Exception {

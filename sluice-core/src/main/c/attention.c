@@ -1,0 +1,550 @@
+/*
+ * Paged causal attention over the KV cache (called through the FFM API by
+ * io.sluice.model.nn.NativeAttention): one call computes the attention of a tile of query tokens
+ * of one sequence, for the query heads of one KV head (GQA), over a range of KV positions - a
+ * whole sequence, or one split of it whose partial softmax state Java merges (flash-decoding).
+ *
+ * FlashAttention-2's loop order: each chunk of up to 64 KV positions is read once for all the
+ * tile's query rows (tokens x heads of the group); its scores are a small GEMM (query rows x
+ * positions, SIMD over 16 positions), the online softmax rescales once per chunk, and the
+ * probabilities times V accumulate in a per-thread buffer. Memory per call: the tile's rows, one
+ * chunk of scores and one chunk of K/V as floats - nothing grows with the context.
+ *
+ * The KV layout (io.sluice.model.KvStore): per layer and KV head, a tile of `slots` positions per
+ * block (the block size rounded up to 16), positions contiguous:
+ *   K f32/f16:   [dim][slot] (transposed), so 16 consecutive positions of one dimension are one vector;
+ *   K q8_0/q4_0/iq4_nl: fp16 scales [dim/32][slot], then 64-byte chunks of 16 positions x 4 bytes
+ *     (the weights' x16 interleaving with positions as rows): q8_0 chunk (b, k < 8) holds values
+ *     32b + 4k .. +3 of each position, +128; q4_0/iq4_nl chunk (b, k < 4) holds in byte n of a
+ *     position's lane value 32b + 4k + n (low nibble) and 32b + 16 + 4k + n (high nibble);
+ *   V: [slot][dim] rows in the type's ggml row format (f32, f16, block_q8_0, block_q4_0, block_iq4_nl).
+ * Query rows are quantized to 8 bits for the integer K types (as llama.cpp does for q8_0 KV), by
+ * sluice_native.c's quantizer, and multiplied with vpdpbusd.
+ *
+ * AVX512 only (level 2 of sl_level); elsewhere sl_attention returns -2 and Java computes.
+ */
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+
+int sl_level(void);
+void sl_quantize(int type, const float *x, int64_t xStride, int cols, int t0, int t1, uint8_t *out, int64_t outStride);
+
+/* ggml type ids of the KV types */
+#define KV_F32 0
+#define KV_F16 1
+#define KV_Q4_0 2
+#define KV_Q8_0 8
+#define KV_IQ4_NL 20
+
+/* sluice_native.c's act_q8 (8-bit query blocks of 32 values); Java checks the size against sl_act_bytes. */
+typedef struct {
+    int8_t qs[32];
+    int32_t negc[8];
+    float d;
+    int32_t negsum; /* -8 x the sum of the 32 values */
+} att_q8;
+
+/* The cfg array: ints of one call, filled by Java (NativeAttention mirrors these indices). */
+enum {
+    C_TYPE, C_DIM, C_BS, C_SLOTS, C_QSTRIDE, C_QOFF, C_GROUP, C_NTOK, C_WINDOW, C_FROM, C_TO,
+    C_KTILE, C_VTILE, C_PARTIAL, C_SCRATCH, C_ROW0, C_POFF, C_COUNT
+};
+
+#define LANES 16        /* positions per group: one 512-bit float vector */
+#define CHUNK 4         /* groups per chunk: 64 positions */
+#define CPOS (LANES * CHUNK)
+#define RB_FP 6         /* query rows per register block, float kernels */
+#define RB_I8 4         /* query rows per register block, integer kernel */
+#define PRECONVERT 12   /* from this many query rows on, a chunk's K/V are converted to floats once for all rows */
+
+/* Bytes of per-thread scratch for `rows` query rows of `dim` values (Java computes the same). */
+int64_t sl_attention_scratch(int rows, int dim) {
+    int64_t f = 4 * (int64_t) rows * dim;                  /* scaled queries */
+    f += 4 * (int64_t) rows * dim;                         /* output accumulators */
+    f += 4 * (int64_t) rows * (3 + CPOS);                  /* m, l, alpha, scores */
+    f += 2 * 4 * (int64_t) CPOS * dim;                     /* a chunk of K and of V as floats */
+    f += (int64_t) rows * ((dim + 31) / 32) * sizeof(att_q8); /* quantized queries */
+    return f + 8 * 64;                                     /* alignment of the 8 regions */
+}
+
+static inline uint8_t *align64(uint8_t *p) { return (uint8_t *) (((uintptr_t) p + 63) & ~(uintptr_t) 63); }
+
+/* One group: 16 positions of one block's tile. */
+typedef struct {
+    const uint8_t *k;   /* the tile's K */
+    const uint8_t *v;   /* the V row of the group's first slot */
+    int slot0;          /* first slot (a multiple of 16) */
+    int pos0;           /* its position */
+    int n;              /* positions in the group (lanes beyond are padding or past `to`) */
+} group_t;
+
+static const int8_t IQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")
+
+/* e^x, 16 lanes: Cephes' expf polynomial (relative error ~1e-7); -inf and anything below -104 give 0. */
+static inline __m512 exp16(__m512 x) {
+    const __m512 lo = _mm512_set1_ps(-104.0f), hi = _mm512_set1_ps(88.3762626647949f);
+    __mmask16 zero = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_maskz_mov_ps((__mmask16) ~zero, _mm512_scalef_ps(p, n));
+}
+
+/* cap * tanh(x / cap) = cap * (1 - 2 / (e^(2x/cap) + 1)) */
+static inline __m512 softcap16(__m512 x, float cap) {
+    __m512 e = exp16(_mm512_mul_ps(x, _mm512_set1_ps(2.0f / cap)));
+    __m512 t = _mm512_sub_ps(_mm512_set1_ps(1.0f), _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+    return _mm512_mul_ps(t, _mm512_set1_ps(cap));
+}
+
+/* ---- scores: query rows x (up to 4 groups of 16 positions) -------------------------------- */
+
+/* Float K ([dim][slot], f32 or f16, `stride` slots between dimensions): s[r][16g + j] = q_r . k_j */
+static inline __attribute__((always_inline))
+void qk_fp(const int f16, const float *q, int dim, const uint8_t *const *kp, int stride, const int RB, const int NG, float *s) {
+    __m512 acc[RB_FP][CHUNK];
+    for (int r = 0; r < RB; r++)
+        for (int g = 0; g < NG; g++) acc[r][g] = _mm512_setzero_ps();
+    for (int i = 0; i < dim; i++) {
+        __m512 k[CHUNK];
+        for (int g = 0; g < NG; g++) {
+            k[g] = f16 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (kp[g] + 2 * (size_t) i * stride)))
+                       : _mm512_loadu_ps((const float *) kp[g] + (size_t) i * stride);
+        }
+        for (int r = 0; r < RB; r++) {
+            __m512 b = _mm512_set1_ps(q[(size_t) r * dim + i]);
+            for (int g = 0; g < NG; g++) acc[r][g] = _mm512_fmadd_ps(b, k[g], acc[r][g]);
+        }
+    }
+    for (int r = 0; r < RB; r++)
+        for (int g = 0; g < NG; g++) _mm512_storeu_ps(s + r * CPOS + LANES * g, acc[r][g]);
+}
+
+#define QK_FP_CASES(f16, RB) \
+    switch (ng) { \
+        case 4: qk_fp(f16, q, dim, kp, stride, RB, 4, s); break; \
+        case 3: qk_fp(f16, q, dim, kp, stride, RB, 3, s); break; \
+        case 2: qk_fp(f16, q, dim, kp, stride, RB, 2, s); break; \
+        default: qk_fp(f16, q, dim, kp, stride, RB, 1, s); break; \
+    }
+
+static void qk_fp_rows(int f16, const float *q, int dim, const uint8_t *const *kp, int stride, int rows, int ng, float *s) {
+    for (int r0 = 0; r0 < rows; r0 += RB_FP, q += (size_t) RB_FP * dim, s += RB_FP * CPOS) {
+        int rb = rows - r0 < RB_FP ? rows - r0 : RB_FP;
+        if (f16) {
+            switch (rb) {
+                case 6: QK_FP_CASES(1, 6) break; case 5: QK_FP_CASES(1, 5) break; case 4: QK_FP_CASES(1, 4) break;
+                case 3: QK_FP_CASES(1, 3) break; case 2: QK_FP_CASES(1, 2) break; default: QK_FP_CASES(1, 1) break;
+            }
+        } else {
+            switch (rb) {
+                case 6: QK_FP_CASES(0, 6) break; case 5: QK_FP_CASES(0, 5) break; case 4: QK_FP_CASES(0, 4) break;
+                case 3: QK_FP_CASES(0, 3) break; case 2: QK_FP_CASES(0, 2) break; default: QK_FP_CASES(0, 1) break;
+            }
+        }
+    }
+}
+
+/* Integer K (q8_0, q4_0, iq4_nl) against 8-bit query blocks: per 32-value block b, vpdpbusd sums
+ * the stored unsigned values x the query bytes for 16 positions at once, the offset (+128 or the
+ * nibbles' 8) comes back through the query's sum, and the positions' and query's scales apply.
+ * ks[g], kq[g]: group g's scales and quants at its first slot (block b's at + b * slots lanes). */
+static inline __attribute__((always_inline))
+void qk_i8(const int type, const att_q8 *qa, int nb, const uint8_t *const *ks, const uint8_t *const *kq, int slots, const int RB, const int NG, float *s) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i tbl = _mm512_broadcast_i32x4(_mm_xor_si128(_mm_loadu_si128((const __m128i *) IQ4NL), _mm_set1_epi8((char) 0x80)));
+    const int corr = type == KV_Q4_0 ? 1 : 16; /* negsum is -8 x the sum: the nibbles' offset 8, or 16 of it for 128 */
+    const int chunks = type == KV_Q8_0 ? 8 : 4;
+    __m512 f[RB_I8][CHUNK];
+    for (int r = 0; r < RB; r++)
+        for (int g = 0; g < NG; g++) f[r][g] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        __m512i is[RB_I8][CHUNK];
+        for (int r = 0; r < RB; r++)
+            for (int g = 0; g < NG; g++) is[r][g] = _mm512_set1_epi32(corr * qa[(size_t) r * nb + b].negsum);
+        for (int k = 0; k < chunks; k++) {
+            const int64_t off = ((int64_t) b * chunks + k) * slots * 4;
+            if (type == KV_Q8_0) {
+                __m512i w[CHUNK];
+                for (int g = 0; g < NG; g++) w[g] = _mm512_loadu_si512(kq[g] + off);
+                for (int r = 0; r < RB; r++) {
+                    int32_t x;
+                    memcpy(&x, qa[(size_t) r * nb + b].qs + 4 * k, 4);
+                    __m512i a = _mm512_set1_epi32(x);
+                    for (int g = 0; g < NG; g++) is[r][g] = _mm512_dpbusd_epi32(is[r][g], w[g], a);
+                }
+            } else {
+                __m512i lo[CHUNK], hi[CHUNK];
+                for (int g = 0; g < NG; g++) {
+                    __m512i raw = _mm512_loadu_si512(kq[g] + off);
+                    lo[g] = _mm512_and_si512(raw, m4);
+                    hi[g] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+                    if (type == KV_IQ4_NL) {
+                        lo[g] = _mm512_shuffle_epi8(tbl, lo[g]);
+                        hi[g] = _mm512_shuffle_epi8(tbl, hi[g]);
+                    }
+                }
+                for (int r = 0; r < RB; r++) {
+                    int32_t x0, x1;
+                    memcpy(&x0, qa[(size_t) r * nb + b].qs + 4 * k, 4);
+                    memcpy(&x1, qa[(size_t) r * nb + b].qs + 16 + 4 * k, 4);
+                    __m512i a0 = _mm512_set1_epi32(x0), a1 = _mm512_set1_epi32(x1);
+                    for (int g = 0; g < NG; g++) {
+                        is[r][g] = _mm512_dpbusd_epi32(is[r][g], lo[g], a0);
+                        is[r][g] = _mm512_dpbusd_epi32(is[r][g], hi[g], a1);
+                    }
+                }
+            }
+        }
+        __m512 dk[CHUNK];
+        for (int g = 0; g < NG; g++) dk[g] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (ks[g] + (int64_t) b * slots * 2)));
+        for (int r = 0; r < RB; r++) {
+            __m512 dq = _mm512_set1_ps(qa[(size_t) r * nb + b].d);
+            for (int g = 0; g < NG; g++) f[r][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[r][g]), _mm512_mul_ps(dk[g], dq), f[r][g]);
+        }
+    }
+    for (int r = 0; r < RB; r++)
+        for (int g = 0; g < NG; g++) _mm512_storeu_ps(s + r * CPOS + LANES * g, f[r][g]);
+}
+
+#define QK_I8_CASES(type, RB) \
+    switch (ng) { \
+        case 4: qk_i8(type, qa, nb, ks, kq, slots, RB, 4, s); break; \
+        case 3: qk_i8(type, qa, nb, ks, kq, slots, RB, 3, s); break; \
+        case 2: qk_i8(type, qa, nb, ks, kq, slots, RB, 2, s); break; \
+        default: qk_i8(type, qa, nb, ks, kq, slots, RB, 1, s); break; \
+    }
+
+#define QK_I8_ROWS(type) \
+    switch (rb) { \
+        case 4: QK_I8_CASES(type, 4) break; case 3: QK_I8_CASES(type, 3) break; \
+        case 2: QK_I8_CASES(type, 2) break; default: QK_I8_CASES(type, 1) break; \
+    }
+
+static void qk_i8_rows(int type, const att_q8 *qa, int nb, const uint8_t *const *ks, const uint8_t *const *kq, int slots, int rows, int ng, float *s) {
+    for (int r0 = 0; r0 < rows; r0 += RB_I8, qa += (size_t) RB_I8 * nb, s += RB_I8 * CPOS) {
+        int rb = rows - r0 < RB_I8 ? rows - r0 : RB_I8;
+        switch (type) {
+            case KV_Q8_0: QK_I8_ROWS(KV_Q8_0) break;
+            case KV_Q4_0: QK_I8_ROWS(KV_Q4_0) break;
+            default: QK_I8_ROWS(KV_IQ4_NL) break;
+        }
+    }
+}
+
+/* ---- values: acc[r] = alpha_r acc[r] + sum over positions of p[r][c] v_c ----------------- */
+
+/* 16 values of V row `row` from dimension i (a multiple of 16), as floats. */
+static inline __attribute__((always_inline)) __m512 vload(const int type, const uint8_t *row, int i, __mmask16 tail) {
+    switch (type) {
+        case KV_F32: return _mm512_maskz_loadu_ps(tail, (const float *) row + i);
+        case KV_F16: return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(tail, (const uint16_t *) row + i));
+        case KV_Q8_0: {
+            const uint8_t *blk = row + (i / 32) * 34;
+            uint16_t h;
+            memcpy(&h, blk, 2);
+            __m512 x = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *) (blk + 2 + (i & 16)))));
+            return _mm512_mul_ps(x, _mm512_set1_ps(_cvtsh_ss(h)));
+        }
+        default: { /* q4_0, iq4_nl: 16 quant bytes, low nibbles values 0..15, high nibbles 16..31 */
+            const uint8_t *blk = row + (i / 32) * 18;
+            uint16_t h;
+            memcpy(&h, blk, 2);
+            __m128i raw = _mm_loadu_si128((const __m128i *) (blk + 2));
+            __m128i nib = _mm_and_si128(i & 16 ? _mm_srli_epi16(raw, 4) : raw, _mm_set1_epi8(0x0F));
+            __m128i val = type == KV_Q4_0 ? _mm_sub_epi8(nib, _mm_set1_epi8(8)) : _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) IQ4NL), nib);
+            return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(val)), _mm512_set1_ps(_cvtsh_ss(h)));
+        }
+    }
+}
+
+/* Rows [0, RB) x dimensions [i0, i0 + 16 ND) of acc, over the chunk's positions; p and acc rows as in the scratch. */
+static inline __attribute__((always_inline))
+void pv_block(const int type, const float *p, float *acc, int dim, const float *alpha, const group_t *grp, int ng, int64_t rowBytes,
+              int maxPos, int i0, const int RB, const int ND, __mmask16 tail) {
+    __m512 a[RB_FP][4];
+    for (int r = 0; r < RB; r++) {
+        __m512 al = _mm512_set1_ps(alpha[r]);
+        for (int v = 0; v < ND; v++) {
+            __mmask16 m = v == ND - 1 ? tail : 0xFFFF;
+            a[r][v] = _mm512_mul_ps(al, _mm512_maskz_loadu_ps(m, acc + (size_t) r * dim + i0 + LANES * v));
+        }
+    }
+    for (int g = 0; g < ng; g++) {
+        int n = grp[g].n, lim = maxPos - grp[g].pos0 + 1;
+        if (lim < n) n = lim;
+        for (int c = 0; c < n; c++) {
+            const uint8_t *row = grp[g].v + c * rowBytes;
+            __m512 x[4];
+            for (int v = 0; v < ND; v++) x[v] = vload(type, row, i0 + LANES * v, v == ND - 1 ? tail : 0xFFFF);
+            for (int r = 0; r < RB; r++) {
+                __m512 b = _mm512_set1_ps(p[r * CPOS + LANES * g + c]);
+                for (int v = 0; v < ND; v++) a[r][v] = _mm512_fmadd_ps(b, x[v], a[r][v]);
+            }
+        }
+    }
+    for (int r = 0; r < RB; r++)
+        for (int v = 0; v < ND; v++) _mm512_mask_storeu_ps(acc + (size_t) r * dim + i0 + LANES * v, v == ND - 1 ? tail : 0xFFFF, a[r][v]);
+}
+
+#define PV_ND(type, RB) \
+    switch (nd) { \
+        case 4: pv_block(type, p, acc, dim, alpha, grp, ng, rowBytes, maxPos, i0, RB, 4, tail); break; \
+        case 3: pv_block(type, p, acc, dim, alpha, grp, ng, rowBytes, maxPos, i0, RB, 3, tail); break; \
+        case 2: pv_block(type, p, acc, dim, alpha, grp, ng, rowBytes, maxPos, i0, RB, 2, tail); break; \
+        default: pv_block(type, p, acc, dim, alpha, grp, ng, rowBytes, maxPos, i0, RB, 1, tail); break; \
+    }
+
+#define PV_RB(type) \
+    switch (rb) { \
+        case 6: PV_ND(type, 6) break; case 5: PV_ND(type, 5) break; case 4: PV_ND(type, 4) break; \
+        case 3: PV_ND(type, 3) break; case 2: PV_ND(type, 2) break; default: PV_ND(type, 1) break; \
+    }
+
+static void pv_rows(int type, const float *p, float *acc, int dim, const float *alpha, const group_t *grp, int ng, int64_t rowBytes, int maxPos, int rows) {
+    for (int r0 = 0; r0 < rows; r0 += RB_FP) {
+        int rb = rows - r0 < RB_FP ? rows - r0 : RB_FP;
+        for (int i0 = 0; i0 < dim; i0 += 4 * LANES) {
+            int left = dim - i0, nd = left >= 4 * LANES ? 4 : (left + LANES - 1) / LANES;
+            int last = left - (nd - 1) * LANES;
+            __mmask16 tail = last >= LANES ? 0xFFFF : (__mmask16) ((1u << last) - 1);
+            switch (type) {
+                case KV_F32: PV_RB(KV_F32) break;
+                case KV_F16: PV_RB(KV_F16) break;
+                case KV_Q8_0: PV_RB(KV_Q8_0) break;
+                case KV_Q4_0: PV_RB(KV_Q4_0) break;
+                default: PV_RB(KV_IQ4_NL) break;
+            }
+        }
+        p += RB_FP * CPOS;
+        acc += (size_t) RB_FP * dim;
+        alpha += RB_FP;
+    }
+}
+
+/* ---- a chunk's K and V as floats, for tiles of many rows ----------------------------------- */
+
+/* K of the chunk's groups as f32 [g][dim][16] (float K types only). */
+static void k_to_f32(int f16, const group_t *grp, int ng, int dim, int slots, float *kf) {
+    for (int g = 0; g < ng; g++) {
+        float *o = kf + (size_t) g * dim * LANES;
+        const uint8_t *k = grp[g].k;
+        int s0 = grp[g].slot0;
+        for (int i = 0; i < dim; i++) {
+            __m512 x = f16 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (k + 2 * ((size_t) i * slots + s0))))
+                           : _mm512_loadu_ps((const float *) k + (size_t) i * slots + s0);
+            _mm512_storeu_ps(o + (size_t) i * LANES, x);
+        }
+    }
+}
+
+/* V rows of the chunk's groups (up to maxPos) as f32 rows; the groups then point into vf. */
+static void v_to_f32(int type, group_t *grp, int ng, int dim, int64_t rowBytes, int maxPos, float *vf) {
+    __mmask16 tail = dim % LANES ? (__mmask16) ((1u << (dim % LANES)) - 1) : 0xFFFF;
+    for (int g = 0; g < ng; g++) {
+        int n = grp[g].n, lim = maxPos - grp[g].pos0 + 1;
+        if (lim < n) n = lim;
+        float *o = vf + (size_t) g * LANES * dim;
+        for (int c = 0; c < n; c++) {
+            const uint8_t *row = grp[g].v + c * rowBytes;
+            for (int i = 0; i < dim; i += LANES) {
+                __mmask16 m = i + LANES <= dim ? 0xFFFF : tail;
+                _mm512_mask_storeu_ps(o + (size_t) c * dim + i, m, vload(type, row, i, m));
+            }
+        }
+        grp[g].v = (const uint8_t *) o;
+    }
+}
+
+static int64_t v_row_bytes(int type, int dim) {
+    switch (type) {
+        case KV_F32: return 4 * (int64_t) dim;
+        case KV_F16: return 2 * (int64_t) dim;
+        case KV_Q8_0: return (int64_t) dim / 32 * 34;
+        default: return (int64_t) dim / 32 * 18;
+    }
+}
+
+/**
+ * Attention of ntok query tokens (rows[row0 + t] of the batch, at positions pos[rows[t]]) x `group` query
+ * heads (query head i of token t at q[rows[t] * qStride + qOff + i * dim]) over the KV positions
+ * [from, to) of one sequence (block b of it at table[b]; from at a 16-slot boundary of a block),
+ * each row seeing only 0..pos (or its window). k, v: this KV head's tiles of the layer (tile of
+ * block i at + i * ktile / vtile bytes). Writes out (same layout as q) normalized, or - with
+ * cfg[C_PARTIAL] - partial[poff + r * (dim + 2)] = m, l, then the unnormalized dim sums (rows
+ * r = t * group + i). sinks (or NULL): one logit per query head (of all heads, so the group's are
+ * at qOff / dim) joining the denominator.
+ * Returns 0, -1 on a bad argument, -2 when this CPU has no kernel (Java computes).
+ */
+int sl_attention(const int32_t *cfg, const float *fcfg, const float *q, float *out, float *partial,
+                 const uint8_t *k, const uint8_t *v, const int32_t *table, const int32_t *rows, const int32_t *pos,
+                 const float *sinks, uint8_t *scratch) {
+    if (sl_level() < 2) return -2;
+    rows += cfg[C_ROW0];
+    if (partial) partial += cfg[C_POFF];
+    if (sinks) sinks += cfg[C_QOFF] / cfg[C_DIM];
+    const int type = cfg[C_TYPE], dim = cfg[C_DIM], bs = cfg[C_BS], slots = cfg[C_SLOTS];
+    const int qStride = cfg[C_QSTRIDE], qOff = cfg[C_QOFF], group = cfg[C_GROUP], ntok = cfg[C_NTOK], window = cfg[C_WINDOW];
+    const int from = cfg[C_FROM], to = cfg[C_TO];
+    const int64_t ktile = cfg[C_KTILE], vtile = cfg[C_VTILE];
+    const float scale = fcfg[0], cap = fcfg[1];
+    const int integer = type == KV_Q8_0 || type == KV_Q4_0 || type == KV_IQ4_NL;
+    const int R = ntok * group, nb = dim / 32;
+    if (!(integer || type == KV_F32 || type == KV_F16) || dim <= 0 || (integer && dim % 32) || bs <= 0 || slots < bs || slots % LANES
+        || group <= 0 || ntok <= 0 || from < 0 || from > to || (from % bs) % LANES || sl_attention_scratch(R, dim) > cfg[C_SCRATCH]) {
+        return -1;
+    }
+    /* the scratch regions */
+    uint8_t *p8 = align64(scratch);
+    float *qf = (float *) p8;                p8 = align64(p8 + 4 * (size_t) R * dim);
+    float *acc = (float *) p8;               p8 = align64(p8 + 4 * (size_t) R * dim);
+    float *m = (float *) p8;                 p8 = align64(p8 + 4 * (size_t) R);
+    float *l = (float *) p8;                 p8 = align64(p8 + 4 * (size_t) R);
+    float *alpha = (float *) p8;             p8 = align64(p8 + 4 * (size_t) R);
+    float *s = (float *) p8;                 p8 = align64(p8 + 4 * (size_t) R * CPOS);
+    float *kf = (float *) p8;                p8 = align64(p8 + 4 * (size_t) CPOS * dim);
+    float *vf = (float *) p8;                p8 = align64(p8 + 4 * (size_t) CPOS * dim);
+    att_q8 *qa = (att_q8 *) p8;
+
+    /* Queries, scaled; rows r = t * group + i. Each row's visible positions [lo, hi]. */
+    int minLo = 1 << 30, maxHi = -1, maxLo = 0, minHi = 1 << 30;
+    int lo[256], hi[256];
+    if (ntok > 256) return -1;
+    for (int t = 0; t < ntok; t++) {
+        int p = pos[rows[t]];
+        hi[t] = p;
+        lo[t] = window > 0 && p - window + 1 > 0 ? p - window + 1 : 0;
+        if (lo[t] < minLo) minLo = lo[t];
+        if (lo[t] > maxLo) maxLo = lo[t];
+        if (hi[t] > maxHi) maxHi = hi[t];
+        if (hi[t] < minHi) minHi = hi[t];
+        const float *src = q + (size_t) rows[t] * qStride + qOff;
+        for (int i = 0; i < group * dim; i++) qf[(size_t) t * group * dim + i] = src[i] * scale;
+    }
+    if (integer) sl_quantize(KV_Q8_0, qf, dim, dim, 0, R, (uint8_t *) qa, (int64_t) nb * sizeof(att_q8));
+    for (int r = 0; r < R; r++) {
+        m[r] = sinks ? sinks[r % group] : -INFINITY;
+        l[r] = sinks ? 1.0f : 0.0f;
+    }
+    memset(acc, 0, 4 * (size_t) R * dim);
+
+    const int64_t rowBytes = v_row_bytes(type, dim);
+    const int pre = R >= PRECONVERT;
+    const int end = to < maxHi + 1 ? to : maxHi + 1;
+    /* from the first 16-slot group holding a visible position */
+    int at = minLo - (minLo % bs) % LANES;
+    if (at < from) at = from;
+    while (at < end) {
+        /* up to 4 groups of 16 slots */
+        group_t grp[CHUNK] = {{0}};
+        int ng = 0;
+        while (ng < CHUNK && at < end) {
+            int blk = at / bs, slot = at % bs;
+            int n = bs - slot < LANES ? bs - slot : LANES;
+            if (at + n > end) n = end - at;
+            grp[ng].k = k + (int64_t) table[blk] * ktile;
+            grp[ng].v = v + (int64_t) table[blk] * vtile + slot * rowBytes;
+            grp[ng].slot0 = slot;
+            grp[ng].pos0 = at;
+            grp[ng].n = n;
+            ng++;
+            at += slot + LANES >= bs ? bs - slot : LANES;
+        }
+        const int c0 = grp[0].pos0, c1 = grp[ng - 1].pos0 + grp[ng - 1].n; /* positions [c0, c1) */
+        /* scores */
+        if (integer) {
+            const uint8_t *ks[CHUNK], *kq[CHUNK];
+            for (int g = 0; g < ng; g++) {
+                ks[g] = grp[g].k + 2 * (size_t) grp[g].slot0;
+                kq[g] = grp[g].k + (int64_t) nb * slots * 2 + 4 * (size_t) grp[g].slot0;
+            }
+            qk_i8_rows(type, qa, nb, ks, kq, slots, R, ng, s);
+        } else if (pre) {
+            k_to_f32(type == KV_F16, grp, ng, dim, slots, kf);
+            const uint8_t *kp[CHUNK];
+            for (int g = 0; g < ng; g++) kp[g] = (const uint8_t *) (kf + (size_t) g * dim * LANES);
+            qk_fp_rows(0, qf, dim, kp, LANES, R, ng, s);
+        } else {
+            const uint8_t *kp[CHUNK];
+            for (int g = 0; g < ng; g++) kp[g] = grp[g].k + (type == KV_F16 ? 2 : 4) * (size_t) grp[g].slot0;
+            qk_fp_rows(type == KV_F16, qf, dim, kp, slots, R, ng, s);
+        }
+        /* masks and the online softmax, row by row */
+        const int masked = c0 < maxLo || c1 - 1 > minHi;
+        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        for (int r = 0; r < R; r++) {
+            const int t = r / group;
+            float *sr = s + (size_t) r * CPOS;
+            __m512 x[CHUNK];
+            __m512 mx = _mm512_set1_ps(-INFINITY);
+            for (int g = 0; g < ng; g++) {
+                x[g] = _mm512_loadu_ps(sr + LANES * g);
+                if (cap > 0) x[g] = softcap16(x[g], cap);
+                __mmask16 valid = (__mmask16) ((1u << grp[g].n) - 1);
+                if (masked) {
+                    __m512i p = _mm512_add_epi32(iota, _mm512_set1_epi32(grp[g].pos0));
+                    valid &= _mm512_cmp_epi32_mask(p, _mm512_set1_epi32(lo[t]), _MM_CMPINT_NLT);
+                    valid &= _mm512_cmp_epi32_mask(p, _mm512_set1_epi32(hi[t]), _MM_CMPINT_LE);
+                }
+                x[g] = _mm512_mask_blend_ps(valid, _mm512_set1_ps(-INFINITY), x[g]);
+                mx = _mm512_max_ps(mx, x[g]);
+            }
+            float bmax = _mm512_reduce_max_ps(mx);
+            float mnew = bmax > m[r] ? bmax : m[r];
+            if (mnew == -INFINITY) { /* nothing visible yet for this row */
+                alpha[r] = 1.0f;
+                for (int g = 0; g < ng; g++) _mm512_storeu_ps(sr + LANES * g, _mm512_setzero_ps());
+                continue;
+            }
+            alpha[r] = m[r] == -INFINITY ? 0.0f : expf(m[r] - mnew);
+            __m512 sum = _mm512_setzero_ps(), mv = _mm512_set1_ps(mnew);
+            for (int g = 0; g < ng; g++) {
+                __m512 e = exp16(_mm512_sub_ps(x[g], mv));
+                sum = _mm512_add_ps(sum, e);
+                _mm512_storeu_ps(sr + LANES * g, e);
+            }
+            l[r] = l[r] * alpha[r] + _mm512_reduce_add_ps(sum);
+            m[r] = mnew;
+        }
+        /* values */
+        if (pre && type != KV_F32) {
+            v_to_f32(type, grp, ng, dim, rowBytes, maxHi, vf);
+            pv_rows(KV_F32, s, acc, dim, alpha, grp, ng, 4 * (int64_t) dim, maxHi, R);
+        } else {
+            pv_rows(type, s, acc, dim, alpha, grp, ng, rowBytes, maxHi, R);
+        }
+    }
+
+    if (cfg[C_PARTIAL]) {
+        for (int r = 0; r < R; r++) {
+            float *o = partial + (size_t) r * (dim + 2);
+            o[0] = m[r];
+            o[1] = l[r];
+            memcpy(o + 2, acc + (size_t) r * dim, 4 * (size_t) dim);
+        }
+    } else {
+        for (int r = 0; r < R; r++) {
+            int t = r / group, i = r % group;
+            float *o = out + (size_t) rows[t] * qStride + qOff + (size_t) i * dim;
+            float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
+            const float *a = acc + (size_t) r * dim;
+            for (int j = 0; j < dim; j++) o[j] = a[j] * inv;
+        }
+    }
+    return 0;
+}
+
+#pragma GCC pop_options
