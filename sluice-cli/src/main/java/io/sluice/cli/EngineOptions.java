@@ -14,7 +14,7 @@ final class EngineOptions {
     @Option(names = "--kv-block-size", defaultValue = "16", description = "token positions per KV block (default ${DEFAULT-VALUE})")
     int kvBlockSize;
 
-    @Option(names = "--kv-type", defaultValue = "f16", description = "KV cache type: f32, f16, q8_0 (default ${DEFAULT-VALUE})")
+    @Option(names = "--kv-type", defaultValue = "f16", description = "KV cache type: f32, f16, q8_0, q4_0, iq4_nl (default ${DEFAULT-VALUE})")
     String kvType;
 
     @Option(names = "--max-batched-tokens", defaultValue = "512", description = "tokens per forward pass (default ${DEFAULT-VALUE})")

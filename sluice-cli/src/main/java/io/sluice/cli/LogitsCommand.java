@@ -29,7 +29,7 @@ final class LogitsCommand implements Callable<Integer> {
     @Option(names = {"-t", "--threads"}, description = "worker threads (default: cores)")
     Integer threads;
 
-    @Option(names = "--kv-type", defaultValue = "f32", description = "KV cache type: f32, f16, q8_0 (default ${DEFAULT-VALUE})")
+    @Option(names = "--kv-type", defaultValue = "f32", description = "KV cache type: f32, f16, q8_0, q4_0, iq4_nl (default ${DEFAULT-VALUE})")
     String kvType;
 
     @Override

@@ -29,12 +29,18 @@ final class Options {
     }
 
     static GGMLType kvType(String s) {
-        return switch (s.toLowerCase(java.util.Locale.ROOT)) {
+        GGMLType t = switch (s.toLowerCase(java.util.Locale.ROOT)) {
             case "f32" -> GGMLType.F32;
             case "f16" -> GGMLType.F16;
             case "q8_0" -> GGMLType.Q8_0;
-            default -> throw new IllegalArgumentException("--kv-type must be f32, f16 or q8_0, not '" + s + "'");
+            case "q4_0" -> GGMLType.Q4_0;
+            case "iq4_nl" -> GGMLType.IQ4_NL;
+            default -> null;
         };
+        if (t == null || !io.sluice.model.KvStore.supports(t)) {
+            throw new IllegalArgumentException("--kv-type must be f32, f16, q8_0, q4_0 or iq4_nl, not '" + s + "'");
+        }
+        return t;
     }
 
     /** Parses sizes like 512M, 4G, 1024 (bytes). */

@@ -39,8 +39,8 @@ public record EngineConfig(
         if (maxSeqs <= 0 || maxSeqs > MAX_SEQS) throw new IllegalArgumentException("--max-seqs must be in 1.." + MAX_SEQS + " (got " + maxSeqs + ")");
         if (maxQueue < 0 || maxQueue > MAX_QUEUE) throw new IllegalArgumentException("--max-queue must be in 0.." + MAX_QUEUE + " (got " + maxQueue + ")");
         if (kvMemoryBytes < 0 || memoryBudgetBytes < 0 || contextLength < 0) throw new IllegalArgumentException("sizes must be >= 0");
-        if (kvType == null || kvType != GGMLType.F32 && kvType != GGMLType.F16 && kvType != GGMLType.Q8_0) {
-            throw new IllegalArgumentException("--kv-type must be f32, f16 or q8_0");
+        if (kvType == null || !io.sluice.model.KvStore.supports(kvType)) {
+            throw new IllegalArgumentException("--kv-type must be f32, f16, q8_0, q4_0 or iq4_nl");
         }
     }
 }
