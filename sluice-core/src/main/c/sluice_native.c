@@ -17,6 +17,12 @@
 #define T_Q8_0 8
 #define T_Q4_K 12
 #define T_Q6_K 14
+#define T_Q2_K 10
+#define T_Q3_K 11
+#define T_Q5_K 13
+#define T_IQ4_XS 23
+#define T_TQ1_0 34
+#define T_TQ2_0 35
 #define T_COUNT 64
 
 /* Activation forms, the ordinals of io.sluice.tensor.Activation (ggml's vec_dot_type). */
@@ -192,6 +198,11 @@ static void repack_legacy(const uint8_t *const *blk, uint8_t *o, int qbytes, uin
 static void repack_q4_0(const uint8_t *const *blk, uint8_t *o) { repack_legacy(blk, o, 16, 0); }
 static void repack_q8_0(const uint8_t *const *blk, uint8_t *o) { repack_legacy(blk, o, 32, 0x80); }
 
+/* The 16 levels of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl; io.sluice.tensor.IQ4_NLFormat.KVALUES). */
+static const int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+#include "repack.inc"
+
 /* ---- the two compiled kernel sets -------------------------------------------------------- */
 
 #pragma GCC push_options
@@ -201,7 +212,10 @@ static void repack_q8_0(const uint8_t *const *blk, uint8_t *o) { repack_legacy(b
  * which cannot happen here: unsigned operands are at most 128 and |activation| <= 127. */
 #define DPBUSD(acc, u, s) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)))
 #define MADDW(acc, p16, s16) _mm256_add_epi32((acc), _mm256_madd_epi16((p16), (s16)))
+#include "simd.inc"
 #include "kernels.inc"
+#include "kernels_k.inc"
+#include "simd_end.inc"
 #undef SL
 #undef DPBUSD
 #undef MADDW
@@ -213,7 +227,10 @@ static void repack_q8_0(const uint8_t *const *blk, uint8_t *o) { repack_legacy(b
 #define SL_AVX512 1
 #define DPBUSD(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
 #define MADDW(acc, p16, s16) _mm256_dpwssd_epi32((acc), (p16), (s16))
+#include "simd.inc"
 #include "kernels.inc"
+#include "kernels_k.inc"
+#include "simd_end.inc"
 #undef SL
 #undef SL_AVX512
 #undef DPBUSD
@@ -249,6 +266,7 @@ typedef struct {
 } sl_format;
 
 #define PER_LEVEL(name) {0, name##_avx2, name##_vnni}
+#define NO_ROWS {0, 0, 0}
 
 static void quant_q8_plain(const float *x, int cols, void *out) { quantize_q8(x, cols, out); }
 static void quant_q8k_plain(const float *x, int cols, void *out) { quantize_q8k(x, cols, out); }
@@ -267,6 +285,12 @@ static const sl_format FORMATS[T_COUNT] = {
     [T_Q8_0] = {ACT_Q8_0, 32, 34, 32, 32 + 512, repack_q8_0, PER_LEVEL(row_q8_0), PER_LEVEL(x16_q8_0)},
     [T_Q4_K] = {ACT_Q8_K, 256, 144, 256, K4X16_BYTES, repack_q4_k, PER_LEVEL(row_q4_k), PER_LEVEL(x16_q4_k)},
     [T_Q6_K] = {ACT_Q8_K, 256, 210, 256, K6X16_BYTES, repack_q6_k, PER_LEVEL(row_q6_k), PER_LEVEL(x16_q6_k)},
+    [T_Q2_K] = {ACT_Q8_K, 256, 84, 256, K2X16_BYTES, repack_q2_k, NO_ROWS, PER_LEVEL(x16_q2_k)},
+    [T_Q3_K] = {ACT_Q8_K, 256, 110, 256, K3X16_BYTES, repack_q3_k, NO_ROWS, PER_LEVEL(x16_q3_k)},
+    [T_Q5_K] = {ACT_Q8_K, 256, 176, 256, K5X16_BYTES, repack_q5_k, NO_ROWS, PER_LEVEL(x16_q5_k)},
+    [T_IQ4_XS] = {ACT_Q8_K, 256, 136, 256, IQ4XSX16_BYTES, repack_iq4_xs, NO_ROWS, PER_LEVEL(x16_iq4_xs)},
+    [T_TQ1_0] = {ACT_Q8_K, 256, 54, 256, TQX16_BYTES, repack_tq1_0, NO_ROWS, PER_LEVEL(x16_tq)},
+    [T_TQ2_0] = {ACT_Q8_K, 256, 66, 256, TQX16_BYTES, repack_tq2_0, NO_ROWS, PER_LEVEL(x16_tq)},
 };
 
 static const sl_format *format(int type) {

@@ -24,6 +24,11 @@ public final class IQ4_XSFormat extends LookupFormat {
         return GGMLType.IQ4_XS;
     }
 
+    @Override
+    public NativeKernel nativeKernel() {
+        return new NativeKernel(Activation.Q8_K, false, true);
+    }
+
     /** The 6-bit scale field (0..63) of sub-block ib. */
     static int scaleField(MemorySegment s, long off, int ib) {
         return ((u8(s, off + 4 + ib / 2) >>> 4 * (ib % 2)) & 0xF) | ((u16(s, off + 2) >>> 2 * ib) & 3) << 4;

@@ -33,6 +33,11 @@ public final class Q2_KFormat implements Format {
         return GGMLType.Q2_K;
     }
 
+    @Override
+    public NativeKernel nativeKernel() {
+        return new NativeKernel(Activation.Q8_K, false, true);
+    }
+
     private static long qsOffset(int s) {
         return 16 + 32 * (s >>> 3) + 16 * (s & 1);
     }

@@ -36,6 +36,11 @@ public final class Q3_KFormat implements Format {
         return GGMLType.Q3_K;
     }
 
+    @Override
+    public NativeKernel nativeKernel() {
+        return new NativeKernel(Activation.Q8_K, false, true);
+    }
+
     /** Signed scale of sub-block s (-32..31). */
     static int scale(MemorySegment src, long off, int s) {
         long sc = off + 96;

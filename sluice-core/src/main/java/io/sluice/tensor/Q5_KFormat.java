@@ -35,6 +35,11 @@ public final class Q5_KFormat implements Format {
     }
 
     @Override
+    public NativeKernel nativeKernel() {
+        return new NativeKernel(Activation.Q8_K, false, true);
+    }
+
+    @Override
     public void dequantize(MemorySegment src, long byteOffset, float[] dst, int dstOffset, int n) {
         FormatVectors.checkBlocks(n, QK_K, "Q5_K");
         for (int b = 0; b < n / QK_K; b++) {

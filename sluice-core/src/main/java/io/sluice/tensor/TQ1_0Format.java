@@ -27,6 +27,11 @@ public final class TQ1_0Format extends LookupFormat {
         return GGMLType.TQ1_0;
     }
 
+    @Override
+    public NativeKernel nativeKernel() {
+        return new NativeKernel(Activation.Q8_K, false, true);
+    }
+
     /** Digit n of a packed byte: the top trit of the fraction after multiplying by 3^n. */
     static int digit(int packed, int n) {
         int q = (packed * POW3[n]) & 0xFF;

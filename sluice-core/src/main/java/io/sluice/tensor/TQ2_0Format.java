@@ -22,6 +22,11 @@ public final class TQ2_0Format extends LookupFormat {
     }
 
     @Override
+    public NativeKernel nativeKernel() {
+        return new NativeKernel(Activation.Q8_K, false, true);
+    }
+
+    @Override
     void decode(MemorySegment s, long off, float[] dst, int o) {
         float d = f16(s, off + 64);
         for (int c = 0; c < 2; c++) {

@@ -5,7 +5,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -48,6 +48,28 @@ class NativeKernelsTest {
         return new Matrix("w", type, seg, rows, cols);
     }
 
+    /**
+     * A matrix of random bytes (GgmlVectorsTest's blocks: any bit pattern, scales from fp16
+     * subnormals to 65504), so every field value and the extreme scales reach the kernels. Float
+     * formats and MXFP4 keep their exponents where products stay finite.
+     */
+    private static Matrix randomBlocks(GGMLType type, int rows, int cols, long seed, Arena arena) {
+        long rowBytes = type.byteSize(cols);
+        byte[] b = GgmlVectorsTest.blocks(type, (int) (rows * cols / type.blockSize), seed);
+        for (int i = 0; i < b.length; i++) {
+            if (type == GGMLType.BF16 && i % 2 == 1) b[i] = (byte) ((b[i] & 0x80) | (0x38 + (b[i] & 0x0F))); // |value| in 2^-15..2^17
+            if (type == GGMLType.MXFP4 && i % 17 == 0) b[i] = (byte) (96 + (b[i] & 63));                     // scale 2^-31..2^32
+        }
+        MemorySegment seg = arena.allocate(rowBytes * rows, 64);
+        MemorySegment.copy(MemorySegment.ofArray(b), 0, seg, 0, b.length);
+        return new Matrix("w", type, seg, rows, cols);
+    }
+
+    /** Every format whose native kernel is declared (and, by {@link #everyDeclaredNativeKernelIsInTheLibrary}, present). */
+    static java.util.stream.Stream<GGMLType> nativeFormats() {
+        return java.util.Arrays.stream(GGMLType.values()).filter(t -> Formats.supports(t) && Formats.of(t).nativeKernel() != null);
+    }
+
     private static float[] randomActivations(int n, int cols, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         float[] x = new float[n * cols];
@@ -61,27 +83,43 @@ class NativeKernelsTest {
         long stride = NativeKernels.activationBytes(type, cols);
         MemorySegment act = arena.allocate(stride * n, 64);
         NativeKernels.quantize(type, x, cols, 0, n, act, stride);
-        boolean k = type == GGMLType.Q4_K || type == GGMLType.Q6_K;
-        int block = k ? 256 : 32, blockBytes = k ? 292 : 72, scaleAt = k ? 288 : 64;
-        assertEquals((long) cols / block * blockBytes, stride);
+        Activation kind = Formats.of(type).nativeKernel().activation();
         float[] out = new float[n * cols];
-        for (int t = 0; t < n; t++) {
-            for (int b = 0; b < cols / block; b++) {
-                long off = t * stride + (long) b * blockBytes;
-                float d = act.get(LE_FLOAT, off + scaleAt);
-                for (int i = 0; i < block; i++) out[t * cols + b * block + i] = d * act.get(ValueLayout.JAVA_BYTE, off + i);
+        switch (kind) {
+            case F32 -> {
+                assertEquals(4L * cols, stride);
+                for (int i = 0; i < n * cols; i++) out[i] = act.get(LE_FLOAT, 4L * i);
+            }
+            case BF16 -> {
+                assertEquals(2L * cols, stride);
+                for (int i = 0; i < n * cols; i++) out[i] = Half.bf16ToF32(act.get(FormatVectors.LE_SHORT, 2L * i));
+            }
+            case Q8_0, Q8_K -> {
+                boolean k = kind == Activation.Q8_K;
+                int block = k ? 256 : 32, blockBytes = k ? 292 : 72, scaleAt = k ? 288 : 64;
+                assertEquals((long) cols / block * blockBytes, stride);
+                for (int t = 0; t < n; t++) {
+                    for (int b = 0; b < cols / block; b++) {
+                        long off = t * stride + (long) b * blockBytes;
+                        float d = act.get(LE_FLOAT, off + scaleAt);
+                        for (int i = 0; i < block; i++) out[t * cols + b * block + i] = d * act.get(ValueLayout.JAVA_BYTE, off + i);
+                    }
+                }
             }
         }
         return out;
     }
 
     @ParameterizedTest
-    @EnumSource(names = {"Q4_0", "Q8_0", "Q4_K", "Q6_K"})
+    @MethodSource("nativeFormats")
     void matchesJavaOnTheSameQuantizedActivations(GGMLType type) {
-        // 37 rows: the row-by-row kernels on the file, and the x16 kernels with a padded last group;
-        // 48 rows: three x16 groups. 11 tokens: an 8-token tile (two of 4 on AVX2) and a 3-token tail
-        for (int rows : new int[]{37, 48}) checkExact(type, rows, 11, false);
-        checkExact(type, 37, 11, true);
+        // 37 rows: the x16 kernels with a padded last group (and the row-by-row kernels on the file where
+        // the format has them); 48 rows: three x16 groups. 11 tokens: an 8-token tile (two of 4 on AVX2)
+        // and a 3-token tail. Quantized gaussian rows, then random blocks (every field value, extreme scales).
+        for (boolean random : new boolean[]{false, true}) {
+            for (int rows : new int[]{37, 48}) checkExact(type, rows, 11, false, random);
+            if (Formats.of(type).nativeKernel().rowKernel()) checkExact(type, 37, 11, true, random);
+        }
     }
 
     @org.junit.jupiter.api.Test
@@ -94,24 +132,29 @@ class NativeKernelsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(names = {"Q4_K", "Q6_K"})
-    void kQuantInterleavedLayoutForDecodeAndPrefill(GGMLType type) {
-        assertEquals(type == GGMLType.Q4_K ? 2368 * 3 : 3392 * 3, NativeKernels.repackedBytes(type, 16, 768));
-        assertEquals((type == GGMLType.Q4_K ? 2368 : 3392) * 3 * 3, NativeKernels.repackedBytes(type, 40, 768), "a last group of 8 rows is padded to 16");
-        assertEquals(0, NativeKernels.repackedBytes(type, 16, 128), "columns must fill whole 256-value blocks");
+    @MethodSource("nativeFormats")
+    void interleavedLayoutForDecodeAndPrefill(GGMLType type) {
+        Assumptions.assumeTrue(Formats.of(type).nativeKernel().interleaved());
+        long group = NativeKernels.repackedBytes(type, 16, 768);
+        assertTrue(group > 0 && group % 16 == 0, "x16 bytes " + group);
+        // the copy stays close to the file's size (decoding reads it once per token); TQ1_0's is at 2 bits, not 1.69
+        double bound = type == GGMLType.TQ1_0 ? 1.23 : 1.1;
+        assertTrue(group <= type.byteSize(768) * 16 * bound, type + ": x16 copy " + group + " bytes for " + type.byteSize(768) * 16 + " in the file");
+        assertEquals(group * 3, NativeKernels.repackedBytes(type, 40, 768), "a last group of 8 rows is padded to 16");
+        assertEquals(0, NativeKernels.repackedBytes(type, 16, 768 + 16), "columns must fill whole blocks of the layout");
         for (int level : new int[]{2, 1}) {
             if (NativeKernels.setLevel(level) != level) continue;
             // 40 rows: two groups and a padded one; 64: four x16 groups. 1 token: decode; 70: a full 64-token tile and a tail.
             for (int rows : new int[]{40, 64}) {
-                for (int n : new int[]{1, 70}) checkExact(type, rows, n, false);
+                for (int n : new int[]{1, 70}) checkExact(type, rows, n, false, rows == 40);
             }
         }
     }
 
-    private static void checkExact(GGMLType type, int rows, int n, boolean fileRows) {
+    private static void checkExact(GGMLType type, int rows, int n, boolean fileRows, boolean randomBlocks) {
         int cols = 768;
         try (Arena arena = Arena.ofShared()) {
-            Matrix m = randomMatrix(type, rows, cols, 1, arena);
+            Matrix m = randomBlocks ? randomBlocks(type, rows, cols, 1, arena) : randomMatrix(type, rows, cols, 1, arena);
             if (fileRows) m = m.rowKernelsOnly();
             float[] x = randomActivations(n, cols, 2);
             float[] out = new float[n * rows];
@@ -128,7 +171,7 @@ class NativeKernelsTest {
                         mag += Math.abs((double) w[c] * xq[t * cols + c]);
                     }
                     // Integer sums are exact; only the float scaling and summation order differ.
-                    assertEquals(ref, out[t * rows + r], 1e-5 * mag + 1e-6, type + " " + rows + " rows, row " + r + " token " + t + " of " + n);
+                    assertEquals(ref, out[t * rows + r], 1e-5 * mag + 1e-6, type + (randomBlocks ? " random blocks, " : " ") + rows + " rows, row " + r + " token " + t + " of " + n);
                 }
             }
             if (n > 2) for (int r = 0; r < rows; r++) assertEquals(0f, out[2 * rows + r], "zero token, row " + r);
@@ -136,7 +179,7 @@ class NativeKernelsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(names = {"Q4_0", "Q8_0", "Q4_K", "Q6_K"})
+    @MethodSource("nativeFormats")
     void closeToTheFloatActivationJavaPath(GGMLType type) {
         int rows = 64, cols = 1024, n = 5;
         try (Arena arena = Arena.ofShared()) {
@@ -191,7 +234,7 @@ class NativeKernelsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(names = {"Q4_0", "Q8_0", "Q4_K", "Q6_K"})
+    @MethodSource("nativeFormats")
     void vectorizedQuantizationMatchesTheScalarReference(GGMLType type) {
         int cols = 512, n = 5;
         float[] x = randomActivations(n, cols, 8);
@@ -212,18 +255,18 @@ class NativeKernelsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(names = {"Q4_0", "Q8_0", "Q4_K", "Q6_K"})
+    @MethodSource("nativeFormats")
     void avx2AndVnniKernelsAgree(GGMLType type) {
         Assumptions.assumeTrue(NativeKernels.setLevel(2) == 2, "CPU has no AVX512-VNNI");
         for (int rows : new int[]{33, 48}) compareLevels(type, rows, false);
-        compareLevels(type, 33, true);
+        if (Formats.of(type).nativeKernel().rowKernel()) compareLevels(type, 33, true);
     }
 
     private static void compareLevels(GGMLType type, int rows, boolean fileRows) {
         NativeKernels.setLevel(2);
         int cols = 512, n = 6;
         try (Arena arena = Arena.ofShared()) {
-            Matrix m = randomMatrix(type, rows, cols, 5, arena);
+            Matrix m = randomBlocks(type, rows, cols, 5, arena);
             if (fileRows) m = m.rowKernelsOnly();
             float[] x = randomActivations(n, cols, 6);
             float[] vnni = new float[n * rows], avx2 = new float[n * rows];
