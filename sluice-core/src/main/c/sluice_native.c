@@ -17,6 +17,11 @@
 #define T_Q8_0 8
 #define T_Q4_K 12
 #define T_Q6_K 14
+#define T_Q4_1 3
+#define T_Q5_0 6
+#define T_Q5_1 7
+#define T_IQ4_NL 20
+#define T_MXFP4 39
 #define T_Q2_K 10
 #define T_Q3_K 11
 #define T_Q5_K 13
@@ -201,6 +206,10 @@ static void repack_q8_0(const uint8_t *const *blk, uint8_t *o) { repack_legacy(b
 /* The 16 levels of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl; io.sluice.tensor.IQ4_NLFormat.KVALUES). */
 static const int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
+/* MXFP4's levels (2 x E2M1, ggml's kvalues_mxfp4) + 16, unsigned for vpdpbusd / vpmaddubsw; the
+ * 16 comes back through the activation sums. */
+static const uint8_t mxfp4_plus16[16] = {16, 17, 18, 19, 20, 22, 24, 28, 16, 15, 14, 13, 12, 10, 8, 4};
+
 #include "repack.inc"
 
 /* ---- the two compiled kernel sets -------------------------------------------------------- */
@@ -215,6 +224,7 @@ static const int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -1
 #include "simd.inc"
 #include "kernels.inc"
 #include "kernels_k.inc"
+#include "kernels_b32.inc"
 #include "simd_end.inc"
 #undef SL
 #undef DPBUSD
@@ -230,6 +240,7 @@ static const int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -1
 #include "simd.inc"
 #include "kernels.inc"
 #include "kernels_k.inc"
+#include "kernels_b32.inc"
 #include "simd_end.inc"
 #undef SL
 #undef SL_AVX512
@@ -285,6 +296,11 @@ static const sl_format FORMATS[T_COUNT] = {
     [T_Q8_0] = {ACT_Q8_0, 32, 34, 32, 32 + 512, repack_q8_0, PER_LEVEL(row_q8_0), PER_LEVEL(x16_q8_0)},
     [T_Q4_K] = {ACT_Q8_K, 256, 144, 256, K4X16_BYTES, repack_q4_k, PER_LEVEL(row_q4_k), PER_LEVEL(x16_q4_k)},
     [T_Q6_K] = {ACT_Q8_K, 256, 210, 256, K6X16_BYTES, repack_q6_k, PER_LEVEL(row_q6_k), PER_LEVEL(x16_q6_k)},
+    [T_Q4_1] = {ACT_Q8_0, 32, 20, 32, 320, repack_q4_1, NO_ROWS, PER_LEVEL(x16_q4_1)},
+    [T_Q5_0] = {ACT_Q8_0, 32, 22, 32, 352, repack_q5_0, NO_ROWS, PER_LEVEL(x16_q5_0)},
+    [T_Q5_1] = {ACT_Q8_0, 32, 24, 32, 384, repack_q5_1, NO_ROWS, PER_LEVEL(x16_q5_1)},
+    [T_IQ4_NL] = {ACT_Q8_0, 32, 18, 32, 288, repack_iq4_nl, NO_ROWS, PER_LEVEL(x16_iq4_nl)},
+    [T_MXFP4] = {ACT_Q8_0, 32, 17, 32, 272, repack_mxfp4, PER_LEVEL(row_mxfp4), PER_LEVEL(x16_mxfp4)},
     [T_Q2_K] = {ACT_Q8_K, 256, 84, 256, K2X16_BYTES, repack_q2_k, NO_ROWS, PER_LEVEL(x16_q2_k)},
     [T_Q3_K] = {ACT_Q8_K, 256, 110, 256, K3X16_BYTES, repack_q3_k, NO_ROWS, PER_LEVEL(x16_q3_k)},
     [T_Q5_K] = {ACT_Q8_K, 256, 176, 256, K5X16_BYTES, repack_q5_k, NO_ROWS, PER_LEVEL(x16_q5_k)},

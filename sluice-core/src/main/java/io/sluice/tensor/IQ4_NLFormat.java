@@ -29,6 +29,11 @@ public final class IQ4_NLFormat extends LookupFormat {
     }
 
     @Override
+    public NativeKernel nativeKernel() {
+        return new NativeKernel(Activation.Q8_0, false, true);
+    }
+
+    @Override
     void decode(MemorySegment s, long off, float[] dst, int o) {
         float d = f16(s, off);
         for (int j = 0; j < 16; j++) {

@@ -33,6 +33,11 @@ public final class MXFP4Format extends LookupFormat {
         return GGMLType.MXFP4;
     }
 
+    @Override
+    public NativeKernel nativeKernel() {
+        return new NativeKernel(Activation.Q8_0, true, true);
+    }
+
     /** ggml's ggml_e8m0_to_fp32_half: 2^(e - 128), exact (subnormal for e &lt; 2). */
     static float halfScale(int e) {
         return Float.intBitsToFloat(e < 2 ? 0x00200000 << e : (e - 1) << 23);

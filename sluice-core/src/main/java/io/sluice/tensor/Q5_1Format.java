@@ -33,6 +33,11 @@ public final class Q5_1Format implements Format {
     }
 
     @Override
+    public NativeKernel nativeKernel() {
+        return new NativeKernel(Activation.Q8_0, false, true);
+    }
+
+    @Override
     public void dequantize(MemorySegment src, long byteOffset, float[] dst, int dstOffset, int n) {
         FormatVectors.checkBlocks(n, QK, "Q5_1");
         for (int b = 0; b < n / QK; b++) {
