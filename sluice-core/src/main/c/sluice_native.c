@@ -17,6 +17,8 @@
 #define T_Q8_0 8
 #define T_Q4_K 12
 #define T_Q6_K 14
+#define T_F16 1
+#define T_BF16 30
 #define T_Q4_1 3
 #define T_Q5_0 6
 #define T_Q5_1 7
@@ -37,8 +39,8 @@
 #define ACT_F32 3
 #define ACT_COUNT 4
 
-/* Kernel sets: 0 none (Java computes), 1 AVX2, 2 AVX512-VNNI. */
-#define LEVELS 3
+/* Kernel sets: 0 none (Java computes), 1 AVX2, 2 AVX512-VNNI, 3 AVX512-VNNI with AVX512-BF16. */
+#define LEVELS 4
 
 #ifndef PREFETCH_DISTANCE
 #define PREFETCH_DISTANCE 2048
@@ -225,6 +227,7 @@ static const uint8_t mxfp4_plus16[16] = {16, 17, 18, 19, 20, 22, 24, 28, 16, 15,
 #include "kernels.inc"
 #include "kernels_k.inc"
 #include "kernels_b32.inc"
+#include "kernels_float.inc"
 #include "simd_end.inc"
 #undef SL
 #undef DPBUSD
@@ -241,9 +244,31 @@ static const uint8_t mxfp4_plus16[16] = {16, 17, 18, 19, 20, 22, 24, 28, 16, 15,
 #include "kernels.inc"
 #include "kernels_k.inc"
 #include "kernels_b32.inc"
+#include "kernels_float.inc"
 #include "simd_end.inc"
 #undef SL
 #undef SL_AVX512
+#undef DPBUSD
+#undef MADDW
+#pragma GCC pop_options
+
+/* The same again with AVX512-BF16, for BF16 weights (vdpbf16ps); the other kernels are the VNNI ones. */
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512bf16")
+#define SL(name) name##_bf16
+#define SL_AVX512 1
+#define SL_BF16 1
+#define DPBUSD(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
+#define MADDW(acc, p16, s16) _mm256_dpwssd_epi32((acc), (p16), (s16))
+#include "simd.inc"
+#include "kernels.inc"
+#include "kernels_k.inc"
+#include "kernels_b32.inc"
+#include "kernels_float.inc"
+#include "simd_end.inc"
+#undef SL
+#undef SL_AVX512
+#undef SL_BF16
 #undef DPBUSD
 #undef MADDW
 #pragma GCC pop_options
@@ -276,8 +301,8 @@ typedef struct {
     x16_fn x16[LEVELS];
 } sl_format;
 
-#define PER_LEVEL(name) {0, name##_avx2, name##_vnni}
-#define NO_ROWS {0, 0, 0}
+#define PER_LEVEL(name) {0, name##_avx2, name##_vnni, name##_bf16}
+#define NO_ROWS {0, 0, 0, 0}
 
 static void quant_q8_plain(const float *x, int cols, void *out) { quantize_q8(x, cols, out); }
 static void quant_q8k_plain(const float *x, int cols, void *out) { quantize_q8k(x, cols, out); }
@@ -285,10 +310,26 @@ static void quant_q8_avx2(const float *x, int cols, void *out) { quantize_q8_avx
 static void quant_q8_vnni(const float *x, int cols, void *out) { quantize_q8_vnni(x, cols, out); }
 static void quant_q8k_avx2(const float *x, int cols, void *out) { quantize_q8k_avx2(x, cols, out); }
 static void quant_q8k_vnni(const float *x, int cols, void *out) { quantize_q8k_vnni(x, cols, out); }
+static void quant_q8_bf16(const float *x, int cols, void *out) { quantize_q8_bf16(x, cols, out); }
+static void quant_q8k_bf16(const float *x, int cols, void *out) { quantize_q8k_bf16(x, cols, out); }
+
+static void quant_f32(const float *x, int cols, void *out) { memcpy(out, x, sizeof(float) * cols); }
+
+/* float32 to bfloat16, round to nearest-even, NaN kept quiet (ggml_compute_fp32_to_bf16; io.sluice.tensor.Half) */
+static void quant_bf16(const float *x, int cols, void *out) {
+    uint16_t *o = out;
+    for (int i = 0; i < cols; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, 4);
+        o[i] = (u & 0x7FFFFFFF) > 0x7F800000 ? (uint16_t) ((u >> 16) | 0x40) : (uint16_t) ((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+    }
+}
 
 static const sl_activation ACTIVATIONS[ACT_COUNT] = {
-    [ACT_Q8_0] = {32, sizeof(act_q8), {quant_q8_plain, quant_q8_avx2, quant_q8_vnni}},
-    [ACT_Q8_K] = {256, sizeof(act_q8k), {quant_q8k_plain, quant_q8k_avx2, quant_q8k_vnni}},
+    [ACT_Q8_0] = {32, sizeof(act_q8), {quant_q8_plain, quant_q8_avx2, quant_q8_vnni, quant_q8_bf16}},
+    [ACT_Q8_K] = {256, sizeof(act_q8k), {quant_q8k_plain, quant_q8k_avx2, quant_q8k_vnni, quant_q8k_bf16}},
+    [ACT_BF16] = {2, 4, {quant_bf16}},
+    [ACT_F32] = {1, 4, {quant_f32}},
 };
 
 static const sl_format FORMATS[T_COUNT] = {
@@ -296,6 +337,8 @@ static const sl_format FORMATS[T_COUNT] = {
     [T_Q8_0] = {ACT_Q8_0, 32, 34, 32, 32 + 512, repack_q8_0, PER_LEVEL(row_q8_0), PER_LEVEL(x16_q8_0)},
     [T_Q4_K] = {ACT_Q8_K, 256, 144, 256, K4X16_BYTES, repack_q4_k, PER_LEVEL(row_q4_k), PER_LEVEL(x16_q4_k)},
     [T_Q6_K] = {ACT_Q8_K, 256, 210, 256, K6X16_BYTES, repack_q6_k, PER_LEVEL(row_q6_k), PER_LEVEL(x16_q6_k)},
+    [T_F16] = {ACT_F32, 1, 2, 32, 1024, repack_f16, NO_ROWS, PER_LEVEL(x16_f16)},
+    [T_BF16] = {ACT_BF16, 1, 2, 32, 1024, repack_bf16, NO_ROWS, PER_LEVEL(x16_bf16)},
     [T_Q4_1] = {ACT_Q8_0, 32, 20, 32, 320, repack_q4_1, NO_ROWS, PER_LEVEL(x16_q4_1)},
     [T_Q5_0] = {ACT_Q8_0, 32, 22, 32, 352, repack_q5_0, NO_ROWS, PER_LEVEL(x16_q5_0)},
     [T_Q5_1] = {ACT_Q8_0, 32, 24, 32, 384, repack_q5_1, NO_ROWS, PER_LEVEL(x16_q5_1)},
@@ -323,14 +366,15 @@ static const sl_activation *activation(int type) {
 
 static int level = -1;
 
-/** 0: no kernels (CPU lacks AVX2/FMA/F16C), 1: AVX2, 2: AVX512-VNNI. */
+/** 0: no kernels (CPU lacks AVX2/FMA/F16C), 1: AVX2, 2: AVX512-VNNI, 3: AVX512-VNNI and AVX512-BF16. */
 int sl_cpu_level(void) {
     __builtin_cpu_init();
     if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return 0;
     unsigned a, b, c, d;
     __asm__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
     if (!(c & (1u << 29))) return 0; /* F16C */
-    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")) return 2;
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
+        return __builtin_cpu_supports("avx512bf16") ? 3 : 2;
     return 1;
 }
 

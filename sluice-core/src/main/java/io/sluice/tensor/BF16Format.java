@@ -19,6 +19,11 @@ public final class BF16Format implements Format {
     }
 
     @Override
+    public NativeKernel nativeKernel() {
+        return new NativeKernel(Activation.BF16, false, true);
+    }
+
+    @Override
     public void dequantize(MemorySegment src, long byteOffset, float[] dst, int dstOffset, int n) {
         for (int i = 0; i < n; i++) dst[dstOffset + i] = Half.bf16ToF32(src.get(LE_SHORT, byteOffset + 2L * i));
     }

@@ -21,7 +21,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 /**
  * The optional native accelerator (src/main/c, built by the Maven build where gcc exists):
  * matmul kernels on quantized activations for the formats whose {@link Format#nativeKernel()}
- * says so, with AVX2 and AVX512-VNNI variants picked at run time. Without the library, on a CPU
+ * says so, with AVX2, AVX512-VNNI and AVX512-BF16 variants picked at run time. Without the library, on a CPU
  * without AVX2, or with {@code -Dsluice.native=false}, {@link #available()} is false and
  * {@link Matrix} uses the pure Java kernels. {@code -Dsluice.native.path=FILE} loads a library
  * from a file. A format whose declaration the library does not match (an older library, a
@@ -145,6 +145,7 @@ public final class NativeKernels {
         return switch (l) {
             case 1 -> "avx2";
             case 2 -> "avx512-vnni";
+            case 3 -> "avx512-bf16";
             default -> "none";
         };
     }
@@ -159,7 +160,7 @@ public final class NativeKernels {
         return available() ? "native " + levelName(level()) : STATUS.startsWith("native") ? "java (CPU lacks AVX2/FMA/F16C)" : "java (" + STATUS + ")";
     }
 
-    /** 0 = none, 1 = AVX2, 2 = AVX512-VNNI. */
+    /** 0 = none, 1 = AVX2, 2 = AVX512-VNNI, 3 = AVX512-VNNI with AVX512-BF16 (only BF16 weights differ). */
     public static int level() {
         return level;
     }
