@@ -18,6 +18,13 @@
 #define T_Q4_K 12
 #define T_Q6_K 14
 #define T_F16 1
+#define T_IQ2_XXS 16
+#define T_IQ2_XS 17
+#define T_IQ3_XXS 18
+#define T_IQ1_S 19
+#define T_IQ3_S 21
+#define T_IQ2_S 22
+#define T_IQ1_M 29
 #define T_BF16 30
 #define T_Q4_1 3
 #define T_Q5_0 6
@@ -212,6 +219,12 @@ static const int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -1
  * 16 comes back through the activation sums. */
 static const uint8_t mxfp4_plus16[16] = {16, 17, 18, 19, 20, 22, 24, 28, 16, 15, 14, 13, 12, 10, 8, 4};
 
+/* The i-quants' lattice points, handed over by Java (io.sluice.tensor.IQGrids, the only copy of
+ * the data) through sl_set_grid, as 32-bit words of 4 values: point p of an 8-value grid is words
+ * 2p and 2p + 1. IQ1's -1/0/1 are stored as 8v + 16 (its kernel's integer values, +-1 to come). */
+static uint32_t grid_iq2xxs[2 * 256], grid_iq2xs[2 * 512], grid_iq2s[2 * 1024], grid_iq3xxs[256], grid_iq3s[512], grid_iq1s[2 * 2048];
+static int grid_ready[6];
+
 #include "repack.inc"
 
 /* ---- the two compiled kernel sets -------------------------------------------------------- */
@@ -228,6 +241,7 @@ static const uint8_t mxfp4_plus16[16] = {16, 17, 18, 19, 20, 22, 24, 28, 16, 15,
 #include "kernels_k.inc"
 #include "kernels_b32.inc"
 #include "kernels_float.inc"
+#include "kernels_iq.inc"
 #include "simd_end.inc"
 #undef SL
 #undef DPBUSD
@@ -245,6 +259,7 @@ static const uint8_t mxfp4_plus16[16] = {16, 17, 18, 19, 20, 22, 24, 28, 16, 15,
 #include "kernels_k.inc"
 #include "kernels_b32.inc"
 #include "kernels_float.inc"
+#include "kernels_iq.inc"
 #include "simd_end.inc"
 #undef SL
 #undef SL_AVX512
@@ -265,6 +280,7 @@ static const uint8_t mxfp4_plus16[16] = {16, 17, 18, 19, 20, 22, 24, 28, 16, 15,
 #include "kernels_k.inc"
 #include "kernels_b32.inc"
 #include "kernels_float.inc"
+#include "kernels_iq.inc"
 #include "simd_end.inc"
 #undef SL
 #undef SL_AVX512
@@ -337,6 +353,13 @@ static const sl_format FORMATS[T_COUNT] = {
     [T_Q8_0] = {ACT_Q8_0, 32, 34, 32, 32 + 512, repack_q8_0, PER_LEVEL(row_q8_0), PER_LEVEL(x16_q8_0)},
     [T_Q4_K] = {ACT_Q8_K, 256, 144, 256, K4X16_BYTES, repack_q4_k, PER_LEVEL(row_q4_k), PER_LEVEL(x16_q4_k)},
     [T_Q6_K] = {ACT_Q8_K, 256, 210, 256, K6X16_BYTES, repack_q6_k, PER_LEVEL(row_q6_k), PER_LEVEL(x16_q6_k)},
+    [T_IQ2_XXS] = {ACT_Q8_K, 256, 66, 256, IQ2XXSX16_BYTES, repack_iq2_xxs, NO_ROWS, PER_LEVEL(x16_iq2_xxs)},
+    [T_IQ2_XS] = {ACT_Q8_K, 256, 74, 256, IQ2XSX16_BYTES, repack_iq2_xs, NO_ROWS, PER_LEVEL(x16_iq2_xs)},
+    [T_IQ2_S] = {ACT_Q8_K, 256, 82, 256, IQ2SX16_BYTES, repack_iq2_s, NO_ROWS, PER_LEVEL(x16_iq2_s)},
+    [T_IQ3_XXS] = {ACT_Q8_K, 256, 98, 256, IQ3XXSX16_BYTES, repack_iq3_xxs, NO_ROWS, PER_LEVEL(x16_iq3_xxs)},
+    [T_IQ3_S] = {ACT_Q8_K, 256, 110, 256, IQ3SX16_BYTES, repack_iq3_s, NO_ROWS, PER_LEVEL(x16_iq3_s)},
+    [T_IQ1_S] = {ACT_Q8_K, 256, 50, 256, IQ1SX16_BYTES, repack_iq1_s, NO_ROWS, PER_LEVEL(x16_iq1_s)},
+    [T_IQ1_M] = {ACT_Q8_K, 256, 56, 256, IQ1MX16_BYTES, repack_iq1_m, NO_ROWS, PER_LEVEL(x16_iq1_m)},
     [T_F16] = {ACT_F32, 1, 2, 32, 1024, repack_f16, NO_ROWS, PER_LEVEL(x16_f16)},
     [T_BF16] = {ACT_BF16, 1, 2, 32, 1024, repack_bf16, NO_ROWS, PER_LEVEL(x16_bf16)},
     [T_Q4_1] = {ACT_Q8_0, 32, 20, 32, 320, repack_q4_1, NO_ROWS, PER_LEVEL(x16_q4_1)},
@@ -352,9 +375,39 @@ static const sl_format FORMATS[T_COUNT] = {
     [T_TQ2_0] = {ACT_Q8_K, 256, 66, 256, TQX16_BYTES, repack_tq2_0, NO_ROWS, PER_LEVEL(x16_tq)},
 };
 
+/* Which grid (sl_set_grid's `which`) a format's kernel reads, -1 for none. */
+static int grid_of(int type) {
+    switch (type) {
+        case T_IQ2_XXS: return 0;
+        case T_IQ2_XS: return 1;
+        case T_IQ2_S: return 2;
+        case T_IQ3_XXS: return 3;
+        case T_IQ3_S: return 4;
+        case T_IQ1_S: case T_IQ1_M: return 5;
+        default: return -1;
+    }
+}
+
 static const sl_format *format(int type) {
     if (type < 0 || type >= T_COUNT || FORMATS[type].block_values == 0) return NULL;
+    int grid = grid_of(type);
+    if (grid >= 0 && !grid_ready[grid]) return NULL; /* its points are not here yet */
     return &FORMATS[type];
+}
+
+/**
+ * Sets grid `which` (0 IQ2_XXS, 1 IQ2_XS, 2 IQ2_S, 3 IQ3_XXS, 4 IQ3_S, 5 IQ1_S/IQ1_M) from
+ * `count` points of `width` bytes (value j of point p at p * width + j); returns 0, or -1 if the
+ * size is not that grid's.
+ */
+int sl_set_grid(int which, const uint8_t *points, int count, int width) {
+    static uint32_t *const grids[6] = {grid_iq2xxs, grid_iq2xs, grid_iq2s, grid_iq3xxs, grid_iq3s, grid_iq1s};
+    static const int counts[6] = {256, 512, 1024, 256, 512, 2048}, widths[6] = {8, 8, 8, 4, 4, 8};
+    if (which < 0 || which >= 6 || count != counts[which] || width != widths[which]) return -1;
+    uint8_t *g = (uint8_t *) grids[which];
+    for (int i = 0; i < count * width; i++) g[i] = which == 5 ? (uint8_t) (8 * (int8_t) points[i] + 16) : points[i];
+    grid_ready[which] = 1;
+    return 0;
 }
 
 static const sl_activation *activation(int type) {

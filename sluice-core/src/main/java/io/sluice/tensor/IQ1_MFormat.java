@@ -26,6 +26,11 @@ public final class IQ1_MFormat extends LookupFormat {
     }
 
     @Override
+    public NativeKernel nativeKernel() {
+        return new NativeKernel(Activation.Q8_K, false, true);
+    }
+
+    @Override
     void decode(MemorySegment s, long off, float[] dst, int o) {
         int[] sc = {u16(s, off + 48), u16(s, off + 50), u16(s, off + 52), u16(s, off + 54)};
         float d = Float.float16ToFloat((short) ((sc[0] >>> 12) | ((sc[1] >>> 8) & 0x00f0) | ((sc[2] >>> 4) & 0x0f00) | (sc[3] & 0xf000)));

@@ -26,6 +26,11 @@ public final class IQ2_XXSFormat extends LookupFormat {
     }
 
     @Override
+    public NativeKernel nativeKernel() {
+        return new NativeKernel(Activation.Q8_K, false, true);
+    }
+
+    @Override
     void decode(MemorySegment s, long off, float[] dst, int o) {
         float d = f16(s, off);
         for (int ib = 0; ib < 8; ib++) {

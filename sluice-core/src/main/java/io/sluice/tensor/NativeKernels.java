@@ -65,6 +65,7 @@ public final class NativeKernels {
                 matmulPacked = linker.downcallHandle(lib.findOrThrow("sl_matmul_x16"),
                         FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), critical);
                 formatInfo = linker.downcallHandle(lib.findOrThrow("sl_format_info"), FunctionDescriptor.of(JAVA_INT, JAVA_INT), critical);
+                setGrids(linker.downcallHandle(lib.findOrThrow("sl_set_grid"), FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), critical));
                 setLevel = linker.downcallHandle(lib.findOrThrow("sl_set_level"), FunctionDescriptor.of(JAVA_INT, JAVA_INT));
                 getLevel = linker.downcallHandle(lib.findOrThrow("sl_level"), FunctionDescriptor.of(JAVA_INT));
                 int l = (int) getLevel.invokeExact();
@@ -123,6 +124,16 @@ public final class NativeKernels {
     /** A function of the loaded native library (for kernels bound outside this package), or empty without one. */
     public static java.util.Optional<MemorySegment> symbol(String name) {
         return LIBRARY == null ? java.util.Optional.empty() : LIBRARY.find(name);
+    }
+
+    /** Hands the i-quants' lattice points to the library (Java holds the only copy of the data). */
+    private static void setGrids(MethodHandle setGrid) throws Throwable {
+        byte[][] grids = {IQGrids.IQ2XXS, IQGrids.IQ2XS, IQGrids.IQ2S, IQGrids.IQ3XXS, IQGrids.IQ3S, IQGrids.IQ1S};
+        int[] widths = {8, 8, 8, 4, 4, 8};
+        for (int i = 0; i < grids.length; i++) {
+            int r = (int) setGrid.invokeExact(i, MemorySegment.ofArray(grids[i]), grids[i].length / widths[i], widths[i]);
+            if (r != 0) throw new IllegalStateException("the native library refused grid " + i);
+        }
     }
 
     private static SymbolLookup load() throws Exception {
