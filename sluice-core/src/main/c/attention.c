@@ -63,10 +63,11 @@ enum {
 int64_t sl_attention_scratch(int rows, int dim) {
     int64_t f = 4 * (int64_t) rows * dim;                  /* scaled queries */
     f += 4 * (int64_t) rows * dim;                         /* output accumulators */
-    f += 4 * (int64_t) rows * (3 + CPOS);                  /* m, l, alpha, scores */
+    f += 4 * 4 * (int64_t) ((rows + LANES - 1) / LANES * LANES); /* m, l, alpha, chunk maxima */
+    f += 4 * (int64_t) rows * CPOS;                        /* scores */
     f += 2 * 4 * (int64_t) CPOS * dim;                     /* a chunk of K and of V as floats */
     f += (int64_t) rows * ((dim + 31) / 32) * sizeof(att_q8); /* quantized queries */
-    return f + 8 * 64;                                     /* alignment of the 8 regions */
+    return f + 9 * 64;                                     /* alignment of the 9 regions */
 }
 
 static inline uint8_t *align64(uint8_t *p) { return (uint8_t *) (((uintptr_t) p + 63) & ~(uintptr_t) 63); }
@@ -85,22 +86,21 @@ static const int8_t IQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")
 
-/* e^x, 16 lanes: Cephes' expf polynomial (relative error ~1e-7); -inf and anything below -104 give 0. */
+/* e^x, 16 lanes, as 2^n * 2^f (n = round(x log2 e), |f| <= 1/2) with Cephes' exp2f polynomial
+ * (relative error ~1e-7). Below -104 (and -inf) it underflows to 0: the kernel runs with
+ * flush-to-zero, so no denormal reaches the FMAs. Also right for x > 0 up to 88 (soft-cap's e^2x). */
 static inline __m512 exp16(__m512 x) {
-    const __m512 lo = _mm512_set1_ps(-104.0f), hi = _mm512_set1_ps(88.3762626647949f);
-    __mmask16 zero = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
-    x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_maskz_mov_ps((__mmask16) ~zero, _mm512_scalef_ps(p, n));
+    __m512 t = _mm512_mul_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(1.44269504088896341f));
+    __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(t, n);
+    __m512 p = _mm512_set1_ps(1.535336188319500E-4f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574E-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640E-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809E-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012E-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421E-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
 }
 
 /* cap * tanh(x / cap) = cap * (1 - 2 / (e^(2x/cap) + 1)) */
@@ -141,9 +141,16 @@ void qk_fp(const int f16, const float *q, int dim, const uint8_t *const *kp, int
         default: qk_fp(f16, q, dim, kp, stride, RB, 1, s); break; \
     }
 
+/* Row blocks of nearly equal size (7 rows: 4 + 3, not 6 + 1): each block converts and loads K once. */
+static inline int row_block(int rows, int max) {
+    int blocks = (rows + max - 1) / max;
+    return (rows + blocks - 1) / blocks;
+}
+
 static void qk_fp_rows(int f16, const float *q, int dim, const uint8_t *const *kp, int stride, int rows, int ng, float *s) {
-    for (int r0 = 0; r0 < rows; r0 += RB_FP, q += (size_t) RB_FP * dim, s += RB_FP * CPOS) {
-        int rb = rows - r0 < RB_FP ? rows - r0 : RB_FP;
+    const int rbs = row_block(rows, RB_FP);
+    for (int r0 = 0; r0 < rows; r0 += rbs, q += (size_t) rbs * dim, s += rbs * CPOS) {
+        int rb = rows - r0 < rbs ? rows - r0 : rbs;
         if (f16) {
             switch (rb) {
                 case 6: QK_FP_CASES(1, 6) break; case 5: QK_FP_CASES(1, 5) break; case 4: QK_FP_CASES(1, 4) break;
@@ -235,8 +242,9 @@ void qk_i8(const int type, const att_q8 *qa, int nb, const uint8_t *const *ks, c
     }
 
 static void qk_i8_rows(int type, const att_q8 *qa, int nb, const uint8_t *const *ks, const uint8_t *const *kq, int slots, int rows, int ng, float *s) {
-    for (int r0 = 0; r0 < rows; r0 += RB_I8, qa += (size_t) RB_I8 * nb, s += RB_I8 * CPOS) {
-        int rb = rows - r0 < RB_I8 ? rows - r0 : RB_I8;
+    const int rbs = row_block(rows, RB_I8);
+    for (int r0 = 0; r0 < rows; r0 += rbs, qa += (size_t) rbs * nb, s += rbs * CPOS) {
+        int rb = rows - r0 < rbs ? rows - r0 : rbs;
         switch (type) {
             case KV_Q8_0: QK_I8_ROWS(KV_Q8_0) break;
             case KV_Q4_0: QK_I8_ROWS(KV_Q4_0) break;
@@ -315,8 +323,9 @@ void pv_block(const int type, const float *p, float *acc, int dim, const float *
     }
 
 static void pv_rows(int type, const float *p, float *acc, int dim, const float *alpha, const group_t *grp, int ng, int64_t rowBytes, int maxPos, int rows) {
-    for (int r0 = 0; r0 < rows; r0 += RB_FP) {
-        int rb = rows - r0 < RB_FP ? rows - r0 : RB_FP;
+    const int rbs = row_block(rows, RB_FP);
+    for (int r0 = 0; r0 < rows; r0 += rbs) {
+        int rb = rows - r0 < rbs ? rows - r0 : rbs;
         for (int i0 = 0; i0 < dim; i0 += 4 * LANES) {
             int left = dim - i0, nd = left >= 4 * LANES ? 4 : (left + LANES - 1) / LANES;
             int last = left - (nd - 1) * LANES;
@@ -329,9 +338,9 @@ static void pv_rows(int type, const float *p, float *acc, int dim, const float *
                 default: PV_RB(KV_IQ4_NL) break;
             }
         }
-        p += RB_FP * CPOS;
-        acc += (size_t) RB_FP * dim;
-        alpha += RB_FP;
+        p += rbs * CPOS;
+        acc += (size_t) rbs * dim;
+        alpha += rbs;
     }
 }
 
@@ -387,12 +396,11 @@ static int64_t v_row_bytes(int type, int dim) {
  * cfg[C_PARTIAL] - partial[poff + r * (dim + 2)] = m, l, then the unnormalized dim sums (rows
  * r = t * group + i). sinks (or NULL): one logit per query head (of all heads, so the group's are
  * at qOff / dim) joining the denominator.
- * Returns 0, -1 on a bad argument, -2 when this CPU has no kernel (Java computes).
+ * Returns 0, or -1 on a bad argument.
  */
-int sl_attention(const int32_t *cfg, const float *fcfg, const float *q, float *out, float *partial,
-                 const uint8_t *k, const uint8_t *v, const int32_t *table, const int32_t *rows, const int32_t *pos,
-                 const float *sinks, uint8_t *scratch) {
-    if (sl_level() < 2) return -2;
+static int attend(const int32_t *cfg, const float *fcfg, const float *q, float *out, float *partial,
+                  const uint8_t *k, const uint8_t *v, const int32_t *table, const int32_t *rows, const int32_t *pos,
+                  const float *sinks, uint8_t *scratch) {
     rows += cfg[C_ROW0];
     if (partial) partial += cfg[C_POFF];
     if (sinks) sinks += cfg[C_QOFF] / cfg[C_DIM];
@@ -411,9 +419,11 @@ int sl_attention(const int32_t *cfg, const float *fcfg, const float *q, float *o
     uint8_t *p8 = align64(scratch);
     float *qf = (float *) p8;                p8 = align64(p8 + 4 * (size_t) R * dim);
     float *acc = (float *) p8;               p8 = align64(p8 + 4 * (size_t) R * dim);
-    float *m = (float *) p8;                 p8 = align64(p8 + 4 * (size_t) R);
-    float *l = (float *) p8;                 p8 = align64(p8 + 4 * (size_t) R);
-    float *alpha = (float *) p8;             p8 = align64(p8 + 4 * (size_t) R);
+    const size_t R16 = (R + LANES - 1) / LANES * LANES;
+    float *m = (float *) p8;                 p8 = align64(p8 + 4 * R16);
+    float *l = (float *) p8;                 p8 = align64(p8 + 4 * R16);
+    float *alpha = (float *) p8;             p8 = align64(p8 + 4 * R16);
+    float *bmax = (float *) p8;              p8 = align64(p8 + 4 * R16);
     float *s = (float *) p8;                 p8 = align64(p8 + 4 * (size_t) R * CPOS);
     float *kf = (float *) p8;                p8 = align64(p8 + 4 * (size_t) CPOS * dim);
     float *vf = (float *) p8;                p8 = align64(p8 + 4 * (size_t) CPOS * dim);
@@ -482,42 +492,51 @@ int sl_attention(const int32_t *cfg, const float *fcfg, const float *q, float *o
             for (int g = 0; g < ng; g++) kp[g] = grp[g].k + (type == KV_F16 ? 2 : 4) * (size_t) grp[g].slot0;
             qk_fp_rows(type == KV_F16, qf, dim, kp, slots, R, ng, s);
         }
-        /* masks and the online softmax, row by row */
+        /* masks and the online softmax: each row's chunk maximum, then the new maxima and their
+         * rescale factors 16 rows at a time, then the probabilities and sums */
         const int masked = c0 < maxLo || c1 - 1 > minHi;
         const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         for (int r = 0; r < R; r++) {
             const int t = r / group;
             float *sr = s + (size_t) r * CPOS;
-            __m512 x[CHUNK];
             __m512 mx = _mm512_set1_ps(-INFINITY);
             for (int g = 0; g < ng; g++) {
-                x[g] = _mm512_loadu_ps(sr + LANES * g);
-                if (cap > 0) x[g] = softcap16(x[g], cap);
+                __m512 x = _mm512_loadu_ps(sr + LANES * g);
+                if (cap > 0) x = softcap16(x, cap);
                 __mmask16 valid = (__mmask16) ((1u << grp[g].n) - 1);
                 if (masked) {
                     __m512i p = _mm512_add_epi32(iota, _mm512_set1_epi32(grp[g].pos0));
                     valid &= _mm512_cmp_epi32_mask(p, _mm512_set1_epi32(lo[t]), _MM_CMPINT_NLT);
                     valid &= _mm512_cmp_epi32_mask(p, _mm512_set1_epi32(hi[t]), _MM_CMPINT_LE);
                 }
-                x[g] = _mm512_mask_blend_ps(valid, _mm512_set1_ps(-INFINITY), x[g]);
-                mx = _mm512_max_ps(mx, x[g]);
+                x = _mm512_mask_blend_ps(valid, _mm512_set1_ps(-INFINITY), x);
+                _mm512_storeu_ps(sr + LANES * g, x);
+                mx = _mm512_max_ps(mx, x);
             }
-            float bmax = _mm512_reduce_max_ps(mx);
-            float mnew = bmax > m[r] ? bmax : m[r];
-            if (mnew == -INFINITY) { /* nothing visible yet for this row */
-                alpha[r] = 1.0f;
+            bmax[r] = _mm512_reduce_max_ps(mx);
+        }
+        for (int r = 0; r < R; r += LANES) {
+            __mmask16 k = R - r >= LANES ? 0xFFFF : (__mmask16) ((1u << (R - r)) - 1);
+            __m512 mo = _mm512_maskz_loadu_ps(k, m + r), mn = _mm512_max_ps(mo, _mm512_maskz_loadu_ps(k, bmax + r));
+            /* nothing visible yet (max still -inf): factor 1, and the row's probabilities are 0 below */
+            __mmask16 none = _mm512_cmp_ps_mask(mn, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ);
+            __m512 a = _mm512_mask_blend_ps(none, exp16(_mm512_sub_ps(mo, mn)), _mm512_set1_ps(1.0f));
+            _mm512_mask_storeu_ps(alpha + r, k, a);
+            _mm512_mask_storeu_ps(m + r, k, mn);
+        }
+        for (int r = 0; r < R; r++) {
+            float *sr = s + (size_t) r * CPOS;
+            if (m[r] == -INFINITY) {
                 for (int g = 0; g < ng; g++) _mm512_storeu_ps(sr + LANES * g, _mm512_setzero_ps());
                 continue;
             }
-            alpha[r] = m[r] == -INFINITY ? 0.0f : expf(m[r] - mnew);
-            __m512 sum = _mm512_setzero_ps(), mv = _mm512_set1_ps(mnew);
+            __m512 sum = _mm512_setzero_ps(), mv = _mm512_set1_ps(m[r]);
             for (int g = 0; g < ng; g++) {
-                __m512 e = exp16(_mm512_sub_ps(x[g], mv));
+                __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(sr + LANES * g), mv));
                 sum = _mm512_add_ps(sum, e);
                 _mm512_storeu_ps(sr + LANES * g, e);
             }
             l[r] = l[r] * alpha[r] + _mm512_reduce_add_ps(sum);
-            m[r] = mnew;
         }
         /* values */
         if (pre && type != KV_F32) {
@@ -545,6 +564,20 @@ int sl_attention(const int32_t *cfg, const float *fcfg, const float *q, float *o
         }
     }
     return 0;
+}
+
+/** The exported kernel: attend's contract; -2 when this CPU has no kernel (Java computes). */
+int sl_attention(const int32_t *cfg, const float *fcfg, const float *q, float *out, float *partial,
+                 const uint8_t *k, const uint8_t *v, const int32_t *table, const int32_t *rows, const int32_t *pos,
+                 const float *sinks, uint8_t *scratch) {
+    if (sl_level() < 2) return -2;
+    /* flush-to-zero and denormals-are-zero while the kernel runs: probabilities far below the
+     * maximum underflow to 0 instead of taking microcode assists; the caller's state comes back */
+    const unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040);
+    int rc = attend(cfg, fcfg, q, out, partial, k, v, table, rows, pos, sinks, scratch);
+    _mm_setcsr(csr);
+    return rc;
 }
 
 #pragma GCC pop_options
