@@ -3,6 +3,7 @@ package io.sluice.model;
 import io.sluice.gguf.GGMLType;
 import io.sluice.tensor.Format;
 import io.sluice.tensor.Formats;
+import io.sluice.tensor.ZeroPages;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -74,8 +75,9 @@ public final class KvStore implements AutoCloseable {
             kvHeads[l] = L.kvHeads();
             tileBytes[l] = slots * type.byteSize(L.headDim());
             long layerBytes = tileBytes[l] * L.kvHeads() * numBlocks;
-            keys[l] = arena.allocate(layerBytes, 64);
-            values[l] = arena.allocate(layerBytes, 64);
+            // Pages come from the OS on first write: a large pool costs nothing until requests fill it.
+            keys[l] = ZeroPages.allocate(arena, layerBytes);
+            values[l] = ZeroPages.allocate(arena, layerBytes);
             widest = Math.max(widest, L.headDim());
         }
         long rowBytes = type.byteSize(widest);
