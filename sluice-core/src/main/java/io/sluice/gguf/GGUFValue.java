@@ -78,6 +78,7 @@ public record GGUFValue(GGUFValueType type, GGUFValueType elementType, Object va
 
     /** Array length, for ARRAY values. */
     public int length() {
+        if (!isArray()) throw new IllegalStateException("not an array: " + type);
         return java.lang.reflect.Array.getLength(value);
     }
 

@@ -72,7 +72,7 @@ public final class Hparams {
             throw error("rope.dimension_count", ropeDim + " does not fit heads of " + headDim + " values (it must be even and at most the head size)");
         }
         this.contextLength = count("context_length", 2048, Integer.MAX_VALUE);
-        int vocab = f.has("tokenizer.ggml.tokens") ? f.get("tokenizer.ggml.tokens").length() : 0;
+        int vocab = f.has("tokenizer.ggml.tokens") ? f.getStringArray("tokenizer.ggml.tokens").length : 0; // names file and key if not an array
         this.vocabSize = has("vocab_size") ? count("vocab_size", Integer.MAX_VALUE) : vocab;
         this.rmsEps = positive("attention.layer_norm_rms_epsilon", 1e-5f);
         this.ropeBase = positive("rope.freq_base", 10000f);
