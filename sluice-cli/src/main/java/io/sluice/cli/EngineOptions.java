@@ -1,6 +1,7 @@
 package io.sluice.cli;
 
 import io.sluice.engine.EngineConfig;
+import io.sluice.engine.MemoryPlan;
 import picocli.CommandLine.Option;
 
 /** The engine's memory and batching options, shared by run, serve and bench --batched. */
@@ -8,7 +9,8 @@ final class EngineOptions {
     @Option(names = "--kv-memory", paramLabel = "BYTES", description = "KV cache pool size, e.g. 512M (default: from --memory-budget, else enough for the context of every sequence)")
     String kvMemory;
 
-    @Option(names = "--memory-budget", paramLabel = "BYTES", description = "hard budget for weights + activations + KV pool, e.g. 4G")
+    @Option(names = "--memory-budget", paramLabel = "BYTES",
+            description = "hard budget for the whole process, e.g. 4G: weights + KV pool + Java heap (which holds the activations) + JVM overhead; ./sluice sizes -Xmx from it")
     String memoryBudget;
 
     @Option(names = "--kv-block-size", defaultValue = "16", description = "token positions per KV block (default ${DEFAULT-VALUE})")
@@ -30,7 +32,9 @@ final class EngineOptions {
     int ctxSize;
 
     EngineConfig toConfig() {
-        return new EngineConfig(kvMemory == null ? 0 : Options.bytes(kvMemory), memoryBudget == null ? 0 : Options.bytes(memoryBudget),
-                kvBlockSize, Options.kvType(kvType), maxBatchedTokens, maxSeqs, maxQueue, ctxSize);
+        long budget = memoryBudget == null ? 0 : Options.bytes("--memory-budget", memoryBudget);
+        // The CLI owns its JVM, so a budget covers the whole process, this JVM's heap limit included.
+        return new EngineConfig(kvMemory == null ? 0 : Options.bytes("--kv-memory", kvMemory), budget,
+                kvBlockSize, Options.kvType(kvType), maxBatchedTokens, maxSeqs, maxQueue, ctxSize, budget > 0 ? MemoryPlan.javaRuntimeBytes() : 0);
     }
 }

@@ -43,8 +43,46 @@ final class Options {
         return t;
     }
 
-    /** Parses sizes like 512M, 4G, 1024 (bytes). */
-    static long bytes(String s) {
+    /** Parses durations like 500ms, 30s, 2m, 1h, or plain seconds; flag names the option in errors. */
+    static java.time.Duration duration(String flag, String s) {
+        String t = s.trim().toLowerCase(java.util.Locale.ROOT);
+        long mul;
+        String num;
+        if (t.endsWith("ms")) { mul = 1; num = t.substring(0, t.length() - 2); }
+        else if (t.endsWith("s")) { mul = 1000; num = t.substring(0, t.length() - 1); }
+        else if (t.endsWith("m")) { mul = 60_000; num = t.substring(0, t.length() - 1); }
+        else if (t.endsWith("h")) { mul = 3_600_000; num = t.substring(0, t.length() - 1); }
+        else { mul = 1000; num = t; }
+        try {
+            double v = Double.parseDouble(num.trim());
+            if (!(v >= 0) || v * mul > 365.0 * 86_400_000) throw new NumberFormatException();
+            return java.time.Duration.ofMillis(Math.round(v * mul));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(flag + ": not a duration: '" + s + "' (use e.g. 500ms, 30s, 2m)");
+        }
+    }
+
+    /** Reads a text file as strict UTF-8: a malformed byte is an error naming the file and its offset, never a silent U+FFFD. */
+    static String readUtf8(java.nio.file.Path p) throws java.io.IOException {
+        byte[] b = java.nio.file.Files.readAllBytes(p);
+        java.nio.charset.CharsetDecoder dec = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT).onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT);
+        java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(b);
+        java.nio.CharBuffer out = java.nio.CharBuffer.allocate(b.length);
+        java.nio.charset.CoderResult r = dec.decode(in, out, true);
+        if (r.isError()) {
+            int at = in.position();
+            StringBuilder hex = new StringBuilder();
+            for (int i = at; i < Math.min(b.length, at + Math.max(r.length(), 1)); i++) hex.append(i > at ? " " : "").append(String.format("%02X", b[i] & 0xff));
+            throw new IllegalArgumentException(p + ": not valid UTF-8 at byte offset " + at + " (bytes " + hex
+                    + ": overlong, surrogate, above U+10FFFF or truncated)");
+        }
+        dec.flush(out);
+        return out.flip().toString();
+    }
+
+    /** Parses sizes like 512M, 4G, 1024 (bytes); flag names the option in errors. */
+    static long bytes(String flag, String s) {
         String t = s.trim().toUpperCase(java.util.Locale.ROOT).replace("IB", "").replace("B", "");
         long mul = 1;
         if (t.endsWith("K")) mul = 1L << 10;
@@ -57,7 +95,7 @@ final class Options {
             if (!(v >= 0) || v * mul > Long.MAX_VALUE / 2) throw new NumberFormatException();
             return (long) (v * mul);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("not a size: '" + s + "' (use e.g. 512M, 4G)");
+            throw new IllegalArgumentException(flag + ": not a size: '" + s + "' (use e.g. 512M, 4G)");
         }
     }
 }

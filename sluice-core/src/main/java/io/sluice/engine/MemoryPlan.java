@@ -5,32 +5,88 @@ import io.sluice.model.KvStore;
 import io.sluice.model.Model;
 
 /**
- * How the engine's memory splits into weights, activations and the KV block pool.
+ * How the process's memory splits into weights, activations, the KV block pool and the Java runtime.
  *
- * @param weightBytes     the model's weights kept resident: all of them (once paged in), or under a
+ * <p>Resident memory of a serving process is: the weights (mapped from the file, or their repacked
+ * off-heap copy once the mapping's pages are released: about one copy either way), the KV pool (off-heap,
+ * its pages supplied on first use, see {@link io.sluice.tensor.ZeroPages}), the Java heap (up to its
+ * -Xmx limit; it holds the activations, the tokenizer and the server's request data) and the JVM's own
+ * memory (class metadata, JIT code, GC tables, thread stacks, native libraries: {@link #JVM_OVERHEAD_BYTES},
+ * an estimate measured on the serving process). When {@link EngineConfig#runtimeBytes()} is set (the CLI
+ * does, from the real -Xmx) the budget covers all of it.
+ *
+ * @param weightBytes     the model's weights kept resident (once paged in or repacked): all of them, or under a
  *                        memory budget smaller than that what the budget leaves for them (a
  *                        mixture of experts then keeps its cold experts on disk)
- * @param activationBytes estimate of the forward pass's work buffers, logits and sampler arrays
+ * @param activationBytes estimate of the forward pass's work buffers, logits and sampler arrays (on the heap)
  * @param bytesPerBlock   one KV block, all layers, K and V (the model's {@link io.sluice.model.KvLayout})
  * @param numBlocks       blocks in the pool
  * @param contextLength   per-sequence context the engine enforces
+ * @param runtimeBytes    the Java runtime's share of the budget (heap limit + JVM overhead); 0 when not counted
  */
-public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBlock, int numBlocks, int contextLength) {
+public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBlock, int numBlocks, int contextLength, long runtimeBytes) {
 
-    /** Without kvMemoryBytes or a budget, the pool holds maxSeqs full contexts, capped at this. */
+    /** Without kvMemoryBytes or a budget, the pool holds maxSeqs full contexts, capped at this (allocated lazily). */
     static final long DEFAULT_POOL_CAP = 2L << 30;
+
+    /**
+     * The JVM's memory besides the heap, as counted against a budget: metaspace and class data (~40 MiB
+     * with Javalin, Jackson and Jinjava loaded), JIT code cache and compiler arenas (~40-60 MiB under load), GC
+     * structures, thread stacks, libjvm and the native kernels (~40 MiB), malloc arenas. Measured on
+     * {@code sluice serve} under the streaming churn test (see docs/PERFORMANCE.md, "Memory").
+     */
+    public static final long JVM_OVERHEAD_BYTES = 160L << 20;
+
+    /** The heap must keep this much room beside the activations, for the tokenizer's tables and request data. */
+    static final long HEAP_HEADROOM_BYTES = 48L << 20;
 
     public long kvBytes() {
         return bytesPerBlock * numBlocks;
     }
 
+    /** Everything the budget covers: weights + KV pool + the runtime (whose heap holds the activations), or weights + activations + KV pool. */
     public long totalBytes() {
-        return weightBytes + activationBytes + kvBytes();
+        return weightBytes + (runtimeBytes > 0 ? runtimeBytes : activationBytes) + kvBytes();
+    }
+
+    /** The Java runtime's share of a process-wide budget: the heap's limit (-Xmx) plus {@link #JVM_OVERHEAD_BYTES}. */
+    public static long javaRuntimeBytes() {
+        return maxHeapBytes() + JVM_OVERHEAD_BYTES;
+    }
+
+    /** The heap's limit as configured (-Xmx, or the JVM's default), which the heap may grow to. */
+    public static long maxHeapBytes() {
+        try {
+            var bean = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+            if (bean != null) return Long.parseLong(bean.getVMOption("MaxHeapSize").getValue());
+        } catch (RuntimeException | LinkageError e) {
+            // not HotSpot: the usable heap is close enough
+        }
+        return Runtime.getRuntime().maxMemory();
+    }
+
+    /** One line for logs: every part and the sum against the budget. */
+    public String describe(EngineConfig config) {
+        StringBuilder sb = new StringBuilder();
+        sb.append("weights ").append(size(weightBytes))
+                .append(" + KV pool ").append(size(kvBytes())).append(" (").append(numBlocks).append(" blocks of ").append(config.kvBlockSize())
+                .append(" tokens, ").append(config.kvType().name().toLowerCase(java.util.Locale.ROOT))
+                .append(io.sluice.tensor.ZeroPages.lazy() ? ", pages allocated on use)" : ")");
+        if (runtimeBytes > 0) {
+            sb.append(" + JVM ").append(size(runtimeBytes)).append(" (heap ").append(size(runtimeBytes - JVM_OVERHEAD_BYTES))
+                    .append(" holding activations of ").append(size(activationBytes)).append(", runtime overhead ").append(size(JVM_OVERHEAD_BYTES)).append(")");
+        } else {
+            sb.append(" + activations ").append(size(activationBytes)).append(" (JVM not counted)");
+        }
+        sb.append(" = ").append(size(totalBytes()));
+        if (config.memoryBudgetBytes() > 0) sb.append(" of the ").append(size(config.memoryBudgetBytes())).append(" budget");
+        return sb.toString();
     }
 
     /**
      * Sizes the pool: kvMemoryBytes if given, else what memoryBudgetBytes leaves after weights
-     * and activations, else enough for maxSeqs full contexts (at most 2 GiB; a context larger
+     * and activations (or, with runtimeBytes, after weights and the Java runtime), else enough for
+     * maxSeqs full contexts (at most 2 GiB, whose pages are only taken as used; a context larger
      * than that is capped by the pool). A model that can leave weights on disk (a mixture of
      * experts, see {@link Model#minimumResidentWeightBytes}) is planned with fewer of them
      * resident when all of them would not leave that default pool within the budget: the pool then
@@ -59,53 +115,61 @@ public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBl
         }
         long perBlock = KvStore.bytesPerBlock(model.kvLayout(), config.kvBlockSize(), kvType);
         long act = activationBytes(config, model);
-        checkWorkBuffers(config, model, act, heapBytes);
+        long runtime = config.runtimeBytes();
+        checkWorkBuffers(config, model, act, heapBytes, runtime > 0);
         long budget = config.memoryBudgetBytes();
         long defaultPool = defaultPool(config, ctx, perBlock);
+        // With the runtime counted, the activations are inside its heap and not counted twice.
+        long jvm = runtime > 0 ? runtime : act;
+        String jvmPart = runtime > 0
+                ? String.format("Java runtime %s (heap limit %s + JVM overhead %s)", size(runtime),
+                size(runtime - Math.min(runtime, JVM_OVERHEAD_BYTES)), size(Math.min(runtime, JVM_OVERHEAD_BYTES)))
+                : "activations " + size(act);
+        String hint = runtime > 0 ? "; raise --memory-budget, or lower the heap (-Xmx; ./sluice derives it from the budget)" : "";
         long weightBytes = full, pool;
-        if (budget > 0 && min + act > budget) {
+        if (budget > 0 && min + jvm > budget) {
             throw invalid(min < full
-                    ? String.format("the model does not fit the memory budget of %s: of its weights of %s at least %s must stay resident, + activations %s = %s",
-                    mib(budget), mib(full), mib(min), mib(act), mib(min + act))
-                    : String.format("the model does not fit the memory budget of %s: weights %s + activations %s = %s",
-                    mib(budget), mib(full), mib(act), mib(full + act)));
+                    ? String.format("the model does not fit the memory budget of %s: of its weights of %s at least %s must stay resident, + %s = %s%s",
+                    size(budget), size(full), size(min), jvmPart, size(min + jvm), hint)
+                    : String.format("the model does not fit the memory budget of %s: weights %s + %s = %s%s",
+                    size(budget), size(full), jvmPart, size(full + jvm), hint));
         }
         if (config.kvMemoryBytes() > 0) {
             pool = config.kvMemoryBytes();
-            if (budget > 0 && min + act + pool > budget) {
-                throw invalid(String.format(
-                        "weights %s + activations %s + KV pool %s exceed the memory budget of %s",
-                        mib(min), mib(act), mib(pool), mib(budget)));
+            if (budget > 0 && min + jvm + pool > budget) {
+                throw invalid(String.format("weights %s + %s + KV pool %s (--kv-memory) exceed the memory budget of %s",
+                        size(min), jvmPart, size(pool), size(budget)));
             }
             // Weights beyond what the budget leaves stay on disk (a mixture of experts streams its experts).
-            if (budget > 0) weightBytes = Math.min(full, budget - act - pool);
+            if (budget > 0) weightBytes = Math.min(full, budget - jvm - pool);
         } else if (budget > 0) {
-            if (min < full && full + act + defaultPool > budget) {
+            if (min < full && full + jvm + defaultPool > budget) {
                 // The experts would crowd out the KV cache: keep the cold ones on disk, give the pool half of what is left.
-                pool = Math.min(defaultPool, (budget - min - act) / 2);
-                weightBytes = budget - act - pool;
+                pool = Math.min(defaultPool, (budget - min - jvm) / 2);
+                weightBytes = budget - jvm - pool;
             } else {
-                pool = budget - full - act;
+                pool = budget - full - jvm;
             }
         } else {
             pool = defaultPool;
         }
         long blocks = pool / perBlock;
         if (blocks < 1) {
-            throw invalid(String.format(
-                    "no room for the KV cache: %s left, one block of %d tokens takes %s (weights %s, activations %s)",
-                    mib(Math.max(pool, 0)), config.kvBlockSize(), mib(perBlock), mib(weightBytes), mib(act)));
+            String from = config.kvMemoryBytes() > 0 ? "--kv-memory gives " + size(pool)
+                    : size(Math.max(pool, 0)) + " left of the --memory-budget after weights " + size(weightBytes) + " + " + jvmPart;
+            throw invalid(String.format("no room for the KV cache: %s, but one block of %d tokens (--kv-block-size) takes %s",
+                    from, config.kvBlockSize(), size(perBlock)));
         }
         if (blocks > Integer.MAX_VALUE / 2) blocks = Integer.MAX_VALUE / 2;
         long kvBytes = blocks * perBlock;
         if (physicalBytes > 0 && kvBytes + act > physicalBytes) {
             throw invalid(String.format(
                     "the KV pool of %s plus activations of %s exceed this machine's memory of %s; lower --kv-memory or give --memory-budget",
-                    mib(kvBytes), mib(act), mib(physicalBytes)));
+                    size(kvBytes), size(act), size(physicalBytes)));
         }
         // What whole blocks leave of the pool goes to the streamed weights.
-        if (budget > 0 && weightBytes < full) weightBytes = Math.min(full, budget - act - kvBytes);
-        return new MemoryPlan(weightBytes, act, perBlock, (int) blocks, ctx);
+        if (budget > 0 && weightBytes < full) weightBytes = Math.min(full, budget - jvm - kvBytes);
+        return new MemoryPlan(weightBytes, act, perBlock, (int) blocks, ctx, runtime);
     }
 
     /** Without kvMemoryBytes or a budget: enough for maxSeqs full contexts, at most 2 GiB (a context larger than that is capped by the pool). */
@@ -117,17 +181,20 @@ public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBl
     }
 
     /** The forward pass and sampler keep their work buffers in Java arrays: each must be indexable, all must fit the heap. */
-    private static void checkWorkBuffers(EngineConfig config, Model m, long act, long heapBytes) {
+    private static void checkWorkBuffers(EngineConfig config, Model m, long act, long heapBytes, boolean heapCounted) {
         long n = config.maxBatchedTokens();
         long logitRows = Math.min(config.maxSeqs(), config.maxBatchedTokens());
         if (n * m.activationWidth() > MAX_ARRAY || logitRows * Math.max(m.config().vocabSize(), 1) > MAX_ARRAY) {
             throw invalid(String.format("--max-batched-tokens %d and --max-seqs %d are too large for this model's work buffers; lower them",
                     config.maxBatchedTokens(), config.maxSeqs()));
         }
-        if (heapBytes > 0 && heapBytes != Long.MAX_VALUE && act > heapBytes) {
+        // When the heap is part of the budget it must also keep room for the tokenizer and requests.
+        long need = heapCounted ? act + HEAP_HEADROOM_BYTES : act;
+        if (heapBytes > 0 && heapBytes != Long.MAX_VALUE && need > heapBytes) {
             throw invalid(String.format(
-                    "activations for --max-batched-tokens %d and --max-seqs %d need %s but the Java heap holds at most %s; lower them or raise -Xmx",
-                    config.maxBatchedTokens(), config.maxSeqs(), mib(act), mib(heapBytes)));
+                    "activations for --max-batched-tokens %d and --max-seqs %d need %s%s but the Java heap holds at most %s; lower them or raise %s",
+                    config.maxBatchedTokens(), config.maxSeqs(), size(act), heapCounted ? " plus " + size(HEAP_HEADROOM_BYTES) + " of headroom" : "",
+                    size(heapBytes), heapCounted ? "--memory-budget (./sluice sizes -Xmx from it) or -Xmx" : "-Xmx"));
         }
     }
 
@@ -157,7 +224,11 @@ public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBl
         return m.activationBytes(config.maxBatchedTokens()) + logits + sampler;
     }
 
-    private static String mib(long bytes) {
-        return bytes >= 1L << 30 ? String.format("%.1f GiB", bytes / (double) (1L << 30)) : String.format("%.1f MiB", bytes / 1048576.0);
+    /** A byte count in the largest unit that keeps it at least 1 (bytes, KiB, MiB, GiB), so small sizes never print as 0.0. */
+    public static String size(long bytes) {
+        if (bytes < 1024) return bytes + " bytes";
+        if (bytes < 1L << 20) return String.format(java.util.Locale.ROOT, "%.1f KiB", bytes / 1024.0);
+        if (bytes < 1L << 30) return String.format(java.util.Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
+        return String.format(java.util.Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
     }
 }
