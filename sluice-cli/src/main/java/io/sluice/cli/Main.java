@@ -5,8 +5,8 @@ import io.sluice.gguf.GGUFException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code sluice} command: one subcommand per job. */
-@Command(name = "sluice", mixinStandardHelpOptions = true, version = "sluice 0.1.0",
+/** The {@code sluice} command: one subcommand per job; -h/--help and -V/--version work on every one (inherited). */
+@Command(name = "sluice", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "sluice 0.1.0",
         description = "LLM inference server for the JVM.",
         subcommands = {ServeCommand.class, RunCommand.class, PullCommand.class, LsCommand.class, RmCommand.class, InfoCommand.class, TokenizeCommand.class, TemplateCommand.class, LogitsCommand.class, BenchCommand.class, SynthCommand.class,
                 CommandLine.HelpCommand.class})

@@ -8,12 +8,17 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import sun.misc.Signal;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
-@Command(name = "serve", description = "Serve the model over an OpenAI-compatible HTTP API (chat, completions, models, health, metrics).")
+@Command(name = "serve",
+        description = "Serve the model over an OpenAI-compatible HTTP API (chat, completions, models, health, metrics). "
+                + "SIGTERM or Ctrl-C drains: /health turns 503, new requests are refused, running ones get --drain-timeout to finish.")
 final class ServeCommand implements Callable<Integer> {
     @Mixin
     ModelSource source;
@@ -27,8 +32,31 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--alias", description = "model id clients use (default: the file name)")
     String alias;
 
-    @Option(names = "--api-key", description = "require Authorization: Bearer KEY on /v1 requests")
+    @Option(names = "--api-key", description = "require Authorization: Bearer KEY on /v1 requests (and /metrics unless --metrics-public)")
     String apiKey;
+
+    @Option(names = "--metrics-public", description = "serve /metrics without the API key (/health is always open)")
+    boolean metricsPublic;
+
+    @Option(names = "--idle-timeout", paramLabel = "DURATION", defaultValue = "15s",
+            description = "close a connection silent this long, e.g. between keep-alive requests (default ${DEFAULT-VALUE}); running generations are exempt")
+    String idleTimeout;
+
+    @Option(names = "--header-timeout", paramLabel = "DURATION", defaultValue = "10s",
+            description = "longest time from a request's first byte to the end of its headers (default ${DEFAULT-VALUE})")
+    String headerTimeout;
+
+    @Option(names = "--max-connections", defaultValue = "" + ServerConfig.DEFAULT_MAX_CONNECTIONS,
+            description = "open connections at most; more get 503 (default ${DEFAULT-VALUE})")
+    int maxConnections;
+
+    @Option(names = "--max-connections-per-client", defaultValue = "" + ServerConfig.DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+            description = "open connections from one client address at most; more get 429 (default ${DEFAULT-VALUE})")
+    int maxConnectionsPerClient;
+
+    @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "25s",
+            description = "on SIGTERM, how long running requests may take to finish before they are cancelled (default ${DEFAULT-VALUE})")
+    String drainTimeout;
 
     @Option(names = "--chat-template-file", description = "Jinja chat template to use instead of the model's (refused at start-up if it does not work)")
     Path chatTemplate;
@@ -48,9 +76,16 @@ final class ServeCommand implements Callable<Integer> {
         Options.threads(threads);
         source.check();
         if (chatTemplate != null && Files.isDirectory(chatTemplate)) throw new IllegalArgumentException(chatTemplate + " is a directory, not a template file");
+        // Flags first: a typo must not wait for a model download.
+        Duration drain = Options.duration("--drain-timeout", drainTimeout);
+        ServerConfig limits = ServerConfig.defaults().withHost(host).withPort(port).withApiKey(apiKey)
+                .withChatTemplate(chatTemplate == null ? null : Options.readUtf8(chatTemplate))
+                .withIdleTimeout(Options.duration("--idle-timeout", idleTimeout))
+                .withHeaderTimeout(Options.duration("--header-timeout", headerTimeout))
+                .withMaxConnections(maxConnections, maxConnectionsPerClient)
+                .withMetricsPublic(metricsPublic).withCorsOrigin(corsOrigin);
         Path model = source.resolve(false);
-        ServerConfig cfg = new ServerConfig(host, port, alias != null ? alias : source.defaultAlias(model), apiKey, ServerConfig.DEFAULT_MAX_BODY_BYTES,
-                chatTemplate == null ? null : Files.readString(chatTemplate), null, corsOrigin);
+        ServerConfig cfg = limits.withAlias(alias != null ? alias : source.defaultAlias(model));
         try {
             java.net.InetAddress.getByName(cfg.host());
         } catch (java.net.UnknownHostException e) {
@@ -72,19 +107,41 @@ final class ServeCommand implements Callable<Integer> {
         System.err.printf("sluice: listening on %s (loading %s)%n", server.baseUrl(), model);
         try (Model m = Model.load(model, engine.ctxSize); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
             server.setEngine(eng);
+            System.err.println("sluice: memory plan: " + eng.memoryPlan().describe(eng.config()));
             System.err.printf("sluice: ready: model '%s', context %d tokens, KV pool %d blocks of %d tokens (%s)%n",
                     server.modelId(), eng.contextLength(), eng.metrics().kvBlocksTotal(), eng.config().kvBlockSize(),
                     eng.config().kvType().name().toLowerCase());
             CountDownLatch stop = new CountDownLatch(1);
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                server.stop();
-                stop.countDown();
-            }));
+            onTermination(stop);
             stop.await();
+            System.err.printf("sluice: draining (up to %d ms)%n", drain.toMillis());
+            boolean clean = server.drain(drain);
+            System.err.println(clean ? "sluice: drained, every request finished; exiting" : "sluice: drain timeout; cancelled the rest; exiting");
         } catch (RuntimeException e) {
             server.stop();
             throw e;
         }
         return 0;
+    }
+
+    /**
+     * SIGTERM (Kubernetes, systemd, docker stop) and SIGINT start the drain; the command then returns and the
+     * process exits 0, which a JVM shutdown hook could not do (the JVM exits 143 on SIGTERM). A second signal
+     * during the drain exits at once.
+     */
+    private static void onTermination(CountDownLatch stop) {
+        for (String name : new String[]{"TERM", "INT"}) {
+            try {
+                Signal.handle(new Signal(name), sig -> {
+                    if (stop.getCount() == 0) {
+                        System.err.println("sluice: second signal: exiting without waiting for the drain");
+                        Runtime.getRuntime().halt(1);
+                    }
+                    stop.countDown();
+                });
+            } catch (IllegalArgumentException unsupported) {
+                // The platform has no such signal (or the JVM reserves it): the default handling stays.
+            }
+        }
     }
 }

@@ -7,7 +7,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,7 +24,7 @@ final class TokenizeCommand implements Callable<Integer> {
     static final class Inputs {
         @Option(names = {"-p", "--prompt"}, description = "text to tokenize")
         String prompt;
-        @Option(names = {"-f", "--file"}, description = "text file(s), each read as raw UTF-8", arity = "1..*")
+        @Option(names = {"-f", "--file"}, description = "text file(s), each read as strict UTF-8", arity = "1..*")
         List<Path> files;
     }
 
@@ -46,7 +45,7 @@ final class TokenizeCommand implements Callable<Integer> {
             for (Path p : inputs.files) {
                 if (Files.isDirectory(p)) throw new IllegalArgumentException(p + " is a directory, not a text file");
                 if (Files.size(p) > MAX_FILE_BYTES) throw new IllegalArgumentException(p + " is larger than " + (MAX_FILE_BYTES >> 20) + " MiB; split it");
-                texts.add(new String(Files.readAllBytes(p), StandardCharsets.UTF_8));
+                texts.add(Options.readUtf8(p));
             }
         }
         try (GGUFFile f = GGUFFile.open(Options.modelFile(model))) {

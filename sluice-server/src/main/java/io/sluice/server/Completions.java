@@ -18,6 +18,7 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static io.sluice.server.SluiceServer.JSON;
 
@@ -29,6 +30,9 @@ final class Completions {
     private final ServerMetrics metrics;
     private final PromptRenderer renderer;
     private final Set<Run> running = ConcurrentHashMap.newKeySet();
+    /** Generation requests inside handle(), counted before the drain check so none slips past a drain. */
+    private final AtomicInteger active = new AtomicInteger();
+    private volatile boolean draining;
 
     Completions(ServerMetrics metrics, PromptRenderer renderer) {
         this.metrics = metrics;
@@ -67,7 +71,40 @@ final class Completions {
         for (Run r : running) r.handle.cancel();
     }
 
+    /** From now on new generations are refused with 503. */
+    void startDraining() {
+        draining = true;
+    }
+
+    int active() {
+        return active.get();
+    }
+
+    /** Waits until no generation request is in flight or the deadline (System.nanoTime) passes; true when none is. */
+    boolean awaitIdle(long deadline) {
+        while (active.get() > 0) {
+            if (System.nanoTime() - deadline >= 0) return false;
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return active.get() == 0;
+            }
+        }
+        return true;
+    }
+
     void handle(Context ctx, ModelState s, ParsedRequest p) throws InterruptedException {
+        active.incrementAndGet();
+        try {
+            if (draining) throw new ApiException(503, "server_error", "The server is shutting down; retry on another instance", null, "shutting_down");
+            generate(ctx, s, p);
+        } finally {
+            active.decrementAndGet();
+        }
+    }
+
+    private void generate(Context ctx, ModelState s, ParsedRequest p) throws InterruptedException {
         if (p.model() != null && !p.model().equals(s.alias())) {
             throw new ApiException(404, "invalid_request_error", "The model '" + p.model() + "' does not exist (this server serves '" + s.alias() + "')", "model", "model_not_found");
         }
@@ -180,7 +217,8 @@ final class Completions {
         return switch (fin.reason()) {
             case STOP -> "stop";
             case LENGTH -> "length";
-            case CANCELLED -> throw new ApiException(503, "server_error", "The generation was cancelled: the server is shutting down", null, "cancelled");
+            case CANCELLED -> throw new ApiException(503, "server_error", "The generation was cancelled: the server is shutting down "
+                    + "and its drain time ran out", null, "cancelled");
             case ERROR -> throw new ApiException(500, "server_error", "The engine failed this request: " + fin.message(), null, "engine_error");
         };
     }

@@ -98,6 +98,12 @@ final class ServerMetrics {
         Gauge.builder(name, this, s -> f.applyAsDouble(s.snapshot)).description(help).register(registry);
     }
 
+    /** A connection refused or cut by HttpGuard: reason per_client, total or header_timeout. */
+    void connectionRefused(String reason) {
+        Counter.builder("sluice.http.connections.refused").description("Connections refused over a cap or cut for slow headers")
+                .tag("reason", reason).register(registry).increment();
+    }
+
     void request(String endpoint, int status) {
         Counter.builder("sluice.http.requests").description("HTTP requests by endpoint and status")
                 .tag("endpoint", endpoint).tag("status", Integer.toString(status)).register(registry).increment();

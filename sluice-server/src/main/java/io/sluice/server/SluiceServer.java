@@ -10,8 +10,6 @@ import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import io.sluice.engine.Engine;
-import org.eclipse.jetty.server.Connector;
-import org.eclipse.jetty.server.ServerConnector;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +26,10 @@ import java.util.Objects;
  * GET /v1/models, GET /v1/models/{id}, POST /apply-template (the chat prompt a request would produce),
  * GET /health, GET /metrics (Prometheus text). POST bodies must be application/json (else 415), so a web
  * page cannot send one as a "simple" cross-origin request; CORS headers only with {@link ServerConfig#corsOrigin}.
+ *
+ * <p>Every error, Jetty's own included, is an OpenAI error object. Connections are capped per client and in
+ * total, request headers have a deadline ({@link HttpGuard}); {@link #drain} stops taking new generations,
+ * lets running ones finish for a while, then cancels the rest with a final error event on their streams.
  */
 public final class SluiceServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SluiceServer.class);
@@ -45,15 +47,18 @@ public final class SluiceServer implements AutoCloseable {
     private final PromptRenderer renderer = new PromptRenderer();
     private final Completions completions;
     private final long startedAt = System.currentTimeMillis() / 1000;
-    private final byte[] expectedAuth;
+    private final byte[] expectedKey;
+    private final HttpGuard guard;
     private volatile ModelState state;
+    private volatile boolean draining;
     private Javalin app;
 
     private SluiceServer(ServerConfig cfg) {
         this.cfg = Objects.requireNonNull(cfg, "cfg");
         this.metrics = new ServerMetrics(() -> state == null ? null : state.engine());
         this.completions = new Completions(metrics, renderer);
-        this.expectedAuth = cfg.apiKey() == null ? null : ("Bearer " + cfg.apiKey()).getBytes(StandardCharsets.UTF_8);
+        this.expectedKey = cfg.apiKey() == null ? null : cfg.apiKey().getBytes(StandardCharsets.UTF_8);
+        this.guard = new HttpGuard(cfg, metrics::connectionRefused);
     }
 
     /** Starts listening; {@code engine} may be null (set it later with {@link #setEngine}). */
@@ -93,8 +98,32 @@ public final class SluiceServer implements AutoCloseable {
     /** Stops listening and cancels running generations; the engine stays open (its owner closes it). */
     public void stop() {
         completions.cancelAll();
-        app.stop();
-        renderer.close();
+        completions.awaitIdle(System.nanoTime() + CANCEL_GRACE.toNanos()); // let cut streams write their final error event
+        try {
+            app.stop();
+        } finally {
+            guard.stop();
+            renderer.close();
+        }
+    }
+
+    /** How long cancelled handlers get to write their last event before the connections close. */
+    private static final java.time.Duration CANCEL_GRACE = java.time.Duration.ofSeconds(5);
+
+    /**
+     * Graceful shutdown (SIGTERM): /health turns 503 and new generations are refused with 503 at once; running
+     * ones get up to {@code timeout} to finish, then are cancelled (a stream then ends with an error event and
+     * [DONE], never silently); then the server stops. Returns whether every generation finished by itself.
+     */
+    public boolean drain(java.time.Duration timeout) {
+        draining = true;
+        completions.startDraining();
+        int n = completions.active();
+        LOG.info("draining: {} request(s) in flight, waiting up to {} ms", n, timeout.toMillis());
+        boolean finished = completions.awaitIdle(System.nanoTime() + timeout.toNanos());
+        if (!finished) LOG.warn("drain timeout: cancelling {} request(s) still running", completions.active());
+        stop();
+        return finished;
     }
 
     @Override
@@ -118,10 +147,21 @@ public final class SluiceServer implements AutoCloseable {
                     else rule.allowHost(origins[0].strip(), java.util.Arrays.stream(origins).skip(1).map(String::strip).toArray(String[]::new));
                 }));
             }
+            c.jetty.addConnector(guard::connector);
+            // Jetty's error pages (malformed requests never reach Javalin) in OpenAI's shape.
+            c.jetty.modifyServer(s -> s.setErrorHandler(new JsonErrorHandler()));
+            c.jetty.modifyServletContextHandler(h -> h.setErrorHandler(new JsonErrorHandler()));
+        });
+        app.before(ctx -> {
+            if (draining) ctx.header("Connection", "close"); // clients reconnect elsewhere
+            checkUrl(ctx);
         });
         app.before(this::requireJsonBody);
         app.before("/v1/*", this::authorize);
         app.before("/apply-template", this::authorize);
+        app.before("/metrics", ctx -> {
+            if (cfg.metricsNeedKey()) authorize(ctx);
+        });
         app.get("/health", this::health);
         app.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
         app.get("/v1/models", this::models);
@@ -130,23 +170,64 @@ public final class SluiceServer implements AutoCloseable {
         app.post("/v1/completions", ctx -> generate(ctx, false));
         app.post("/apply-template", this::applyTemplate);
         app.exception(ApiException.class, (e, ctx) -> writeError(ctx, e));
-        app.exception(HttpResponseException.class, (e, ctx) -> writeError(ctx, fromJavalin(e)));
+        app.exception(HttpResponseException.class, (e, ctx) -> writeError(ctx, fromJavalin(e, ctx)));
         app.exception(Exception.class, (e, ctx) -> {
             LOG.error("request {} {} failed", ctx.method(), ctx.path(), e);
             writeError(ctx, new ApiException(500, "server_error", "Internal server error: " + e, null, null));
         });
+        // ctx.method() says INVALID for a method Javalin does not know; the request line's is what the client sent.
         app.error(404, ctx -> {
             if (ctx.result() == null || !ctx.result().startsWith("{")) {
-                writeError(ctx, new ApiException(404, "invalid_request_error", "Unknown endpoint: " + ctx.method() + " " + ctx.path(), null, "unknown_url"));
+                writeError(ctx, new ApiException(404, "invalid_request_error", "Unknown endpoint: " + method(ctx) + " " + ctx.path(), null, "unknown_url"));
             }
         });
-        app.error(405, ctx -> writeError(ctx, new ApiException(405, "invalid_request_error", "Method " + ctx.method() + " is not allowed on " + ctx.path(), null, "method_not_allowed")));
+        app.error(405, ctx -> writeError(ctx, new ApiException(405, "invalid_request_error", "Method " + method(ctx) + " is not allowed on " + ctx.path(), null, "method_not_allowed")));
         app.after(ctx -> metrics.request(endpointLabel(ctx), ctx.statusCode()));
-        app.start(cfg.host(), cfg.port());
-        for (Connector c : app.jettyServer().server().getConnectors()) {
-            if (c instanceof ServerConnector sc) sc.setIdleTimeout(cfg.idleTimeout().toMillis());
+        try {
+            app.start();
+        } catch (RuntimeException e) {
+            guard.stop();
+            throw e;
         }
         LOG.info("listening on {}", baseUrl());
+    }
+
+    /** The method as the client sent it, cut and escaped so a hostile one cannot flood a message. */
+    private static String method(Context ctx) {
+        String m = ctx.req().getMethod();
+        if (m == null) return "?";
+        return m.length() > 32 ? m.substring(0, 32) + "..." : m;
+    }
+
+    /** The path and query, percent-decoded, must be strict UTF-8 too (Jetty would turn %FF into U+FFFD). */
+    private static void checkUrl(Context ctx) {
+        String raw = ctx.req().getRequestURI();
+        String q = ctx.req().getQueryString();
+        for (String part : q == null ? new String[]{raw} : new String[]{raw, q}) {
+            if (part == null || part.indexOf('%') < 0) continue;
+            byte[] b = percentDecode(part);
+            int bad = StrictUtf8.firstInvalid(b);
+            if (bad >= 0) {
+                throw ApiException.invalid(null, "The request URL is not valid UTF-8 after percent-decoding: " + StrictUtf8.describe(b, bad, b.length));
+            }
+        }
+    }
+
+    private static byte[] percentDecode(String s) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            int hi, lo;
+            if (c == '%' && i + 2 < s.length() && (hi = Character.digit(s.charAt(i + 1), 16)) >= 0
+                    && (lo = Character.digit(s.charAt(i + 2), 16)) >= 0) {
+                out.write(hi << 4 | lo);
+                i += 2;
+            } else {
+                byte[] b = String.valueOf(c).getBytes(StandardCharsets.UTF_8);
+                out.write(b, 0, b.length);
+            }
+        }
+        return out.toByteArray();
     }
 
     private static String endpointLabel(Context ctx) {
@@ -169,12 +250,17 @@ public final class SluiceServer implements AutoCloseable {
     }
 
     private void authorize(Context ctx) {
-        if (expectedAuth == null) return;
+        if (expectedKey == null) return;
         String got = ctx.header("Authorization");
-        byte[] g = got == null ? new byte[0] : got.strip().getBytes(StandardCharsets.UTF_8);
-        if (!MessageDigest.isEqual(g, expectedAuth)) { // constant-time: no key guessing by timing
+        // The auth scheme is case-insensitive (RFC 9110 11.1); the key itself is compared exactly.
+        String h = got == null ? "" : got.strip();
+        boolean bearer = h.regionMatches(true, 0, "Bearer ", 0, 7);
+        byte[] key = bearer ? h.substring(7).strip().getBytes(StandardCharsets.UTF_8) : new byte[0];
+        if (!bearer || !MessageDigest.isEqual(key, expectedKey)) { // constant-time: no key guessing by timing
             throw new ApiException(401, "invalid_request_error",
-                    got == null ? "Missing API key: send 'Authorization: Bearer <key>'" : "Incorrect API key provided", null, "invalid_api_key");
+                    got == null ? "Missing API key: send 'Authorization: Bearer <key>'"
+                            : bearer ? "Incorrect API key provided" : "Unsupported authorization scheme: send 'Authorization: Bearer <key>'",
+                    null, "invalid_api_key");
         }
     }
 
@@ -186,7 +272,8 @@ public final class SluiceServer implements AutoCloseable {
 
     private void health(Context ctx) {
         ModelState st = state;
-        if (st == null) ctx.status(503).contentType("application/json").result("{\"status\":\"loading\"}");
+        if (draining) ctx.status(503).contentType("application/json").result("{\"status\":\"draining\"}");
+        else if (st == null) ctx.status(503).contentType("application/json").result("{\"status\":\"loading\"}");
         else if (!st.engine().isAlive()) ctx.status(503).contentType("application/json").result("{\"status\":\"engine stopped\"}");
         else ctx.status(200).contentType("application/json").result("{\"status\":\"ok\"}");
     }
@@ -261,8 +348,25 @@ public final class SluiceServer implements AutoCloseable {
         }
         if (bytes.length > max) throw tooLarge(max);
         if (bytes.length == 0) throw ApiException.invalid(null, "The request body is empty; expected a JSON object");
+        int bad = StrictUtf8.firstInvalid(bytes);
+        if (bad >= 0) {
+            String field = null;
+            try {
+                field = StrictUtf8.fieldAt(JSON.getFactory().createParser(bytes), bad);
+            } catch (IOException ignored) {
+                // unreadable as JSON as well: the message still gives the offset
+            }
+            throw ApiException.invalid(field, "The request body is not valid UTF-8" + (field == null ? "" : " in '" + field + "'")
+                    + ": " + StrictUtf8.describe(bytes, bad, bytes.length), "invalid_utf8");
+        }
         try {
-            return JSON.readTree(bytes);
+            JsonNode tree = JSON.readTree(bytes);
+            String lone = tree == null ? null : StrictUtf8.loneSurrogate(tree, "");
+            if (lone != null) {
+                throw ApiException.invalid(lone, "'" + lone + "' contains an unpaired UTF-16 surrogate (a \\u escape in D800-DFFF "
+                        + "without its partner), which is not valid Unicode text", "invalid_utf8");
+            }
+            return tree;
         } catch (JsonProcessingException e) {
             throw ApiException.invalid(null, "We could not parse the JSON body of your request: " + e.getOriginalMessage());
         } catch (IOException e) {
@@ -281,8 +385,10 @@ public final class SluiceServer implements AutoCloseable {
         return new ApiException(413, "invalid_request_error", "The request body is larger than the limit of " + max + " bytes", null, "request_too_large");
     }
 
-    private static ApiException fromJavalin(HttpResponseException e) {
+    private static ApiException fromJavalin(HttpResponseException e, Context ctx) {
         int st = e.getStatus();
+        if (st == 404) return new ApiException(404, "invalid_request_error", "Unknown endpoint: " + method(ctx) + " " + ctx.path(), null, "unknown_url");
+        if (st == 405) return new ApiException(405, "invalid_request_error", "Method " + method(ctx) + " is not allowed on " + ctx.path(), null, "method_not_allowed");
         String code = switch (st) {
             case 404 -> "unknown_url";
             case 405 -> "method_not_allowed";
