@@ -33,6 +33,8 @@ final class Completions {
     /** Generation requests inside handle(), counted before the drain check so none slips past a drain. */
     private final AtomicInteger active = new AtomicInteger();
     private volatile boolean draining;
+    /** Set by cancelAll: a generation submitted concurrently cancels itself. */
+    private volatile boolean cancelling;
 
     Completions(ServerMetrics metrics, PromptRenderer renderer) {
         this.metrics = metrics;
@@ -68,6 +70,7 @@ final class Completions {
 
     /** Cancels every running generation (server shutdown). */
     void cancelAll() {
+        cancelling = true;
         for (Run r : running) r.handle.cancel();
     }
 
@@ -133,6 +136,7 @@ final class Completions {
             throw ApiException.invalid(null, e.getMessage());
         }
         running.add(run);
+        if (cancelling) run.handle.cancel(); // cancelAll ran between submit and add
         try {
             String id = (p.isChat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
             long created = System.currentTimeMillis() / 1000;

@@ -34,7 +34,10 @@ import java.util.Objects;
 public final class SluiceServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SluiceServer.class);
 
-    /** Longest pause allowed while a request body arrives (slow-body clients), and the slowest accepted body rate. */
+    /**
+     * Longest pause allowed while a request body arrives (slow-body clients), and the slowest average body
+     * rate accepted once the body has taken longer than the header timeout.
+     */
     static final java.time.Duration BODY_IDLE = java.time.Duration.ofSeconds(30);
     static final long MIN_BODY_BYTES_PER_SECOND = 512;
 
@@ -97,6 +100,8 @@ public final class SluiceServer implements AutoCloseable {
 
     /** Stops listening and cancels running generations; the engine stays open (its owner closes it). */
     public void stop() {
+        draining = true;
+        completions.startDraining();
         completions.cancelAll();
         completions.awaitIdle(System.nanoTime() + CANCEL_GRACE.toNanos()); // let cut streams write their final error event
         try {
@@ -138,8 +143,6 @@ public final class SluiceServer implements AutoCloseable {
             c.http.maxRequestSize = cfg.maxBodyBytes();
             c.http.prefer405over404 = true;
             c.router.ignoreTrailingSlashes = true;
-            // A body trickled in a byte at a time is refused (408) instead of holding a connection for hours.
-            c.jetty.modifyHttpConfiguration(h -> h.setMinRequestDataRate(MIN_BODY_BYTES_PER_SECOND));
             if (cfg.corsOrigin() != null) {
                 c.bundledPlugins.enableCors(cors -> cors.addRule(rule -> {
                     String[] origins = cfg.corsOrigin().split(",");
@@ -334,13 +337,13 @@ public final class SluiceServer implements AutoCloseable {
         long bodyIdle = Math.min(cfg.idleTimeout().toMillis(), BODY_IDLE.toMillis());
         if (channel != null) channel.setIdleTimeout(bodyIdle);
         try (InputStream in = ctx.req().getInputStream()) {
-            bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
+            bytes = readBody(in, (int) Math.min(Integer.MAX_VALUE - 8, max + 1));
         } catch (IOException e) {
             if (isTimeout(e)) throw new ApiException(408, "invalid_request_error", "The request body stopped arriving (no data for "
                     + bodyIdle + " ms)", null, "request_timeout");
             throw ApiException.invalid(null, "Could not read the request body: " + e.getMessage());
         } catch (org.eclipse.jetty.http.BadMessageException e) {
-            // Jetty's own verdicts on the body, e.g. 408 for a body slower than MIN_BODY_BYTES_PER_SECOND.
+            // Jetty's own verdicts on the body (bad chunking, ...).
             throw new ApiException(e.getCode(), "invalid_request_error", "Bad request body: " + e.getReason(), null,
                     e.getCode() == 408 ? "request_timeout" : null);
         } finally {
@@ -372,6 +375,27 @@ public final class SluiceServer implements AutoCloseable {
         } catch (IOException e) {
             throw ApiException.invalid(null, "Could not read the request body: " + e.getMessage());
         }
+    }
+
+    /**
+     * Reads up to limit bytes. A body trickled in (a byte now and then, never idle long enough for the idle
+     * timeout) is refused with 408 once it has taken longer than the header timeout at an average below
+     * MIN_BODY_BYTES_PER_SECOND. (Jetty's own minimum rate counts from the first read, so a 30-byte body read
+     * twice 60 ms apart on a busy machine already failed it.)
+     */
+    private byte[] readBody(InputStream in, int limit) throws IOException {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(Math.min(limit, 64 << 10));
+        byte[] buf = new byte[16 << 10];
+        long t0 = System.nanoTime(), grace = cfg.headerTimeout().toNanos();
+        for (int n; out.size() < limit && (n = in.read(buf, 0, Math.min(buf.length, limit - out.size()))) >= 0; ) {
+            out.write(buf, 0, n);
+            long elapsed = System.nanoTime() - t0;
+            if (elapsed > grace && out.size() < MIN_BODY_BYTES_PER_SECOND * (elapsed / 1_000_000) / 1000) {
+                throw new ApiException(408, "invalid_request_error", "The request body arrives too slowly: " + out.size() + " bytes in "
+                        + elapsed / 1_000_000 + " ms, below the minimum of " + MIN_BODY_BYTES_PER_SECOND + " bytes/s", null, "request_timeout");
+            }
+        }
+        return out.toByteArray();
     }
 
     private static boolean isTimeout(Throwable e) {

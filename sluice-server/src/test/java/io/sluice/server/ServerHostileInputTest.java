@@ -36,6 +36,16 @@ class ServerHostileInputTest {
     @BeforeEach
     void start() {
         engine = new FakeEngine(CTX);
+        server = SluiceServer.start(engine, ServerConfig.defaults().withPort(0).withAlias("fake"));
+        http = new Http(server.baseUrl(), null);
+    }
+
+    /**
+     * The body-stall tests need a short idle timeout. The others keep the default: with 1 s, a pooled
+     * keep-alive connection the client reuses just as the server closes it fails a POST ("received no bytes").
+     */
+    private void withShortIdleTimeout() {
+        server.stop();
         server = SluiceServer.start(engine, ServerConfig.defaults().withPort(0).withAlias("fake").withIdleTimeout(Duration.ofSeconds(1)));
         http = new Http(server.baseUrl(), null);
     }
@@ -133,6 +143,7 @@ class ServerHostileInputTest {
     void aStalledBodyGets408AndOthersAreServedMeanwhile() throws Exception {
         long t0 = System.nanoTime();
         AtomicInteger servedWhileStalled = new AtomicInteger();
+        withShortIdleTimeout();
         String answer = partialBody("{\"prompt\":", out -> {
             if (goodText().equals("Once upon")) servedWhileStalled.incrementAndGet();
         });
@@ -145,6 +156,7 @@ class ServerHostileInputTest {
 
     @Test
     void aTrickledBodyIsRefusedWith408() throws Exception {
+        withShortIdleTimeout();
         String answer = partialBody("{", out -> {
             for (int i = 0; i < 6; i++) { // ~1 byte per 600 ms: below the minimum rate, above the idle timeout
                 Thread.sleep(600);

@@ -108,6 +108,23 @@ class SlowClientTest {
     }
 
     @Test
+    void aTrickledBodyIsCutOnceItFallsBelowTheMinimumRate() throws Exception {
+        start(ServerConfig.defaults().withHeaderTimeout(Duration.ofMillis(1000)).withIdleTimeout(Duration.ofSeconds(20)));
+        long t0 = System.nanoTime();
+        // A byte every 300 ms never trips the 20 s idle timeout; after the 1 s grace the average is far below 512 B/s.
+        RawHttp.Response r = trickle(server.port(), 300,
+                "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", " ");
+        double s = (System.nanoTime() - t0) / 1e9;
+        JsonNode e = r.assertError(408);
+        assertEquals("request_timeout", e.get("code").asText());
+        assertTrue(e.get("message").asText().contains("too slowly"), e.toString());
+        assertTrue(s < 6, "cut soon after the grace: " + s);
+        // A small body read slowly by a busy server is not the client's fault: no rate check within the grace.
+        Http http = new Http(server.baseUrl(), null);
+        assertEquals(200, http.post("/v1/completions", "{\"prompt\":\"a\",\"max_tokens\":2}").status());
+    }
+
+    @Test
     void idleKeepAliveConnectionsAreClosed() throws Exception {
         start(ServerConfig.defaults().withIdleTimeout(Duration.ofMillis(800)));
         try (Socket s = RawHttp.connect(server.port(), null)) {
