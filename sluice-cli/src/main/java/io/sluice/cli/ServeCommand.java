@@ -91,6 +91,8 @@ final class ServeCommand implements Callable<Integer> {
         } catch (java.net.UnknownHostException e) {
             throw new IllegalArgumentException("--host " + cfg.host() + ": not an address of this machine or a resolvable name");
         }
+        CountDownLatch stop = new CountDownLatch(1);
+        onTermination(stop);
         // Listen first so /health answers 503 while the model loads, then 200.
         SluiceServer server;
         try {
@@ -111,8 +113,7 @@ final class ServeCommand implements Callable<Integer> {
             System.err.printf("sluice: ready: model '%s', context %d tokens, KV pool %d blocks of %d tokens (%s)%n",
                     server.modelId(), eng.contextLength(), eng.metrics().kvBlocksTotal(), eng.config().kvBlockSize(),
                     eng.config().kvType().name().toLowerCase());
-            CountDownLatch stop = new CountDownLatch(1);
-            onTermination(stop);
+            ready = true;
             stop.await();
             System.err.printf("sluice: draining (up to %d ms)%n", drain.toMillis());
             boolean clean = server.drain(drain);
@@ -124,12 +125,15 @@ final class ServeCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** Set once the model serves: a signal before that has nothing to drain. */
+    private volatile boolean ready;
+
     /**
      * SIGTERM (Kubernetes, systemd, docker stop) and SIGINT start the drain; the command then returns and the
-     * process exits 0, which a JVM shutdown hook could not do (the JVM exits 143 on SIGTERM). A second signal
-     * during the drain exits at once.
+     * process exits 0, which a JVM shutdown hook could not do (the JVM exits 143 on SIGTERM). Before the model
+     * is ready the process exits 0 at once; a second signal during the drain exits 1 at once.
      */
-    private static void onTermination(CountDownLatch stop) {
+    private void onTermination(CountDownLatch stop) {
         for (String name : new String[]{"TERM", "INT"}) {
             try {
                 Signal.handle(new Signal(name), sig -> {
@@ -138,6 +142,10 @@ final class ServeCommand implements Callable<Integer> {
                         Runtime.getRuntime().halt(1);
                     }
                     stop.countDown();
+                    if (!ready) { // nothing is served yet, so nothing to drain
+                        System.err.println("sluice: stopped before the model was ready");
+                        System.exit(0);
+                    }
                 });
             } catch (IllegalArgumentException unsupported) {
                 // The platform has no such signal (or the JVM reserves it): the default handling stays.
