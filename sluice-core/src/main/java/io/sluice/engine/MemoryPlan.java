@@ -33,7 +33,7 @@ public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBl
      * The JVM's memory besides the heap, as counted against a budget: metaspace and class data (~40 MiB
      * with Javalin, Jackson and Jinjava loaded), JIT code cache and compiler arenas (~40-60 MiB under load), GC
      * structures, thread stacks, libjvm and the native kernels (~40 MiB), malloc arenas. Measured on
-     * {@code sluice serve} under the streaming churn test (see docs/PERFORMANCE.md, "Memory").
+     * {@code sluice serve} under the streaming churn test (see docs/MEMORY.md).
      */
     public static final long JVM_OVERHEAD_BYTES = 160L << 20;
 
