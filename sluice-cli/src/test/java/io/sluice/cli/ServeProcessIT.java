@@ -248,11 +248,11 @@ class ServeProcessIT {
     void sigtermDrainsStreamsInFlightAndExitsZero() throws Exception {
         serve("--max-seqs", "1", "--drain-timeout", "1500ms", "--max-connections-per-client", "1000");
         // Size the load from this machine's speed: enough streams that the queue cannot empty within the drain.
+        assertEquals("[DONE]", stream("once upon a time", 400, -1).getLast()); // JIT warm-up
         long t0 = System.nanoTime();
-        List<String> warm = stream("once upon a time", 400, -1);
+        assertEquals("[DONE]", stream("once upon a time", 400, -1).getLast());
         double oneStream = (System.nanoTime() - t0) / 1e9;
-        assertEquals("[DONE]", warm.getLast());
-        int n = (int) Math.min(150, Math.ceil(6 / Math.max(oneStream, 0.01)) + 2);
+        int n = (int) Math.min(150, Math.ceil(10 / Math.max(oneStream, 0.01)) + 2); // ~10 s of work for a 1.5 s drain
         List<CompletableFuture<List<String>>> streams = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             String p = "stream " + i + " once upon a time";
