@@ -123,7 +123,7 @@ final class Completions {
         }
         GenerationRequest req;
         try {
-            req = new GenerationRequest(prompt, p.sampling(), p.maxTokens(), p.stop(), p.ignoreEos(), p.topLogprobs());
+            req = new GenerationRequest(prompt, p.sampling(), p.maxTokens(), p.stop(), p.ignoreEos(), p.topLogprobs(), p.grammar());
         } catch (IllegalArgumentException e) {
             throw ApiException.invalid(null, e.getMessage());
         }

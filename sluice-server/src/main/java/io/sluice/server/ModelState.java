@@ -3,6 +3,7 @@ package io.sluice.server;
 import io.sluice.chat.ChatTemplate;
 import io.sluice.engine.Engine;
 import io.sluice.engine.LlmEngine;
+import io.sluice.grammar.GrammarCache;
 import io.sluice.model.Model;
 import io.sluice.model.tokenizer.Tokenizer;
 import io.sluice.template.TemplateException;
@@ -13,6 +14,8 @@ import org.slf4j.LoggerFactory;
 record ModelState(Engine engine, String alias, Tokenizer tokenizer, ChatTemplate template, String bosText, String eosText,
                   int contextLength, RequestParser parser) {
     private static final Logger LOG = LoggerFactory.getLogger(ModelState.class);
+    /** Compiled grammars kept for reuse (schemas and GBNF texts seen most recently). */
+    static final int GRAMMARS = 64;
 
     static ModelState of(Engine engine, ServerConfig cfg) {
         Model model = engine.model();
@@ -26,7 +29,7 @@ record ModelState(Engine engine, String alias, Tokenizer tokenizer, ChatTemplate
         String bos = tok.bos() >= 0 ? tok.tokenText(tok.bos()) : "";
         String eos = tok.eos() >= 0 ? tok.tokenText(tok.eos()) : "";
         ChatTemplate template = template(cfg, file == null ? null : file.getString("tokenizer.chat_template", null), bos, eos);
-        return new ModelState(engine, alias, tok, template, bos, eos, ctx, new RequestParser(tok.vocabSize(), ctx));
+        return new ModelState(engine, alias, tok, template, bos, eos, ctx, new RequestParser(tok.vocabSize(), ctx, new GrammarCache(tok, GRAMMARS)));
     }
 
     /**

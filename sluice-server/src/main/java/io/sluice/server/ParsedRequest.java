@@ -1,6 +1,7 @@
 package io.sluice.server;
 
 import io.sluice.engine.SamplingParams;
+import io.sluice.grammar.TokenGrammar;
 
 import java.util.List;
 
@@ -12,6 +13,7 @@ import java.util.List;
  * @param promptTokens completion prompt as token ids; null otherwise
  * @param maxTokens    requested completion length; 0 = until the context is full
  * @param topLogprobs  -1 = no logprobs, else the chosen token's logprob plus this many alternatives
+ * @param grammar      what the output must match (response_format, grammar or json_schema), or null
  */
 record ParsedRequest(
         ChatInput chat,
@@ -24,7 +26,8 @@ record ParsedRequest(
         boolean ignoreEos,
         int topLogprobs,
         boolean stream,
-        boolean includeUsage) {
+        boolean includeUsage,
+        TokenGrammar grammar) {
 
     boolean isChat() {
         return chat != null;

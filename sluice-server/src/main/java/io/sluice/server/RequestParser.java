@@ -3,6 +3,9 @@ package io.sluice.server;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sluice.engine.SamplingParams;
+import io.sluice.grammar.GrammarCache;
+import io.sluice.grammar.GrammarException;
+import io.sluice.grammar.TokenGrammar;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -25,7 +28,7 @@ final class RequestParser {
             "model", "stream", "stream_options", "max_tokens", "temperature", "top_p", "n", "stop", "seed",
             "presence_penalty", "frequency_penalty", "logit_bias", "user", "metadata", "store", "service_tier",
             // llama.cpp-style extras
-            "top_k", "min_p", "repeat_penalty", "repeat_last_n", "ignore_eos");
+            "top_k", "min_p", "repeat_penalty", "repeat_last_n", "ignore_eos", "grammar", "json_schema");
     private static final Set<String> CHAT_ONLY = Set.of(
             "messages", "chat_template_kwargs", "add_generation_prompt", "max_completion_tokens", "logprobs", "top_logprobs", "tools", "tool_choice",
             "parallel_tool_calls", "response_format", "modalities", "audio", "functions", "function_call",
@@ -34,10 +37,12 @@ final class RequestParser {
 
     private final int vocabSize;
     private final int contextLength;
+    private final GrammarCache grammars;
 
-    RequestParser(int vocabSize, int contextLength) {
+    RequestParser(int vocabSize, int contextLength, GrammarCache grammars) {
         this.vocabSize = vocabSize;
         this.contextLength = contextLength;
+        this.grammars = grammars;
     }
 
     ParsedRequest parseChat(JsonNode body) {
@@ -50,11 +55,6 @@ final class RequestParser {
         JsonNode toolChoice = value(o, "tool_choice");
         if (toolChoice != null && !(toolChoice.isTextual() && toolChoice.asText().equals("none"))) {
             throw ApiException.invalid("tool_choice", "tool_choice is not supported by this server (only \"none\")");
-        }
-        JsonNode rf = value(o, "response_format");
-        if (rf != null) {
-            if (!rf.isObject() || !rf.path("type").isTextual()) throw ApiException.invalid("response_format", "response_format must be an object with a string 'type'");
-            if (!rf.get("type").asText().equals("text")) throw ApiException.invalid("response_format", "response_format type '" + rf.get("type").asText() + "' is not supported (only 'text')");
         }
         JsonNode modalities = value(o, "modalities");
         if (modalities != null) {
@@ -161,8 +161,78 @@ final class RequestParser {
                 seed != null ? seed : ThreadLocalRandom.current().nextLong(),
                 bias);
         int max = maxTokens != null ? maxTokens : defaultMaxTokens;
+        TokenGrammar grammar = constraint(o, chat);
         return new ParsedRequest(input, model, text, tokens, max, sampling, stop, Boolean.TRUE.equals(ignoreEos),
-                topLogprobs, Boolean.TRUE.equals(stream), includeUsage);
+                topLogprobs, Boolean.TRUE.equals(stream), includeUsage, grammar);
+    }
+
+    /**
+     * The output constraint: OpenAI's response_format (text, json_object, json_schema; chat only) or
+     * llama.cpp's grammar (GBNF) and json_schema fields; at most one. A schema or grammar that
+     * cannot be used is a 400 naming the field and the problem, never unconstrained text.
+     */
+    private TokenGrammar constraint(ObjectNode o, boolean chat) {
+        JsonNode rf = chat ? value(o, "response_format") : null;
+        JsonNode gbnf = value(o, "grammar");
+        JsonNode schema = value(o, "json_schema");
+        String param = null;
+        JsonNode schemaNode = null;
+        boolean anyObject = false;
+        if (rf != null) {
+            if (!rf.isObject() || !rf.path("type").isTextual()) throw ApiException.invalid("response_format", "response_format must be an object with a string 'type'");
+            String type = rf.get("type").asText();
+            switch (type) {
+                case "text" -> onlyKeys(rf, "response_format", Set.of("type"));
+                case "json_object" -> {
+                    // llama.cpp's extension: a schema right inside response_format.
+                    onlyKeys(rf, "response_format", Set.of("type", "schema"));
+                    param = "response_format";
+                    schemaNode = rf.get("schema");
+                    anyObject = schemaNode == null || schemaNode.isNull();
+                }
+                case "json_schema" -> {
+                    onlyKeys(rf, "response_format", Set.of("type", "json_schema"));
+                    JsonNode js = rf.get("json_schema");
+                    if (js == null || !js.isObject()) throw ApiException.invalid("response_format.json_schema", "response_format.json_schema must be an object with a 'schema'");
+                    onlyKeys(js, "response_format.json_schema", Set.of("name", "description", "schema", "strict"));
+                    if (js.has("name") && !js.get("name").isTextual()) throw ApiException.invalid("response_format.json_schema.name", "response_format.json_schema.name must be a string");
+                    if (js.has("strict") && !js.get("strict").isBoolean() && !js.get("strict").isNull()) {
+                        throw ApiException.invalid("response_format.json_schema.strict", "response_format.json_schema.strict must be a boolean");
+                    }
+                    schemaNode = js.get("schema");
+                    if (schemaNode == null || schemaNode.isNull()) throw ApiException.invalid("response_format.json_schema.schema", "response_format.json_schema.schema is required");
+                    param = "response_format.json_schema.schema";
+                }
+                default -> throw ApiException.invalid("response_format.type", "response_format type '" + type + "' is not supported (text, json_object or json_schema)");
+            }
+        }
+        if (gbnf != null) {
+            if (param != null) throw ApiException.invalid("grammar", "give only one of response_format, grammar and json_schema");
+            if (!gbnf.isTextual()) throw ApiException.invalid("grammar", "'grammar' must be a string of GBNF");
+            try {
+                return grammars.gbnf(gbnf.asText());
+            } catch (GrammarException e) {
+                throw ApiException.invalid("grammar", "Invalid grammar: " + e.getMessage(), "invalid_grammar");
+            }
+        }
+        if (schema != null) {
+            if (param != null) throw ApiException.invalid("json_schema", "give only one of response_format, grammar and json_schema");
+            param = "json_schema";
+            schemaNode = schema;
+        }
+        if (param == null) return null;
+        try {
+            return anyObject ? grammars.jsonObject() : grammars.jsonSchema(schemaNode);
+        } catch (GrammarException e) {
+            throw ApiException.invalid(param, "Invalid or unsupported JSON schema: " + e.getMessage(), "invalid_json_schema");
+        }
+    }
+
+    private static void onlyKeys(JsonNode o, String where, Set<String> allowed) {
+        for (Iterator<String> it = o.fieldNames(); it.hasNext(); ) {
+            String k = it.next();
+            if (!allowed.contains(k)) throw ApiException.invalid(where + "." + k, "Unrecognized field in " + where + ": " + k);
+        }
     }
 
     private static ObjectNode object(JsonNode body) {

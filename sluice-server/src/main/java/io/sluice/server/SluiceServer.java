@@ -17,6 +17,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -24,7 +26,7 @@ import java.util.Objects;
  * (here or later with {@link #setEngine}) /health answers 503 and the API 503, so a CLI can listen first
  * and load the model afterwards. Endpoints: POST /v1/chat/completions, POST /v1/completions,
  * GET /v1/models, GET /v1/models/{id}, POST /apply-template (the chat prompt a request would produce),
- * GET /health, GET /metrics (Prometheus text). POST bodies must be application/json (else 415), so a web
+ * POST /tokenize and /detokenize (llama-server's shapes), GET /health, GET /metrics (Prometheus text). POST bodies must be application/json (else 415), so a web
  * page cannot send one as a "simple" cross-origin request; CORS headers only with {@link ServerConfig#corsOrigin}.
  *
  * <p>Every error, Jetty's own included, is an OpenAI error object. Connections are capped per client and in
@@ -165,6 +167,8 @@ public final class SluiceServer implements AutoCloseable {
         app.before("/metrics", ctx -> {
             if (cfg.metricsNeedKey()) authorize(ctx);
         });
+        app.before("/tokenize", this::authorize);
+        app.before("/detokenize", this::authorize);
         app.get("/health", this::health);
         app.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
         app.get("/v1/models", this::models);
@@ -172,6 +176,8 @@ public final class SluiceServer implements AutoCloseable {
         app.post("/v1/chat/completions", ctx -> generate(ctx, true));
         app.post("/v1/completions", ctx -> generate(ctx, false));
         app.post("/apply-template", this::applyTemplate);
+        app.post("/tokenize", this::tokenize);
+        app.post("/detokenize", this::detokenize);
         app.exception(ApiException.class, (e, ctx) -> writeError(ctx, e));
         app.exception(HttpResponseException.class, (e, ctx) -> writeError(ctx, fromJavalin(e, ctx)));
         app.exception(Exception.class, (e, ctx) -> {
@@ -236,7 +242,7 @@ public final class SluiceServer implements AutoCloseable {
     private static String endpointLabel(Context ctx) {
         String p = ctx.path();
         return switch (p) {
-            case "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/apply-template" -> p;
+            case "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/apply-template", "/tokenize", "/detokenize" -> p;
             default -> p.startsWith("/v1/models/") ? "/v1/models/{model}" : "other";
         };
     }
@@ -321,6 +327,96 @@ public final class SluiceServer implements AutoCloseable {
         ObjectNode out = JSON.createObjectNode();
         out.put("prompt", completions.renderPrompt(s, p.chat()));
         ctx.contentType("application/json").result(out.toString());
+    }
+
+    /**
+     * llama-server's POST /tokenize: {"content": text or [text and token ids...], "add_special" (false),
+     * "parse_special" (true), "with_pieces" (false)} gives {"tokens": [ids]}, or with pieces
+     * [{"id", "piece"}] where a piece that is not valid UTF-8 is its byte values.
+     */
+    private void tokenize(Context ctx) {
+        ModelState s = ready();
+        ObjectNode o = object(readJson(ctx), "content", "add_special", "parse_special", "with_pieces", "model");
+        boolean addSpecial = flag(o, "add_special", false), parseSpecial = flag(o, "parse_special", true), pieces = flag(o, "with_pieces", false);
+        JsonNode content = o.get("content");
+        List<Integer> ids = new ArrayList<>();
+        if (content == null || content.isNull()) {
+            // llama-server answers an empty list
+        } else if (content.isTextual()) {
+            for (int id : s.tokenizer().encode(content.asText(), addSpecial, parseSpecial)) ids.add(id);
+        } else if (content.isArray()) {
+            boolean first = true;
+            for (int i = 0; i < content.size(); i++) {
+                JsonNode part = content.get(i);
+                if (part.isTextual()) {
+                    for (int id : s.tokenizer().encode(part.asText(), addSpecial && first, parseSpecial)) ids.add(id);
+                } else {
+                    ids.add(tokenId(s, part, "content[" + i + "]"));
+                }
+                first = false;
+            }
+        } else {
+            throw ApiException.invalid("content", "'content' must be a string or an array of strings and token ids");
+        }
+        ObjectNode out = JSON.createObjectNode();
+        var arr = out.putArray("tokens");
+        for (int id : ids) {
+            if (!pieces) {
+                arr.add(id);
+                continue;
+            }
+            byte[] b = s.tokenizer().tokenBytes(id, true);
+            ObjectNode t = arr.addObject();
+            t.put("id", id);
+            java.nio.charset.CharsetDecoder dec = StandardCharsets.UTF_8.newDecoder();
+            try {
+                t.put("piece", dec.decode(java.nio.ByteBuffer.wrap(b)).toString());
+            } catch (java.nio.charset.CharacterCodingException e) {
+                var bytes = t.putArray("piece");
+                for (byte x : b) bytes.add(x & 0xFF);
+            }
+        }
+        ctx.contentType("application/json").result(out.toString());
+    }
+
+    /** llama-server's POST /detokenize: {"tokens": [ids]} gives {"content": the pieces, special tokens as their text}. */
+    private void detokenize(Context ctx) {
+        ModelState s = ready();
+        ObjectNode o = object(readJson(ctx), "tokens", "model");
+        JsonNode tokens = o.get("tokens");
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        if (tokens != null && !tokens.isNull()) {
+            if (!tokens.isArray()) throw ApiException.invalid("tokens", "'tokens' must be an array of token ids");
+            for (int i = 0; i < tokens.size(); i++) bytes.writeBytes(s.tokenizer().tokenBytes(tokenId(s, tokens.get(i), "tokens[" + i + "]"), true));
+        }
+        ObjectNode out = JSON.createObjectNode();
+        out.put("content", bytes.toString(StandardCharsets.UTF_8));
+        ctx.contentType("application/json").result(out.toString());
+    }
+
+    private static ObjectNode object(JsonNode body, String... allowed) {
+        if (body == null || !body.isObject()) throw ApiException.invalid(null, "The request body must be a JSON object");
+        java.util.Set<String> ok = java.util.Set.of(allowed);
+        for (java.util.Iterator<String> it = body.fieldNames(); it.hasNext(); ) {
+            String k = it.next();
+            if (!ok.contains(k)) throw ApiException.invalid(k, "Unrecognized request argument supplied: " + k);
+        }
+        return (ObjectNode) body;
+    }
+
+    private static boolean flag(ObjectNode o, String name, boolean dflt) {
+        JsonNode v = o.get(name);
+        if (v == null || v.isNull()) return dflt;
+        if (!v.isBoolean()) throw ApiException.invalid(name, "'" + name + "' must be a boolean");
+        return v.asBoolean();
+    }
+
+    private static int tokenId(ModelState s, JsonNode v, String where) {
+        int n = s.tokenizer().vocabSize();
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < 0 || v.asInt() >= n) {
+            throw ApiException.invalid(where, where + " is not a token id in 0.." + (n - 1) + ": " + v);
+        }
+        return v.asInt();
     }
 
     /** Reads at most maxBodyBytes (also for chunked bodies, which carry no Content-Length) and parses JSON. */

@@ -335,4 +335,115 @@ class LiveServerTest {
         assertError(http.post("/v1/completions", "{\"prompt\":\"Hi\",\"logit_bias\":{\"512\":1}}"), 400, "logit_bias");
         assertFalse(http.get("/health").status() != 200);
     }
+
+    // ---- structured outputs, grammars, tokenize ----
+
+    /** A record the OpenAI SDK turns into a strict JSON schema: only bounded kinds, so even a story model finishes it. */
+    public enum Mood { HAPPY, SAD, SLEEPY }
+
+    public static final class Cat {
+        public int age;
+        public boolean hungry;
+        public Mood mood;
+        public double weight;
+    }
+
+    @Test
+    void openAiSdkStructuredOutputFromAJavaClass() {
+        OpenAIClient client = openai();
+        for (long seed = 1; seed <= 4; seed++) {
+            var params = ChatCompletionCreateParams.builder().model(alias).addUserMessage("Describe a cat as JSON.")
+                    .maxCompletionTokens(200).temperature(1.0).seed(seed).responseFormat(Cat.class).build();
+            var completion = client.chat().completions().create(params);
+            var choice = completion.choices().getFirst();
+            assertEquals("stop", choice.finishReason().asString(), "the grammar finished the object");
+            Cat cat = choice.message().content().orElseThrow();
+            assertTrue(cat.mood != null, "every property is required in strict mode");
+        }
+    }
+
+    static final String BOUNDED_SCHEMA = """
+            {"type": "object", "properties": {
+               "name": {"type": "string", "maxLength": 12},
+               "legs": {"type": "integer", "minimum": 0, "maximum": 8},
+               "colors": {"type": "array", "items": {"enum": ["red", "green", "blue"]}, "minItems": 1, "maxItems": 3},
+               "friend": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {"name": {"type": "string", "pattern": "^[A-Z][a-z]{1,6}$"}}, "required": ["name"]}]}},
+             "required": ["name", "legs", "colors", "friend"], "additionalProperties": false}
+            """;
+
+    @Test
+    void jsonSchemaAnswersValidateAtTemperatureOneStreamedOrNot() throws Exception {
+        JsonNode schema = Http.JSON.readTree(BOUNDED_SCHEMA);
+        for (int seed = 0; seed < 6; seed++) {
+            boolean stream = seed % 2 == 1;
+            String body = "{\"model\":\"" + alias + "\",\"messages\":[{\"role\":\"user\",\"content\":\"An animal, please.\"}],"
+                    + "\"temperature\":1,\"seed\":" + seed + ",\"max_tokens\":300,\"stream\":" + stream + ","
+                    + "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"animal\",\"strict\":true,\"schema\":" + BOUNDED_SCHEMA + "}}}";
+            String text;
+            if (stream) {
+                StringBuilder sb = new StringBuilder();
+                String finish = null;
+                for (JsonNode chunk : http.post("/v1/chat/completions", body).events()) {
+                    JsonNode ch = chunk.get("choices").get(0);
+                    if (ch.path("delta").path("content").isTextual()) sb.append(ch.get("delta").get("content").asText());
+                    if (ch.path("finish_reason").isTextual()) finish = ch.get("finish_reason").asText();
+                }
+                assertEquals("stop", finish);
+                text = sb.toString();
+            } else {
+                JsonNode r = http.post("/v1/chat/completions", body).json();
+                assertEquals("stop", r.get("choices").get(0).get("finish_reason").asText(), r.toString());
+                text = r.get("choices").get(0).get("message").get("content").asText();
+            }
+            List<String> errors = io.sluice.grammar.JsonValidator.errors(schema, text);
+            assertTrue(errors.isEmpty(), "seed " + seed + ": " + text + " -> " + errors);
+        }
+    }
+
+    @Test
+    void grammarAndJsonSchemaFieldsOnCompletions() throws Exception {
+        JsonNode r = http.post("/v1/completions", "{\"prompt\":\"Once upon a time\",\"max_tokens\":50,\"temperature\":1,\"seed\":3,"
+                + "\"grammar\":\"root ::= (\\\" \\\" [a-z]+){3} \\\".\\\"\"}").json();
+        String text = r.get("choices").get(0).get("text").asText();
+        assertTrue(text.matches("( [a-z]+){3}\\."), text);
+        assertEquals("stop", r.get("choices").get(0).get("finish_reason").asText());
+        r = http.post("/v1/completions", "{\"prompt\":\"Once upon a time\",\"max_tokens\":60,\"temperature\":0,"
+                + "\"json_schema\":{\"type\":\"array\",\"items\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":99},\"minItems\":2,\"maxItems\":4}}").json();
+        JsonNode arr = Http.JSON.readTree(r.get("choices").get(0).get("text").asText());
+        assertTrue(arr.isArray() && arr.size() >= 2 && arr.size() <= 4, arr.toString());
+        for (JsonNode n : arr) assertTrue(n.asInt() >= 1 && n.asInt() <= 99, arr.toString());
+    }
+
+    @Test
+    void jsonObjectGivesAnObject() throws Exception {
+        JsonNode r = http.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"JSON!\"}],\"max_tokens\":120,"
+                + "\"temperature\":0,\"response_format\":{\"type\":\"json_object\"}}").json();
+        JsonNode msg = r.get("choices").get(0).get("message");
+        if (r.get("choices").get(0).get("finish_reason").asText().equals("stop")) {
+            assertTrue(Http.JSON.readTree(msg.get("content").asText()).isObject(), msg.toString());
+        } else {
+            assertTrue(msg.get("content").asText().startsWith("{"), msg.toString());
+        }
+    }
+
+    @Test
+    void tokenizeAndDetokenizeLikeLlamaServer() {
+        var tok = model.tokenizer();
+        JsonNode t = http.post("/tokenize", "{\"content\":\"Once upon a time\",\"add_special\":true}").json();
+        int[] expected = tok.encode("Once upon a time", true, true);
+        assertEquals(expected.length, t.get("tokens").size());
+        for (int i = 0; i < expected.length; i++) assertEquals(expected[i], t.get("tokens").get(i).asInt());
+        assertEquals(expected.length - 1, http.post("/tokenize", "{\"content\":\"Once upon a time\"}").json().get("tokens").size(), "no BOS by default");
+        JsonNode p = http.post("/tokenize", "{\"content\":[\"Once\", 42, \" upon\"],\"with_pieces\":true}").json().get("tokens");
+        assertEquals(42, p.get(1).get("id").asInt(), "ids in the content pass through");
+        for (JsonNode e : p) assertEquals(new String(tok.tokenBytes(e.get("id").asInt(), true), StandardCharsets.UTF_8), e.get("piece").asText());
+        StringBuilder ids = new StringBuilder();
+        for (int i = 1; i < expected.length; i++) ids.append(i > 1 ? "," : "").append(expected[i]);
+        assertEquals(" Once upon a time", http.post("/detokenize", "{\"tokens\":[" + ids + "]}").json().get("content").asText(),
+                "the pieces as they are (SentencePiece's leading space included), as llama-server gives them");
+        assertError(http.post("/detokenize", "{\"tokens\":[1, 99999]}"), 400, "tokens[1]");
+        assertError(http.post("/tokenize", "{\"content\":{}}"), 400, "content");
+        assertError(http.post("/tokenize", "{\"content\":\"x\",\"with_pieces\":\"yes\"}"), 400, "with_pieces");
+        assertError(http.post("/tokenize", "{\"content\":\"x\",\"foo\":1}"), 400, "foo");
+    }
 }
