@@ -17,6 +17,16 @@ public final class Batch {
     public final boolean[] wantLogits;
     public int size;
 
+    /** What a decoder's pass writes for the tokens that want logits. */
+    public enum Output {
+        /** A row of vocabulary logits each. */
+        LOGITS,
+        /** The final-normed hidden state instead (a row of the model's width each): what an embedder pools. */
+        HIDDEN
+    }
+
+    public Output output = Output.LOGITS;
+
     public int[][] blockTables;
     public int numSeqs;
 

@@ -31,7 +31,8 @@ public interface Model extends AutoCloseable {
     /**
      * Runs the batch through the model: writes every token's K/V into its sequence's blocks and
      * puts the logits of each token with {@code wantLogits} into {@code logits}, one row of
-     * {@code vocabSize} floats per such token, in batch order.
+     * {@code vocabSize} floats per such token, in batch order (with {@link Batch.Output#HIDDEN}
+     * their final-normed hidden states instead, {@code dim} floats each).
      */
     void forward(Batch batch, KvStore kv, float[] logits);
 

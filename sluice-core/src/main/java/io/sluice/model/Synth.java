@@ -418,7 +418,7 @@ public final class Synth {
     }
 
     /** A 1-D F32 tensor (norm weights, biases, sinks) of values uniform in center ± spread. */
-    private static void vector(GGUFWriter w, String name, int n, float center, float spread, SplittableRandom rng) {
+    static void vector(GGUFWriter w, String name, int n, float center, float spread, SplittableRandom rng) {
         w.addTensor(name, GGMLType.F32, new long[]{n}, floats(n, center, spread, rng));
     }
 
@@ -440,7 +440,7 @@ public final class Synth {
      * K-quant whose blocks the rows cannot fill falls back as llama-quantize does (Q4_K to Q5_0,
      * Q6_K to Q8_0, ...).
      */
-    private static void matrix(GGUFWriter w, String name, GGMLType type, int cols, int rows, int experts, float scale, SplittableRandom rng) {
+    static void matrix(GGUFWriter w, String name, GGMLType type, int cols, int rows, int experts, float scale, SplittableRandom rng) {
         long seed = rng.nextLong();
         GGMLType t = cols % type.blockSize == 0 ? type : fallback(type);
         long[] dims = experts > 1 ? new long[]{cols, rows, experts} : new long[]{cols, rows};

@@ -134,6 +134,11 @@ public abstract class Decoder implements Model {
 
     /** As {@link #rope(Rope.Type)} with YaRN's betas and yarn_log_multiplier (for the architectures that read them). */
     protected final Rope.Spec rope(Rope.Type type, float betaFast, float betaSlow, float yarnLogMultiplier) {
+        return rope(hp, type, betaFast, betaSlow, yarnLogMultiplier);
+    }
+
+    /** The RoPE the file describes (shared with the encoders that rotate, e.g. nomic-bert). */
+    static Rope.Spec rope(Hparams hp, Rope.Type type, float betaFast, float betaSlow, float yarnLogMultiplier) {
         float freqScale = hp.ropeFreqScale;
         float ext = hp.ropeScaling == Hparams.RopeScaling.YARN ? 1f : 0f;
         float attn = hp.ropeAttnFactor;
@@ -203,6 +208,19 @@ public abstract class Decoder implements Model {
         static long bytes(long n, int dim, int qDim, int kvDim, int ffnDim) {
             return 4L * n * (3L * dim + 2L * qDim + 2L * kvDim + 2L * ffnDim);
         }
+
+        /** x = each batch token's row of the embedding table (scaled by scale, 1 for none). */
+        void embed(Matrix table, Batch b, int dim, float scale) {
+            int n = b.size;
+            for (int t = 0; t < n; t++) {
+                int tok = b.tokens[t];
+                if (tok < 0 || tok >= table.rows()) throw new IllegalArgumentException("token id " + tok + " outside the vocabulary");
+            }
+            Parallel.forRange(n, 8, (from, to) -> {
+                for (int t = from; t < to; t++) table.row(b.tokens[t], x, t * dim);
+            });
+            if (scale != 1f) Ops.scale(x, n * dim, scale);
+        }
     }
 
     /** Per-thread attention buffers shared by every layer. */
@@ -220,14 +238,7 @@ public abstract class Decoder implements Model {
         int n = b.size;
         if (scratch == null || scratch.capacity < n) scratch = new Scratch(Math.max(n, 1), dim, qDim, kvDim, ffnDim);
         Scratch s = scratch;
-        for (int t = 0; t < n; t++) {
-            int tok = b.tokens[t];
-            if (tok < 0 || tok >= tokenEmbedding.rows()) throw new IllegalArgumentException("token id " + tok + " outside the vocabulary");
-        }
-        Parallel.forRange(n, 8, (from, to) -> {
-            for (int t = from; t < to; t++) tokenEmbedding.row(b.tokens[t], s.x, t * dim);
-        });
-        if (embeddingScale != 1f) Ops.scale(s.x, n * dim, embeddingScale);
+        s.embed(tokenEmbedding, b, dim, embeddingScale);
         for (Rope r : ropes) r.prepare(b);
         return s;
     }
@@ -235,12 +246,19 @@ public abstract class Decoder implements Model {
     /**
      * The output norm and projection (plus output.bias when the file has one) of only the tokens
      * that want logits: the vocabulary-wide matrix is the largest of most models. Returns the
-     * number of logits written (rows × vocabulary).
+     * number of logits written (rows × vocabulary). A batch that asks for
+     * {@link Batch.Output#HIDDEN} gets the normed rows themselves (dim floats each, llama.cpp's
+     * t_embd, what an embedder pools) and no logits: 0 is returned, so no logit step follows.
      */
     protected final int logits(Batch b, Scratch s, float[] logits) {
         int vocab = output.rows(), nOut = 0;
         for (int t = 0; t < b.size; t++) {
             if (b.wantLogits[t]) System.arraycopy(s.x, t * dim, s.head, nOut++ * dim, dim);
+        }
+        if (b.output == Batch.Output.HIDDEN) {
+            if (logits.length < (long) nOut * dim) throw new IllegalArgumentException("hidden-state buffer too small");
+            Norm.rms(logits, s.head, outputNorm, nOut, hp.rmsEps);
+            return 0;
         }
         if (logits.length < (long) nOut * vocab) throw new IllegalArgumentException("logits buffer too small");
         Norm.rms(s.head, s.head, outputNorm, nOut, hp.rmsEps);

@@ -6,11 +6,14 @@ import io.sluice.tensor.Matrix;
 import io.sluice.tensor.Parallel;
 import io.sluice.tensor.VectorMath;
 
+import java.util.Arrays;
+
 /**
  * The gated feed-forward block: out = down · (act(gate · x) ⊙ (up · x)), with act SiLU (SwiGLU,
  * Llama and most others) or tanh-GELU (GeGLU, Gemma), optional biases, and gate and up computed
  * as one fused operation (separate tensors, or one {@code ffn_up} holding both, split by view).
- * The experts of a {@link Moe} layer are such blocks too and share its activations.
+ * The experts of a {@link Moe} layer are such blocks too and share its activations. BERT's block
+ * has no gate: out = down · act(up · x) ({@link #loadSequential}).
  */
 public final class Ffn implements FeedForward {
     /** How gate and up combine. */
@@ -30,6 +33,19 @@ public final class Ffn implements FeedForward {
                 case SWIGLU_OAI -> swigluOai(gate, up, start, end);
             }
         }
+
+        /** x[i] = act(x[i]) for i in [start, end): the ungated block's activation (BERT's GELU). */
+        public void applyAlone(float[] x, int start, int end) {
+            switch (this) {
+                case GELU -> {
+                    for (int i = start; i < end; i++) x[i] = gelu(x[i]);
+                }
+                case SILU -> {
+                    for (int i = start; i < end; i++) x[i] = x[i] / (1f + (float) Math.exp(-x[i]));
+                }
+                case SWIGLU_OAI -> throw new UnsupportedOperationException("gpt-oss's activation needs a gate");
+            }
+        }
     }
 
     private final Matrix[] gateUp;
@@ -38,8 +54,9 @@ public final class Ffn implements FeedForward {
     private final float[] downBias;
     private final Activation act;
 
+    /** gate null: the ungated block. */
     private Ffn(Matrix gate, Matrix up, float[] gateBias, float[] upBias, Matrix down, float[] downBias, Activation act) {
-        this.gateUp = new Matrix[]{gate, up};
+        this.gateUp = gate == null ? new Matrix[]{up} : new Matrix[]{gate, up};
         this.gateBias = gateBias;
         this.upBias = upBias;
         this.down = down;
@@ -60,10 +77,21 @@ public final class Ffn implements FeedForward {
                 w.matrix(Weights.layer(l, down + ".weight"), ff, dim), w.optionalVector(Weights.layer(l, down + ".bias"), dim), act);
     }
 
-    /** Phi-3's layout: one ffn_up of 2·ff rows, gate first then up (no ffn_gate), and ffn_down. */
+    /**
+     * Phi-3's and jina-bert-v2's layout: one ffn_up of 2·ff rows, gate first then up (no ffn_gate),
+     * and ffn_down, with the biases the file has (an ffn_up.bias of 2·ff values splits the same way).
+     */
     public static Ffn loadFused(Weights w, int l, int dim, int ff, Activation act) {
         Matrix[] gu = w.split(Weights.layer(l, "ffn_up.weight"), dim, new String[]{"gate", "up"}, ff, ff);
-        return new Ffn(gu[0], gu[1], null, null, w.matrix(Weights.layer(l, "ffn_down.weight"), ff, dim), null, act);
+        float[] b = w.optionalVector(Weights.layer(l, "ffn_up.bias"), 2 * ff);
+        return new Ffn(gu[0], gu[1], b == null ? null : Arrays.copyOfRange(b, 0, ff), b == null ? null : Arrays.copyOfRange(b, ff, 2 * ff),
+                w.matrix(Weights.layer(l, "ffn_down.weight"), ff, dim), w.optionalVector(Weights.layer(l, "ffn_down.bias"), dim), act);
+    }
+
+    /** BERT's ungated block: ffn_up (ff rows), act, ffn_down, with the biases the file has. */
+    public static Ffn loadSequential(Weights w, int l, int dim, int ff, Activation act) {
+        return new Ffn(null, w.matrix(Weights.layer(l, "ffn_up.weight"), dim, ff), null, w.optionalVector(Weights.layer(l, "ffn_up.bias"), ff),
+                w.matrix(Weights.layer(l, "ffn_down.weight"), ff, dim), w.optionalVector(Weights.layer(l, "ffn_down.bias"), dim), act);
     }
 
     @Override
@@ -74,11 +102,17 @@ public final class Ffn implements FeedForward {
     /** out = FFN(x) for n rows; gate and up are work buffers of n × width() floats. out may be x. */
     @Override
     public void forward(float[] x, int n, float[] gate, float[] up, float[] out) {
-        Matrix.matmulAll(x, n, gateUp, new float[][]{gate, up});
-        Ops.addBias(gate, gateBias, n);
-        Ops.addBias(up, upBias, n);
         int len = n * width();
-        Parallel.forRange(len, 4096, (s, e) -> act.apply(gate, up, s, e));
+        if (gateUp.length == 1) { // ungated: up's output goes to the gate buffer
+            gateUp[0].matmul(x, gate, n);
+            Ops.addBias(gate, upBias, n);
+            Parallel.forRange(len, 4096, (s, e) -> act.applyAlone(gate, s, e));
+        } else {
+            Matrix.matmulAll(x, n, gateUp, new float[][]{gate, up});
+            Ops.addBias(gate, gateBias, n);
+            Ops.addBias(up, upBias, n);
+            Parallel.forRange(len, 4096, (s, e) -> act.apply(gate, up, s, e));
+        }
         down.matmul(gate, out, n);
         Ops.addBias(out, downBias, n);
     }

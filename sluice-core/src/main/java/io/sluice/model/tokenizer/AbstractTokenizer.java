@@ -33,6 +33,8 @@ abstract sealed class AbstractTokenizer implements Tokenizer permits SpmTokenize
     @Override public int eos() { return vocab.eos; }
     @Override public boolean addBos() { return vocab.addBos; }
     @Override public boolean addEos() { return vocab.addEos; }
+    @Override public int sep() { return vocab.sep; }
+    @Override public boolean addSep() { return vocab.addSep; }
     @Override public boolean isEog(int id) { return vocab.isEog(id); }
     @Override public boolean isControl(int id) { return id >= 0 && id < vocab.size() && (vocab.attr(id) & Vocabulary.CONTROL) != 0; }
 

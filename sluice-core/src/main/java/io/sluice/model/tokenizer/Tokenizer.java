@@ -87,6 +87,16 @@ public interface Tokenizer {
 
     boolean addEos();
 
+    /** Separator token (BERT's [SEP]), or -1. */
+    default int sep() {
+        return -1;
+    }
+
+    /** Whether encoding with special tokens appends SEP (BERT). */
+    default boolean addSep() {
+        return false;
+    }
+
     /** Whether generating {@code id} ends the turn: EOS, EOT, EOM and end-marker tokens such as {@code <|im_end|>}. */
     boolean isEog(int id);
 
