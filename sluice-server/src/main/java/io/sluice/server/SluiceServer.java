@@ -26,8 +26,10 @@ import java.util.Objects;
  * (here or later with {@link #setEngine}) /health answers 503 and the API 503, so a CLI can listen first
  * and load the model afterwards. Endpoints: POST /v1/chat/completions, POST /v1/completions,
  * GET /v1/models, GET /v1/models/{id}, POST /apply-template (the chat prompt a request would produce),
- * POST /tokenize and /detokenize (llama-server's shapes), GET /health, GET /metrics (Prometheus text). POST bodies must be application/json (else 415), so a web
- * page cannot send one as a "simple" cross-origin request; CORS headers only with {@link ServerConfig#corsOrigin}.
+ * POST /tokenize and /detokenize (llama-server's shapes), GET /health, GET /metrics (Prometheus text),
+ * GET /props (status as JSON) and the chat page at / ({@link WebUi}). POST bodies must be application/json
+ * (else 415), so a web page cannot send one as a "simple" cross-origin request; CORS headers only with
+ * {@link ServerConfig#corsOrigin}.
  *
  * <p>Every error, Jetty's own included, is an OpenAI error object. Connections are capped per client and in
  * total, request headers have a deadline ({@link HttpGuard}); {@link #drain} stops taking new generations,
@@ -169,7 +171,10 @@ public final class SluiceServer implements AutoCloseable {
         });
         app.before("/tokenize", this::authorize);
         app.before("/detokenize", this::authorize);
+        app.before("/props", this::authorize);
         app.get("/health", this::health);
+        app.get("/props", ctx -> ctx.contentType("application/json").result(WebUi.props(ready()).toString()));
+        WebUi.register(app);
         app.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
         app.get("/v1/models", this::models);
         app.get("/v1/models/{model}", this::model);
@@ -242,7 +247,7 @@ public final class SluiceServer implements AutoCloseable {
     private static String endpointLabel(Context ctx) {
         String p = ctx.path();
         return switch (p) {
-            case "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/apply-template", "/tokenize", "/detokenize" -> p;
+            case "/", "/props", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/apply-template", "/tokenize", "/detokenize" -> p;
             default -> p.startsWith("/v1/models/") ? "/v1/models/{model}" : "other";
         };
     }
