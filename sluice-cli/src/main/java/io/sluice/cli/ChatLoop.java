@@ -1,5 +1,6 @@
 package io.sluice.cli;
 
+import io.sluice.chat.ChatPrompt;
 import io.sluice.engine.Engine;
 import io.sluice.engine.EngineException;
 import io.sluice.engine.FinishReason;
@@ -39,7 +40,7 @@ final class ChatLoop {
             or put \"\"\" on a line of its own before and after a block of several lines.""";
 
     private final Engine engine;
-    private final ChatFormat format;
+    private final ChatPrompt format;
     private final SamplingParams sampling;
     private final int maxTokens;
     private final int context;
@@ -47,12 +48,12 @@ final class ChatLoop {
     private final Input in;
     private final PrintStream out, err;
     private final boolean interactive;
-    private final List<ChatFormat.Message> history = new ArrayList<>();
+    private final List<ChatPrompt.Message> history = new ArrayList<>();
     private String system;
     private volatile GenerationHandle current;
     private volatile boolean interrupted;
 
-    ChatLoop(Engine engine, ChatFormat format, SamplingParams sampling, int maxTokens, int context, boolean ignoreEos, String system,
+    ChatLoop(Engine engine, ChatPrompt format, SamplingParams sampling, int maxTokens, int context, boolean ignoreEos, String system,
              Input in, PrintStream out, PrintStream err, boolean interactive) {
         this.engine = engine;
         this.format = format;
@@ -68,7 +69,7 @@ final class ChatLoop {
     }
 
     /** The conversation so far (without the system message). */
-    List<ChatFormat.Message> history() {
+    List<ChatPrompt.Message> history() {
         return List.copyOf(history);
     }
 
@@ -146,7 +147,7 @@ final class ChatLoop {
     }
 
     private void answer(String userText) throws InterruptedException {
-        history.add(new ChatFormat.Message("user", userText));
+        history.add(new ChatPrompt.Message("user", userText));
         int[] prompt;
         try {
             prompt = promptThatFits();
@@ -196,7 +197,7 @@ final class ChatLoop {
             err.println("sluice: generation failed: " + Main.oneLine(String.valueOf(fin.message())));
             return;
         }
-        history.add(new ChatFormat.Message("assistant", answer.toString()));
+        history.add(new ChatPrompt.Message("assistant", answer.toString()));
         int n = fin.usage() == null ? 0 : fin.usage().completionTokens();
         double gen = first == 0 ? 0 : (t1 - first) / 1e9, pp = ((first == 0 ? t1 : first) - t0) / 1e9;
         String why = switch (fin.reason()) {
@@ -216,8 +217,8 @@ final class ChatLoop {
     private int[] promptThatFits() {
         int dropped = 0;
         while (true) {
-            List<ChatFormat.Message> conv = new ArrayList<>();
-            if (system != null) conv.add(new ChatFormat.Message("system", system));
+            List<ChatPrompt.Message> conv = new ArrayList<>();
+            if (system != null) conv.add(new ChatPrompt.Message("system", system));
             conv.addAll(history);
             int[] p = format.tokens(conv);
             int need = Math.min(context / 4, 256);

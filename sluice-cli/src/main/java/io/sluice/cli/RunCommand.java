@@ -1,5 +1,6 @@
 package io.sluice.cli;
 
+import io.sluice.chat.ChatPrompt;
 import io.sluice.engine.GenerationEvent;
 import io.sluice.engine.GenerationRequest;
 import io.sluice.engine.LlmEngine;
@@ -132,7 +133,7 @@ final class RunCommand implements Callable<Integer> {
 
     /** The interactive chat: a line editor when stdin is a terminal, plain lines from a pipe otherwise. */
     private void chat(Model m, LlmEngine eng, SamplingParams sampling, int nPredict, String template) throws Exception {
-        ChatFormat format = ChatFormat.of(m, template);
+        ChatPrompt format = ChatPrompt.of(m, template);
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
         ChatLoop[] loop = new ChatLoop[1];
         Runnable interrupt = () -> {

@@ -1,5 +1,6 @@
 package io.sluice.cli;
 
+import io.sluice.chat.ChatPrompt;
 import io.sluice.Fixtures;
 import io.sluice.engine.Engine;
 import io.sluice.engine.EngineConfig;
@@ -58,7 +59,7 @@ class ChatLoopTest {
     }
 
     ChatLoop loop(Engine e, int maxTokens, boolean ignoreEos, ChatLoop.Input in) {
-        return new ChatLoop(e, ChatFormat.of(model, null), SamplingParams.GREEDY, maxTokens, engine.contextLength(), ignoreEos, null, in,
+        return new ChatLoop(e, ChatPrompt.of(model, null), SamplingParams.GREEDY, maxTokens, engine.contextLength(), ignoreEos, null, in,
                 new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8), false);
     }
 
@@ -102,12 +103,12 @@ class ChatLoopTest {
                 "joined \\", "here", "/unknown", " /not a command"));
         l.run();
         assertEquals("You tell stories.", l.system());
-        List<ChatFormat.Message> h = l.history();
+        List<ChatPrompt.Message> h = l.history();
         assertEquals("first line\nsecond line", h.get(0).content());
         assertEquals("joined \nhere", h.get(2).content());
         assertEquals(" /not a command", h.get(4).content(), "a leading space sends text that starts with '/'");
         assertTrue(err().contains("unknown command /unknown"), err());
-        String rendered = ChatFormat.of(model, null).render(List.of(new ChatFormat.Message("system", l.system()), h.get(0)));
+        String rendered = ChatPrompt.of(model, null).render(List.of(new ChatPrompt.Message("system", l.system()), h.get(0)));
         assertTrue(rendered.startsWith("<|im_start|>system\nYou tell stories.<|im_end|>"), rendered);
     }
 

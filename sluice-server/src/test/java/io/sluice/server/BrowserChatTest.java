@@ -110,7 +110,7 @@ class BrowserChatTest {
         assertTrue(driver.findElement(By.id("stop")).isDisplayed(), "Stop shows while streaming");
         int early = answer(0).length();
         await(20).until(d -> answer(0).length() > early + 10); // it keeps growing: streaming
-        assertFalse(driver.findElements(By.cssSelector(".msg.assistant .content strong")).isEmpty(), "Markdown bold rendered");
+        await(20).until(d -> !d.findElements(By.cssSelector(".msg.assistant .content strong")).isEmpty()); // Markdown bold, once "**brave**" has closed
         driver.findElement(By.id("stop")).click();
         await(20).until(d -> driver.findElement(By.id("send")).isDisplayed());
         String stopped = answer(0);

@@ -1,0 +1,93 @@
+package io.sluice.langchain4j;
+
+import dev.langchain4j.data.message.AiMessage;
+import dev.langchain4j.model.ModelProvider;
+import dev.langchain4j.model.chat.ChatModel;
+import dev.langchain4j.model.chat.request.ChatRequest;
+import dev.langchain4j.model.chat.request.ChatRequestParameters;
+import dev.langchain4j.model.chat.response.ChatResponse;
+import io.sluice.engine.GenerationEvent;
+import io.sluice.engine.GenerationHandle;
+
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * A LangChain4j {@link ChatModel} answered by a GGUF model in this JVM (no server, no HTTP), as
+ * langchain4j-jlama does for Jlama:
+ * <pre>{@code
+ * try (SluiceChatModel model = SluiceChatModel.builder().modelPath(Path.of("model.gguf")).temperature(0.7).build()) {
+ *     String answer = model.chat("Why is the sky blue?");
+ * }
+ * }</pre>
+ * The model's own chat template formats the conversation. Thread-safe: concurrent calls are batched by the engine.
+ */
+public final class SluiceChatModel implements ChatModel, AutoCloseable {
+    private final SluiceModel model;
+    private final boolean ownsModel;
+    private final ChatRequestParameters defaults;
+    private final Long seed;
+
+    private SluiceChatModel(Builder b) {
+        this.ownsModel = b.model == null;
+        this.model = b.model != null ? b.model : SluiceModel.load(b.requirePath());
+        this.defaults = b.parameters(model.name());
+        this.seed = b.seed;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    @Override
+    public ChatResponse doChat(ChatRequest request) {
+        StringBuilder text = new StringBuilder();
+        CompletableFuture<GenerationEvent.Finished> done = new CompletableFuture<>();
+        GenerationHandle h = model.engine().submit(Requests.toEngine(model, request, defaults, seed), ev -> {
+            switch (ev) {
+                case GenerationEvent.Token t -> text.append(t.text());
+                case GenerationEvent.Finished f -> done.complete(f);
+            }
+        });
+        GenerationEvent.Finished f;
+        try {
+            f = done.get();
+        } catch (InterruptedException e) {
+            h.cancel();
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while generating", e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+        return ChatResponse.builder()
+                .aiMessage(AiMessage.from(text.toString()))
+                .finishReason(Requests.finishReason(f))
+                .tokenUsage(Requests.usage(f.usage()))
+                .modelName(model.name())
+                .build();
+    }
+
+    @Override
+    public ChatRequestParameters defaultRequestParameters() {
+        return defaults;
+    }
+
+    @Override
+    public ModelProvider provider() {
+        return ModelProvider.OTHER;
+    }
+
+    /** Closes the model if this chat model loaded it (from {@link Builder#modelPath}). */
+    @Override
+    public void close() {
+        if (ownsModel) model.close();
+    }
+
+    /** Sampling defaults for every request (a request's own parameters win); unset values are llama.cpp's defaults. */
+    public static final class Builder extends ModelBuilder<Builder> {
+        public SluiceChatModel build() {
+            return new SluiceChatModel(this);
+        }
+    }
+}
