@@ -168,7 +168,7 @@ final class BenchCommand implements Callable<Integer> {
         int longest = 0;
         for (Test t : tests) longest = Math.max(longest, t.positions());
         // Like llama-bench, a test may run past the trained context (it sets n_ctx to what the test needs).
-        try (Model m = Model.load(file, batched ? 0 : longest)) {
+        try (Model m = Loading.model(file, batched ? 0 : longest, false)) {
             if (batched) {
                 BatchedBenchRunner.run(m, Options.kvType(kvType), npp, ntg, npl, output.equals("json"), schemaText);
                 return 0;
@@ -204,7 +204,11 @@ final class BenchCommand implements Callable<Integer> {
                 }
                 System.err.printf("sluice: depth %d filled in %.2f s%n", depth, (System.nanoTime() - t0) / 1e9);
             }
+            // On a terminal: which test and repetition is running (nothing on stdout, nothing in logs).
+            Progress progress = new Progress(System.err, pp > 0 ? "pp" + pp : "tg" + tg, reps + 1, Progress.Unit.ITEMS,
+                    Terminal.stderrIsTerminal(), !Terminal.stderrIsTerminal(), 0, Progress.PLAIN_MIN_NANOS);
             for (int r = -1; r < reps; r++) { // r = -1 is the warm-up
+                progress.update(r + 1);
                 long t0 = System.nanoTime();
                 if (pp > 0) {
                     int[] toks = new int[pp];
@@ -222,6 +226,7 @@ final class BenchCommand implements Callable<Integer> {
                 long ns = System.nanoTime() - t0;
                 if (r >= 0) samples[r] = ns;
             }
+            progress.finish(null);
         }
         double[] ts = new double[reps];
         long[] ns = new long[reps];

@@ -11,7 +11,7 @@ import java.util.Locale;
  * summary, so logs stay short. Quiet: nothing.
  */
 final class Progress {
-    enum Unit { BYTES, ITEMS }
+    enum Unit { BYTES, ITEMS, MILLIS }
 
     private static final long REDRAW_NANOS = 100_000_000L;
     private static final long SPEED_WINDOW_NANOS = 5_000_000_000L;
@@ -33,6 +33,7 @@ final class Progress {
     private double nextPlain;
     private long done;
     private boolean drawn;
+    private volatile boolean finished;
 
     Progress(PrintStream err, String label, long total, Unit unit, boolean tty, boolean quiet, double plainStep, long plainMinNanos) {
         this.err = err;
@@ -51,10 +52,31 @@ final class Progress {
         return new Progress(System.err, label, total, unit, Terminal.stderrIsTerminal(), quiet, plainStep, PLAIN_MIN_NANOS);
     }
 
+    /**
+     * A step whose length is unknown (a model load, a warm-up): on a terminal the elapsed time counts up
+     * beside the label until {@link #finish}; elsewhere only the summary is printed.
+     */
+    static Progress ticking(String label, boolean quiet) {
+        Progress p = new Progress(System.err, label, 0, Unit.MILLIS, Terminal.stderrIsTerminal(), quiet, 0, PLAIN_MIN_NANOS);
+        if (p.tty && !quiet) {
+            Thread.ofPlatform().daemon().name("sluice-progress").start(() -> {
+                while (!p.finished) {
+                    p.update((System.nanoTime() - p.startNanos) / 1_000_000);
+                    try {
+                        Thread.sleep(100);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+        }
+        return p;
+    }
+
     /** Records that {@code doneSoFar} of the total are done (may be called very often). */
     synchronized void update(long doneSoFar) {
         this.done = doneSoFar;
-        if (quiet) return;
+        if (quiet || finished) return;
         long now = System.nanoTime();
         samples.addLast(new long[]{now, doneSoFar});
         while (samples.size() > 2 && now - samples.peekFirst()[0] > SPEED_WINDOW_NANOS) samples.removeFirst();
@@ -75,6 +97,7 @@ final class Progress {
 
     /** Ends the progress with a summary line ("pulled x (1.2 GiB in 40 s)"); null prints nothing more. */
     synchronized void finish(String summary) {
+        finished = true;
         if (quiet) return;
         if (tty && drawn) err.print("\r\033[K");
         if (summary != null) err.println("sluice: " + summary);
@@ -95,7 +118,7 @@ final class Progress {
             amount = amount(done) + " / " + amount(total);
         }
         StringBuilder tail = new StringBuilder(" ").append(amount);
-        double speed = speed();
+        double speed = unit == Unit.MILLIS ? 0 : speed();
         if (speed > 0) {
             tail.append("  ").append(rate(speed));
             if (total > 0 && done < total) tail.append("  ETA ").append(duration((total - done) / speed));
@@ -129,7 +152,11 @@ final class Progress {
     }
 
     private String amount(long n) {
-        return unit == Unit.BYTES ? bytes(n) : Long.toString(n);
+        return switch (unit) {
+            case BYTES -> bytes(n);
+            case ITEMS -> Long.toString(n);
+            case MILLIS -> String.format(Locale.ROOT, "%.1f s", n / 1000.0);
+        };
     }
 
     private String rate(double perSecond) {

@@ -90,7 +90,8 @@ final class RunCommand implements Callable<Integer> {
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false, StandardCharsets.UTF_8);
         long tLoad = System.nanoTime();
         Path model = source.resolve(false);
-        try (Model m = Model.load(model, engine.ctxSize); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
+        try (Model m = Loading.model(model, engine.ctxSize, false); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
+            Loading.warmUp(eng, false);
             double loadS = (System.nanoTime() - tLoad) / 1e9;
             SamplingParams sampling = checked.penaltyLastN() > eng.contextLength() ? sampling(eng.contextLength(), s) : checked;
             if (prompt == null) {

@@ -107,7 +107,8 @@ final class ServeCommand implements Callable<Integer> {
             throw e;
         }
         System.err.printf("sluice: listening on %s (loading %s)%n", server.baseUrl(), model);
-        try (Model m = Model.load(model, engine.ctxSize); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
+        try (Model m = Loading.model(model, engine.ctxSize, false); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
+            Loading.warmUp(eng, false); // /health stays 503 until the weights are ready
             server.setEngine(eng);
             System.err.println("sluice: memory plan: " + eng.memoryPlan().describe(eng.config()));
             System.err.printf("sluice: ready: model '%s', context %d tokens, KV pool %d blocks of %d tokens (%s)%n",

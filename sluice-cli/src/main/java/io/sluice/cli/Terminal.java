@@ -34,8 +34,9 @@ final class Terminal {
         return isTerminal(1);
     }
 
+    /** The launcher filters stderr through a pipe; it says so when the real stderr is a terminal. */
     static boolean stderrIsTerminal() {
-        return isTerminal(2);
+        return isTerminal(2) || "1".equals(System.getenv("SLUICE_STDERR_TTY")) && !"dumb".equals(System.getenv("TERM"));
     }
 
     /** Terminal width from COLUMNS, else 80. */
