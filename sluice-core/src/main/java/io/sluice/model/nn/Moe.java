@@ -5,6 +5,7 @@ import io.sluice.model.RoutingStats;
 import io.sluice.model.Weights;
 import io.sluice.tensor.GroupedMatmul;
 import io.sluice.tensor.Matrix;
+import io.sluice.tensor.NativeKernels;
 import io.sluice.tensor.Parallel;
 import io.sluice.tensor.VectorMath;
 
@@ -19,7 +20,9 @@ import java.util.Arrays;
  * token, scaled by its own sigmoid gate.
  *
  * <p>Experts come from the file's 3-D tensors ({@code ffn_gate_exps}, {@code ffn_up_exps},
- * {@code ffn_down_exps}: [n_expert, rows, cols]) as one matrix view per expert over the mapping.
+ * {@code ffn_down_exps}: [n_expert, rows, cols]) as one matrix view per expert over the mapping,
+ * read by the kernels that take the file's rows where the format has them (no copy of the
+ * experts, which are most of the file), else repacked expert by expert on first use.
  * Execution is grouped by expert: the step's tokens are sorted into slots by the experts that
  * chose them, every chosen expert's gate and up, then its down, are read once for all of its
  * tokens ({@link GroupedMatmul}: every expert's row groups split over the threads together),
@@ -103,8 +106,9 @@ public final class Moe implements FeedForward {
     private final int dim, ff;
     private final Matrix router;
     private final float[] routerBias;
-    /** The experts' gate and up, and down: sets[i][expert] for {@link GroupedMatmul}; row-kernel views once streamed. */
-    private Matrix[][] gateUp, down;
+    private final Projection gate, up, down;
+    /** What {@link GroupedMatmul} reads: each set's view of every expert. */
+    private final Matrix[][] gateUpSets, downSets;
     /** Per expert, concatenated (expert e's at e·width), or null. */
     private final float[] gateBias, upBias, downBias;
     private final Ffn.Activation act;
@@ -121,8 +125,11 @@ public final class Moe implements FeedForward {
         this.ff = ff;
         this.router = router;
         this.routerBias = routerBias;
-        this.gateUp = new Matrix[][]{gate, up};
-        this.down = new Matrix[][]{down};
+        this.gate = new Projection(gate);
+        this.up = new Projection(up);
+        this.down = new Projection(down);
+        this.gateUpSets = new Matrix[][]{this.gate.read, this.up.read};
+        this.downSets = new Matrix[][]{this.down.read};
         this.gateBias = gateBias;
         this.upBias = upBias;
         this.downBias = downBias;
@@ -135,18 +142,40 @@ public final class Moe implements FeedForward {
         this.residencyIndex = ws.residency.register(this, perExpert);
     }
 
-    /** From now on the experts are read from the file mapping only, never copied (see {@link ExpertResidency}). */
-    void streamExperts() {
-        for (Matrix[][] sets : new Matrix[][][]{gateUp, down}) {
-            for (Matrix[] set : sets) for (int e = 0; e < set.length; e++) set[e] = set[e].rowKernelsOnly();
+    /**
+     * One projection (gate, up or down) of every expert, as the kernels read it: from the file's
+     * rows where the format's native kernel reads rows (no copy, no repack stall on an expert's
+     * first use, pages shared with the page cache and droppable under a memory budget), else from
+     * the interleaved copy each expert gets on its first use. Never both for one expert, so a
+     * token's result does not depend on which experts the rest of the batch chose.
+     */
+    private static final class Projection {
+        final Matrix[] mapped, read;
+
+        Projection(Matrix[] experts) {
+            mapped = new Matrix[experts.length];
+            for (int e = 0; e < experts.length; e++) mapped[e] = experts[e].rowKernelsOnly();
+            read = NativeKernels.hasRowKernel(experts[0].type()) ? mapped.clone() : experts.clone();
         }
+
+        /** From now on the mapping only (a memory budget: formats without row kernels fall back to the Java dots). */
+        void stream() {
+            System.arraycopy(mapped, 0, read, 0, mapped.length);
+        }
+    }
+
+    /** From now on the experts are read from the file mapping only, never copied (a memory budget, see {@link ExpertResidency}). */
+    void streamExperts() {
+        gate.stream();
+        up.stream();
+        down.stream();
     }
 
     /** Drops expert e's pages from the process (they are read back from the page cache or the file on its next use). */
     void release(int e) {
-        gateUp[0][e].releasePages();
-        gateUp[1][e].releasePages();
-        down[0][e].releasePages();
+        gate.mapped[e].releasePages();
+        up.mapped[e].releasePages();
+        down.mapped[e].releasePages();
     }
 
     /**
@@ -212,12 +241,12 @@ public final class Moe implements FeedForward {
             ws.slotOf[i] = s;
         }
 
-        GroupedMatmul.matmul(x, n, ws.src, start, gateUp, ws.gateUpOut);
+        GroupedMatmul.matmul(x, n, ws.src, start, gateUpSets, ws.gateUpOut);
         addExpertBias(ws.gate, gateBias, ff, start, ne);
         addExpertBias(ws.up, upBias, ff, start, ne);
         int len = slots * ff;
         Parallel.forRange(len, 4096, (s, e) -> act.apply(ws.gate, ws.up, s, e));
-        GroupedMatmul.matmul(ws.gate, slots, null, start, down, ws.downOut);
+        GroupedMatmul.matmul(ws.gate, slots, null, start, downSets, ws.downOut);
         addExpertBias(ws.y, downBias, dim, start, ne);
         ws.residency.touched(residencyIndex, start, ne);
 
