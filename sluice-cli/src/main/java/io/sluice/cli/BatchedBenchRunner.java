@@ -25,7 +25,8 @@ final class BatchedBenchRunner {
             throw new IllegalArgumentException("a sequence of " + maxCtx + " positions exceeds the model's context of " + m.config().contextLength());
         }
         int bs = 16;
-        long blocksPerSeq = (maxCtx + bs - 1) / bs + 1;
+        // Every group a block per block of positions, as a prefill chunk may need before its window moves on.
+        long blocksPerSeq = ((maxCtx + bs - 1) / bs + 1) * m.kvLayout().groups().size();
         long kvBytes = (long) maxPl * blocksPerSeq * io.sluice.model.KvStore.bytesPerBlock(m.kvLayout(), bs, kvType);
         EngineConfig cfg = new EngineConfig(kvBytes, 0, bs, kvType, 512, Math.max(1, maxPl), Math.max(256, maxPl), maxCtx);
         try (LlmEngine engine = new LlmEngine(m, cfg)) {

@@ -187,12 +187,12 @@ final class BenchCommand implements Callable<Integer> {
         int pp = test.pp(), tg = test.tg(), depth = test.depth();
         GGMLType kv = Options.kvType(kvType);
         int bs = 16;
-        int[] table = new int[(test.positions() + bs - 1) / bs];
-        for (int i = 0; i < table.length; i++) table[i] = i;
+        int blocks = (test.positions() + bs - 1) / bs;
+        int[][] table = m.kvLayout().contiguousTables(blocks);
         SplittableRandom rnd = new SplittableRandom(1);
         int vocab = m.config().vocabSize();
         double[] samples = new double[reps];
-        try (KvStore store = new KvStore(m.kvLayout(), table.length, bs, kv)) {
+        try (KvStore store = new KvStore(m.kvLayout(), table.length * blocks, bs, kv)) {
             float[] logits = new float[vocab];
             if (depth > 0) {
                 // The context is filled once: every repetition writes the positions after it again.

@@ -49,10 +49,10 @@ final class LogitsCommand implements Callable<Integer> {
                         tokens.length, vocab, floats * 4 / 1048576.0));
             }
             int bs = 16;
-            int[] table = new int[(tokens.length + bs - 1) / bs];
-            for (int i = 0; i < table.length; i++) table[i] = i;
+            int blocks = (tokens.length + bs - 1) / bs;
+            int[][] table = m.kvLayout().contiguousTables(blocks);
             float[] logits = new float[tokens.length * vocab];
-            try (KvStore kv = new KvStore(m.kvLayout(), table.length, bs, Options.kvType(kvType))) {
+            try (KvStore kv = new KvStore(m.kvLayout(), table.length * blocks, bs, Options.kvType(kvType))) {
                 m.forward(Batch.single(tokens, 0, true, table), kv, logits);
             }
             ByteBuffer bb = ByteBuffer.allocate(logits.length * 4).order(ByteOrder.LITTLE_ENDIAN);

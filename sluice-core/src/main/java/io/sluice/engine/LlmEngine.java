@@ -78,9 +78,9 @@ public final class LlmEngine implements Engine {
                     plan.weightBytes() / 1048576.0, model.weightBytes() / 1048576.0));
         }
         this.kv = new KvStore(model.kvLayout(), plan.numBlocks(), config.kvBlockSize(), config.kvType());
-        this.blocks = new KvCacheManager(plan.numBlocks(), config.kvBlockSize());
-        // A sequence can never hold more positions than the whole pool.
-        this.contextLength = (int) Math.min(plan.contextLength(), (long) plan.numBlocks() * config.kvBlockSize());
+        this.blocks = new KvCacheManager(plan.numBlocks(), config.kvBlockSize(), model.kvLayout().windows());
+        // A sequence can never hold more positions than the whole pool (sliding-window groups hold only their windows).
+        this.contextLength = (int) Math.min(plan.contextLength(), model.kvLayout().maxTokens(plan.numBlocks(), config.kvBlockSize()));
         this.scheduler = new Scheduler(blocks, config.maxBatchedTokens(), config.maxSeqs());
         this.runner = new ModelRunner(model, kv, config, vocab);
         this.output = new OutputProcessor(tokenizer, vocab, contextLength);

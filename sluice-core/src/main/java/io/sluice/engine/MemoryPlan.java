@@ -19,7 +19,8 @@ import io.sluice.model.Model;
  *                        memory budget smaller than that what the budget leaves for them (a
  *                        mixture of experts then keeps its cold experts on disk)
  * @param activationBytes estimate of the forward pass's work buffers, logits and sampler arrays (on the heap)
- * @param bytesPerBlock   one KV block, all layers, K and V (the model's {@link io.sluice.model.KvLayout})
+ * @param bytesPerBlock   one KV block: blockSize positions, K and V, of one group of layers (the model's
+ *                        {@link io.sluice.model.KvLayout}; every layer for a model without sliding windows)
  * @param numBlocks       blocks in the pool
  * @param contextLength   per-sequence context the engine enforces
  * @param runtimeBytes    the Java runtime's share of the budget (heap limit + JVM overhead); 0 when not counted
@@ -118,7 +119,7 @@ public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBl
         long runtime = config.runtimeBytes();
         checkWorkBuffers(config, model, act, heapBytes, runtime > 0);
         long budget = config.memoryBudgetBytes();
-        long defaultPool = defaultPool(config, ctx, perBlock);
+        long defaultPool = defaultPool(config, model.kvLayout().blocksToHold(ctx, config.kvBlockSize()), perBlock);
         // With the runtime counted, the activations are inside its heap and not counted twice.
         long jvm = runtime > 0 ? runtime : act;
         String jvmPart = runtime > 0
@@ -172,9 +173,11 @@ public record MemoryPlan(long weightBytes, long activationBytes, long bytesPerBl
         return new MemoryPlan(weightBytes, act, perBlock, (int) blocks, ctx, runtime);
     }
 
-    /** Without kvMemoryBytes or a budget: enough for maxSeqs full contexts, at most 2 GiB (a context larger than that is capped by the pool). */
-    private static long defaultPool(EngineConfig config, int ctx, long perBlock) {
-        long blocksPerCtx = ((long) ctx + config.kvBlockSize() - 1) / config.kvBlockSize(); // long: ctx may be near 2^31
+    /**
+     * Without kvMemoryBytes or a budget: enough for maxSeqs full contexts (sliding-window layers
+     * holding only their windows), at most 2 GiB (a context larger than that is capped by the pool).
+     */
+    private static long defaultPool(EngineConfig config, long blocksPerCtx, long perBlock) {
         long oneCtx = blocksPerCtx * perBlock;
         // Huge trained contexts (128K and more) would otherwise claim tens of GiB by default.
         return oneCtx >= DEFAULT_POOL_CAP / config.maxSeqs() ? DEFAULT_POOL_CAP : oneCtx * config.maxSeqs();

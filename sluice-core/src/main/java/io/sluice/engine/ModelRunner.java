@@ -48,7 +48,7 @@ final class ModelRunner {
             Scheduler.Work w = work.get(k);
             Sequence s = w.seq();
             if (s.firstScheduledNanos == 0) s.firstScheduledNanos = now;
-            int idx = batch.addSequence(s.table.array());
+            int idx = batch.addSequence(s.table.arrays());
             boolean sampled = false;
             for (int i = 0; i < w.tokens(); i++) {
                 int pos = s.computed + i;

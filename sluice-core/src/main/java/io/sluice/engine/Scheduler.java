@@ -9,7 +9,8 @@ import java.util.List;
  * Decides what each forward pass computes (continuous batching with Sarathi-Serve chunked
  * prefill): first one token for every decoding sequence, then prefill chunks of running
  * sequences, then new sequences from the queue, all within maxBatchedTokens. Sequences are
- * admitted in arrival order while maxSeqs and free KV blocks allow. When a sequence needs a
+ * admitted in arrival order while maxSeqs and free KV blocks allow. Before a running sequence
+ * grows, its sliding-window groups give back the blocks its windows have left. When a sequence needs a
  * block and none is free, the most recently admitted sequence is preempted: its blocks are
  * freed and it goes back to the front of the queue, to be recomputed later (its prompt and the
  * tokens it generated so far; its own prefix-cached blocks usually survive).
@@ -47,6 +48,7 @@ final class Scheduler {
         for (Sequence s : List.copyOf(running)) {
             if (budget == 0) break;
             if (!s.running || s.pending() != 1) continue;
+            kv.release(s.table, s.computed);
             if (!growOrPreempt(s, s.computed + 1, work)) continue;
             work.add(new Work(s, 1));
             budget--;
@@ -56,12 +58,13 @@ final class Scheduler {
             if (budget == 0) break;
             if (!s.running || s.pending() <= 1) continue;
             int chunk = Math.min(s.pending(), budget);
-            int room = (s.table.size() + kv.freeBlocks()) * kv.blockSize() - s.computed;
+            kv.release(s.table, s.computed);
+            long room = kv.reach(s.table, 0) - s.computed;
             if (room <= 0) {
                 if (!growOrPreempt(s, s.computed + 1, work)) continue;
-                room = (s.table.size() + kv.freeBlocks()) * kv.blockSize() - s.computed;
+                room = kv.reach(s.table, 0) - s.computed;
             }
-            chunk = Math.min(chunk, room);
+            chunk = (int) Math.min(chunk, room);
             if (!kv.grow(s.table, s.computed + chunk)) throw new IllegalStateException("block accounting broke for " + s);
             work.add(new Work(s, chunk));
             budget -= chunk;
@@ -72,8 +75,11 @@ final class Scheduler {
         while (budget > 0 && running.size() < maxSeqs && !waiting.isEmpty()) {
             Sequence s = waiting.peekFirst();
             int hit = kv.acquireCachedPrefix(s.table, s.tokens, s.length);
-            // Admit only when the rest of its context fits now, so admission does not cause preemption.
-            if (kv.blocksFor(s.length) - s.table.size() + reserved > kv.freeBlocks()) {
+            // Admit only when the rest of its context fits now, so admission does not cause preemption;
+            // the first chunk as far as the blocks not promised to others reach (a chunk takes a block
+            // in every group, sliding-window ones too, before their windows move on).
+            long room = kv.reach(s.table, reserved) - hit;
+            if (room <= 0 || kv.blocksToHold(s.table, s.length) + reserved > kv.freeBlocks()) {
                 kv.free(s.table);
                 break;
             }
@@ -84,9 +90,9 @@ final class Scheduler {
             s.running = true;
             s.admittedAt = ++admissions;
             running.add(s);
-            int chunk = Math.min(s.pending(), budget);
-            kv.grow(s.table, s.computed + chunk);
-            reserved += kv.blocksFor(s.length) - s.table.size();
+            int chunk = (int) Math.min(Math.min(s.pending(), budget), room);
+            if (!kv.grow(s.table, s.computed + chunk)) throw new IllegalStateException("block accounting broke for " + s);
+            reserved += kv.blocksToHold(s.table, s.length);
             work.add(new Work(s, chunk));
             budget -= chunk;
         }

@@ -3,9 +3,10 @@ package io.sluice.model;
 /**
  * The tokens of one forward pass, possibly from many sequences (continuous batching): each token
  * has its id, its position in its sequence and the index of that sequence within the batch. Each
- * sequence brings its KV block table: position p of the sequence lives in block
- * {@code blockTables[s][p / blockSize]}, slot {@code p % blockSize}. Positions before a sequence's
- * first token in the batch must already be in the KV cache (earlier steps, or a shared prefix).
+ * sequence brings one KV block table per {@linkplain KvLayout#groups() group of layers}: position
+ * p of the sequence lives, for the layers of group g, in block {@code blockTables[s][g][p / blockSize]}
+ * at {@code p % blockSize}. Positions before a sequence's first token in the batch must already be
+ * in the KV cache (earlier steps, or a shared prefix) as far back as each layer's window reaches.
  * Tokens of one sequence appear in increasing position order.
  */
 public final class Batch {
@@ -27,7 +28,8 @@ public final class Batch {
 
     public Output output = Output.LOGITS;
 
-    public int[][] blockTables;
+    /** [sequence][group] -> the blocks of its positions (-1 where a sliding-window group gave one back). */
+    public int[][][] blockTables;
     public int numSeqs;
 
     public Batch(int capacity, int maxSeqs) {
@@ -36,7 +38,7 @@ public final class Batch {
         this.positions = new int[capacity];
         this.seqOf = new int[capacity];
         this.wantLogits = new boolean[capacity];
-        this.blockTables = new int[maxSeqs][];
+        this.blockTables = new int[maxSeqs][][];
     }
 
     public void clear() {
@@ -44,11 +46,20 @@ public final class Batch {
         numSeqs = 0;
     }
 
-    /** Registers a sequence's block table; returns its index for {@link #add}. */
-    public int addSequence(int[] blockTable) {
+    /** Registers a sequence's block tables, one per group of layers (null for an encoder); returns its index for {@link #add}. */
+    public int addSequence(int[]... groupTables) {
         if (numSeqs == blockTables.length) throw new IllegalStateException("batch holds at most " + blockTables.length + " sequences");
-        blockTables[numSeqs] = blockTable;
+        blockTables[numSeqs] = groupTables;
         return numSeqs++;
+    }
+
+    /** Sequence s's block table of one group of layers. */
+    public int[] table(int s, int group) {
+        int[][] tables = blockTables[s];
+        if (group >= tables.length) {
+            throw new IllegalArgumentException("a sequence needs one block table per KV group: got " + tables.length + " for group " + group);
+        }
+        return tables[group];
     }
 
     public void add(int token, int position, int seq, boolean logits) {
@@ -66,10 +77,10 @@ public final class Batch {
         return n;
     }
 
-    /** A batch of one sequence's tokens at positions start.. with consecutive blocks 0,1,2.. (single-stream use). */
-    public static Batch single(int[] tokens, int start, boolean allLogits, int[] blockTable) {
+    /** A batch of one sequence's tokens at positions start.. (single-stream use; tables from {@link KvLayout#contiguousTables}). */
+    public static Batch single(int[] tokens, int start, boolean allLogits, int[]... groupTables) {
         Batch b = new Batch(tokens.length, 1);
-        int s = b.addSequence(blockTable);
+        int s = b.addSequence(groupTables);
         for (int i = 0; i < tokens.length; i++) b.add(tokens[i], start + i, s, allLogits || i == tokens.length - 1);
         return b;
     }

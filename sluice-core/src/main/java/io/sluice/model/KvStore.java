@@ -15,9 +15,12 @@ import java.lang.foreign.ValueLayout;
  * the engine's business (block tables); this class only stores and reads vectors.
  *
  * <p>Layout, from the model's {@link KvLayout}, chosen for the attention kernels
- * (src/main/c/attention.c): for each layer one segment for K and one for V; in each, per KV head,
- * one tile per block holding the block's positions contiguously, {@link #slots()} of them (the
- * block size rounded up to 16, so that 16 positions are one SIMD vector). Within a tile:
+ * (src/main/c/attention.c): a block holds one {@linkplain KvLayout#groups() group} of layers, each
+ * layer in its {@linkplain KvLayout#slotOf slot}; for each slot one segment for K and one for V; in
+ * each, per KV head, one tile per block holding the block's positions contiguously, {@link #slots()}
+ * of them (the block size rounded up to 16, so that 16 positions are one SIMD vector). A slot's
+ * tiles are as wide as its widest layer's (all alike in the models that have groups), so the
+ * block of one group can later serve another. Within a tile:
  * <ul>
  * <li>K, f32/f16: transposed, {@code [dim][slot]} - the 16 positions of one dimension are adjacent,
  *     and scores of 16 positions are computed at once;</li>
@@ -43,6 +46,8 @@ public final class KvStore implements AutoCloseable {
     private final Format format;
     private final int[] headDim;
     private final int[] kvHeads;
+    /** Per layer, its slot; per slot, the bytes of one tile. */
+    private final int[] slotOf;
     private final long[] tileBytes;
     private final MemorySegment[] keys;
     private final MemorySegment[] values;
@@ -65,20 +70,25 @@ public final class KvStore implements AutoCloseable {
         int n = layout.size();
         this.headDim = new int[n];
         this.kvHeads = new int[n];
-        this.tileBytes = new long[n];
-        this.keys = new MemorySegment[n];
-        this.values = new MemorySegment[n];
+        this.slotOf = new int[n];
+        int sn = layout.slotsPerBlock();
+        this.tileBytes = new long[sn];
+        this.keys = new MemorySegment[sn];
+        this.values = new MemorySegment[sn];
         int widest = 32;
         for (int l = 0; l < n; l++) {
             KvLayout.Layer L = layout.layer(l);
             headDim[l] = L.headDim();
             kvHeads[l] = L.kvHeads();
-            tileBytes[l] = slots * type.byteSize(L.headDim());
-            long layerBytes = tileBytes[l] * L.kvHeads() * numBlocks;
-            // Pages come from the OS on first write: a large pool costs nothing until requests fill it.
-            keys[l] = ZeroPages.allocate(arena, layerBytes);
-            values[l] = ZeroPages.allocate(arena, layerBytes);
+            slotOf[l] = layout.slotOf(l);
             widest = Math.max(widest, L.headDim());
+        }
+        for (int s = 0; s < sn; s++) {
+            tileBytes[s] = slots * type.byteSize(layout.slotHeadDim(s));
+            long slotBytes = tileBytes[s] * layout.slotHeads(s) * numBlocks;
+            // Pages come from the OS on first write: a large pool costs nothing until requests fill it.
+            keys[s] = ZeroPages.allocate(arena, slotBytes);
+            values[s] = ZeroPages.allocate(arena, slotBytes);
         }
         long rowBytes = type.byteSize(widest);
         this.rows = ThreadLocal.withInitial(() -> MemorySegment.ofArray(new byte[(int) rowBytes]));
@@ -95,9 +105,9 @@ public final class KvStore implements AutoCloseable {
         return (blockSize + LANES - 1) / LANES * LANES;
     }
 
-    /** Bytes one block takes across all layers, K and V (its tiles, with their padding slots). */
+    /** Bytes one block takes, K and V of every slot (its tiles, with their padding positions). */
     public static long bytesPerBlock(KvLayout layout, int blockSize, GGMLType type) {
-        return slots(blockSize) * layout.bytesPerToken(type);
+        return slots(blockSize) * layout.blockBytesPerPosition(type);
     }
 
     public KvLayout layout() { return layout; }
@@ -110,22 +120,29 @@ public final class KvStore implements AutoCloseable {
 
     /** The layer's K of one KV head: tile of block b at {@code b * tileBytes(layer)}. */
     public MemorySegment keys(int layer, int head) {
-        return keys[layer].asSlice(head * numBlocks * tileBytes[layer], numBlocks * tileBytes[layer]);
+        long tile = tileBytes(layer);
+        return keys[slotOf[layer]].asSlice(head * numBlocks * tile, numBlocks * tile);
     }
 
     /** The layer's V of one KV head, tiles as in {@link #keys}. */
     public MemorySegment values(int layer, int head) {
-        return values[layer].asSlice(head * numBlocks * tileBytes[layer], numBlocks * tileBytes[layer]);
+        long tile = tileBytes(layer);
+        return values[slotOf[layer]].asSlice(head * numBlocks * tile, numBlocks * tile);
     }
 
-    /** Bytes of one tile (one block of one head, K or V) of this layer. */
+    /** Bytes of one tile (one block of one head, K or V) in this layer's slot: the stride between blocks. */
     public long tileBytes(int layer) {
-        return tileBytes[layer];
+        return tileBytes[slotOf[layer]];
+    }
+
+    /** The group whose block table holds this layer's positions ({@link KvLayout#groupOf}). */
+    public int groupOf(int layer) {
+        return layout.groupOf(layer);
     }
 
     private long tile(int layer, int block, int head) {
         if (block < 0 || block >= numBlocks) throw new IndexOutOfBoundsException("KV block " + block + " of " + numBlocks);
-        return (head * (long) numBlocks + block) * tileBytes[layer];
+        return (head * (long) numBlocks + block) * tileBytes(layer);
     }
 
     /** Stores one position's K and V (all the layer's KV heads: kvHeads × headDim floats each). */
@@ -135,8 +152,8 @@ public final class KvStore implements AutoCloseable {
         long vRow = type.byteSize(d);
         for (int h = 0; h < kvHeads[layer]; h++) {
             long at = tile(layer, block, h);
-            writeKey(keys[layer], at, slot, d, k, kOff + h * d);
-            format.quantize(v, vOff + h * d, d, values[layer], at + slot * vRow);
+            writeKey(keys[slotOf[layer]], at, slot, d, k, kOff + h * d);
+            format.quantize(v, vOff + h * d, d, values[slotOf[layer]], at + slot * vRow);
         }
     }
 
@@ -176,7 +193,7 @@ public final class KvStore implements AutoCloseable {
     public void readKeys(int layer, int block, int slot, int count, int head, float[] dst, int dstOff) {
         int d = headDim[layer];
         long at = tile(layer, block, head);
-        MemorySegment seg = keys[layer];
+        MemorySegment seg = keys[slotOf[layer]];
         for (int p = 0; p < count; p++) {
             int s = slot + p, o = dstOff + p * d;
             switch (type) {
@@ -210,7 +227,7 @@ public final class KvStore implements AutoCloseable {
     public void readValues(int layer, int block, int slot, int count, int head, float[] dst, int dstOff) {
         int d = headDim[layer];
         long at = tile(layer, block, head), vRow = type.byteSize(d);
-        for (int i = 0; i < count; i++) format.dequantize(values[layer], at + (slot + i) * vRow, dst, dstOff + i * d, d);
+        for (int i = 0; i < count; i++) format.dequantize(values[slotOf[layer]], at + (slot + i) * vRow, dst, dstOff + i * d, d);
     }
 
     @Override

@@ -41,9 +41,26 @@ final class FakeModel implements Model {
 
     /** A model of this cache shape (for memory planning; generation uses layer 0 and needs vocab = VOCAB). */
     FakeModel(int layers, int kvHeads, int headDim, int vocab, int contextLength) {
-        cfg = new ModelConfig("fake", kvHeads * headDim, layers, vocab, contextLength);
-        layout = KvLayout.uniform(layers, kvHeads, headDim);
-        width = 8 * kvHeads * headDim;
+        this(KvLayout.uniform(layers, kvHeads, headDim), vocab, contextLength);
+    }
+
+    private FakeModel(KvLayout layout, int vocab, int contextLength) {
+        KvLayout.Layer first = layout.layer(0);
+        cfg = new ModelConfig("fake", first.kvHeads() * first.headDim(), layout.size(), vocab, contextLength);
+        this.layout = layout;
+        width = 8 * first.kvHeads() * first.headDim();
+    }
+
+    /**
+     * Layer 0 full attention (the logits come from it as always), then a layer per window: every
+     * step also checks that each windowed layer still holds every position its window sees, so a
+     * block given back too early, or a wrong block, throws.
+     */
+    static FakeModel windowed(int contextLength, int... windows) {
+        java.util.List<KvLayout.Layer> layers = new java.util.ArrayList<>();
+        layers.add(new KvLayout.Layer(1, 32, 0));
+        for (int w : windows) layers.add(new KvLayout.Layer(1, 32, w));
+        return new FakeModel(new KvLayout(layers), VOCAB, contextLength);
     }
 
     @Override public ModelConfig config() { return cfg; }
@@ -68,15 +85,26 @@ final class FakeModel implements Model {
             row[0] = b.tokens[t];
             row[1] = b.positions[t];
             int pos = b.positions[t];
-            int[] table = b.blockTables[b.seqOf[t]];
-            kv.write(0, table[pos / bs], pos % bs, row, 0, row, 0);
+            for (int l = 0; l < layout.size(); l++) {
+                if (l == 0 || layout.layer(l).window() > 0) kv.write(l, b.table(b.seqOf[t], kv.groupOf(l))[pos / bs], pos % bs, row, 0, row, 0);
+            }
         }
         int out = 0;
         float[] read = new float[layout.layer(0).headDim()];
         for (int t = 0; t < b.size; t++) {
-            if (!b.wantLogits[t]) continue;
             int pos = b.positions[t];
-            int[] table = b.blockTables[b.seqOf[t]];
+            for (int l = 1; l < layout.size(); l++) {
+                int w = layout.layer(l).window();
+                if (w == 0) continue;
+                int[] table = b.table(b.seqOf[t], kv.groupOf(l));
+                for (int p = Math.max(0, pos - w + 1); p <= pos; p++) {
+                    if (table[p / bs] < 0) throw new IllegalStateException("layer " + l + " lost the block of position " + p + " inside its window at " + pos);
+                    kv.readKey(l, table[p / bs], p % bs, 0, read, 0);
+                    if (read[1] != p) throw new IllegalStateException("layer " + l + ": KV of position " + p + " holds position " + read[1]);
+                }
+            }
+            if (!b.wantLogits[t]) continue;
+            int[] table = b.table(b.seqOf[t], kv.groupOf(0));
             long h = SEED;
             for (int p = 0; p <= pos; p++) {
                 kv.readKey(0, table[p / bs], p % bs, 0, read, 0);

@@ -128,4 +128,81 @@ class KvCacheManagerTest {
         assertEquals(0, m.usedBlocks());
         for (int b = 0; b < 32; b++) assertEquals(0, m.refCount(b));
     }
+
+    /** Group 0 full attention, group 1 a window of 6 positions, blocks of 4. */
+    @Test
+    void aSlidingWindowGroupGivesBackTheBlocksItsWindowLeft() {
+        KvCacheManager m = new KvCacheManager(40, 4, new int[]{0, 6});
+        int[] a = seq(100, 40);
+        BlockTable t = new BlockTable();
+        for (int next = 0; next < a.length; next++) {
+            m.release(t, next);
+            assertTrue(m.grow(t, next + 1));
+            m.commit(t, a, next + 1);
+            // The window of position next starts at next - 5: its block and those after it are held, none before.
+            int first = Math.max(0, next - 5) / 4;
+            for (int i = 0; i < t.size(); i++) assertEquals(i >= first, t.get(1, i) >= 0, "block " + i + " at position " + next);
+            assertEquals(t.size(), t.held(0), "full attention keeps every block");
+            assertTrue(t.held(1) <= 3, "a window of 6 spans at most 3 blocks of 4: " + t.held(1));
+            assertEquals(t.held(0) + t.held(1), m.usedBlocks(), "given-back blocks are free again");
+        }
+        assertEquals(10 + 2, m.usedBlocks());
+        assertEquals(10 + 3, m.blocksToHold(new BlockTable(), 40), "what a decoding sequence of 40 may hold: the window's widest span");
+        m.free(t);
+        assertEquals(0, m.usedBlocks());
+        m.checkConsistency();
+    }
+
+    @Test
+    void aPrefixIsSharedWhenEveryGroupStillHasWhatItNeeds() {
+        KvCacheManager m = new KvCacheManager(40, 4, new int[]{0, 6});
+        int[] a = seq(100, 30);
+        BlockTable ta = new BlockTable();
+        for (int next = 0; next < a.length; next++) {
+            m.release(ta, next);
+            m.grow(ta, next + 1);
+            m.commit(ta, a, next + 1);
+        }
+        // b shares a's first 25 tokens: 6 full blocks. At position 24 the window needs blocks 4 and 5.
+        int[] b = seq(100, 26);
+        b[25] = 1;
+        BlockTable tb = new BlockTable();
+        assertEquals(24, m.acquireCachedPrefix(tb, b, b.length));
+        for (int i = 0; i < 6; i++) assertEquals(ta.get(0, i), tb.get(0, i), "full-attention block " + i + " shared");
+        for (int i = 0; i < 4; i++) assertEquals(-1, tb.get(1, i), "window block " + i + " not taken");
+        // a gave its group-1 blocks 4 and 5 back long ago; they stayed findable.
+        assertEquals(-1, ta.get(1, 4));
+        assertTrue(tb.get(1, 4) >= 0 && tb.get(1, 5) >= 0);
+        assertEquals(1, m.refCount(tb.get(1, 4)));
+        m.free(ta);
+        m.free(tb);
+        m.checkConsistency();
+
+        // Evicting the blocks the window left loses nothing; evicting those it needs loses the prefix.
+        assertEquals(24, hitAfterEvicting(2, a, b), "the window's blocks 0 and 1 went: unneeded at 24");
+        assertEquals(0, hitAfterEvicting(6, a, b), "window blocks 0-3 and 5 and full-attention block 5 went");
+    }
+
+    /** In a pool of exactly a's 24 positions (6 full-attention and 6 window blocks), evicts that many, then looks b up. */
+    private static int hitAfterEvicting(int evict, int[] a, int[] b) {
+        KvCacheManager m = new KvCacheManager(12, 4, new int[]{0, 6});
+        BlockTable t = new BlockTable();
+        for (int next = 0; next < 24; next++) {
+            m.release(t, next);
+            assertTrue(m.grow(t, next + 1));
+            m.commit(t, a, next + 1);
+        }
+        m.free(t);
+        assertEquals(12, m.cachedBlocks(), "every block findable");
+        // Least recently freed first: the window's blocks 0-3 (given back on the way), then block 5 of each group.
+        BlockTable filler = new BlockTable();
+        assertTrue(m.grow(filler, 4 * evict / 2));
+        assertEquals(evict, m.evictions());
+        BlockTable tb = new BlockTable();
+        int hit = m.acquireCachedPrefix(tb, b, b.length);
+        m.free(tb);
+        m.free(filler);
+        m.checkConsistency();
+        return hit;
+    }
 }

@@ -143,6 +143,69 @@ class LlmEngineTest {
         assertEquals(0, e.metrics().waitingSeqs());
     }
 
+    /**
+     * Sliding-window layers (a window of 5 and one of 9 beside the full-attention layer): a long
+     * sequence holds only the windows' blocks in their groups while decoding - the model checks
+     * every step that each window's positions are still there - and the output is unchanged.
+     */
+    @Test
+    void slidingWindowLayersHoldOnlyTheirWindowsBlocks() throws Exception {
+        int ctx = 256;
+        FakeModel model = FakeModel.windowed(ctx, 5, 9);
+        assertEquals(3, model.kvLayout().groups().size(), "full attention, window 5, window 9");
+        int[] peak = new int[1];
+        try (LlmEngine e = new LlmEngine(model, config(200, 32, 4, 8, ctx))) {
+            // Called on the engine thread before each step: what the decoding sequence holds then.
+            model.failWhen = b -> {
+                if (b.size == 1) peak[0] = Math.max(peak[0], e.blockManager().usedBlocks());
+                return false;
+            };
+            int[] prompt = randomPrompt(new Random(4), 150, 63);
+            Collector c = new Collector();
+            e.submit(greedy(prompt, 60, true), c);
+            assertEquals(FinishReason.LENGTH, c.await().reason(), () -> c.finished.message());
+            assertArrayEquals(FakeModel.expectedGreedy(prompt, 60, ctx, true), c.idArray());
+            // Positions up to 208: 53 blocks of 4 of full attention; windows of 5 and 9 span 2 and 3 blocks at most.
+            assertEquals(53 + 2 + 3, peak[0], "instead of 3 x 53 with every block kept");
+            assertEquals(0, e.blockManager().usedBlocks(), "everything back once it finished");
+        }
+    }
+
+    /** Concurrent sequences, chunked prefill, preemption and prefix sharing, with sliding-window groups. */
+    @Test
+    void slidingWindowGroupsKeepOutputsUnderPreemptionAndPrefixSharing() throws Exception {
+        Random r = new Random(5);
+        int ctx = 96;
+        FakeModel model = FakeModel.windowed(ctx, 6, 11);
+        model.delayNanos = 100_000;
+        int n = 60;
+        int[][] prompts = new int[n][];
+        int[] prefix = randomPrompt(r, 40, 63);
+        for (int i = 0; i < n; i++) {
+            int[] own = randomPrompt(r, 1 + r.nextInt(30), 63);
+            prompts[i] = i % 2 == 0 ? IntStream.concat(Arrays.stream(prefix), Arrays.stream(own)).toArray() : own;
+        }
+        // 60 blocks of 4 for 6 running sequences of up to 96 positions in 3 groups: preemption is certain.
+        try (LlmEngine e = new LlmEngine(model, config(60, 24, 6, 100, ctx))) {
+            Collector[] cs = new Collector[n];
+            for (int i = 0; i < n; i++) {
+                cs[i] = new Collector();
+                e.submit(greedy(prompts[i], 20, true), cs[i]);
+            }
+            for (int i = 0; i < n; i++) {
+                int k = i;
+                assertEquals(FinishReason.LENGTH, cs[i].await().reason(), () -> cs[k].finished.message());
+                assertArrayEquals(FakeModel.expectedGreedy(prompts[i], 20, ctx, true), cs[i].idArray(), "request " + i);
+            }
+            EngineMetrics m = e.metrics();
+            assertTrue(m.preemptions() > 0, "the small pool forced preemptions");
+            assertTrue(m.prefixCacheHitTokens() > 0, "the shared prefix was reused");
+            e.close();
+            e.blockManager().checkConsistency();
+            assertEquals(0, e.blockManager().usedBlocks());
+        }
+    }
+
     @Test
     void promptsLongerThanTheContextAreRefusedAtSubmit() {
         try (LlmEngine e = new LlmEngine(new FakeModel(32), config(64, 16, 4, 8, 32))) {

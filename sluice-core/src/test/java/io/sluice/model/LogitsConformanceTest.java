@@ -46,9 +46,8 @@ class LogitsConformanceTest {
     static float[] evaluate(Model m, int[] tokens, GGMLType kvType) {
         int bs = 16;
         int blocks = (tokens.length + bs - 1) / bs;
-        int[] table = new int[blocks];
-        for (int i = 0; i < blocks; i++) table[i] = i;
-        try (KvStore kv = new KvStore(m.kvLayout(), blocks, bs, kvType)) {
+        int[][] table = m.kvLayout().contiguousTables(blocks);
+        try (KvStore kv = new KvStore(m.kvLayout(), table.length * blocks, bs, kvType)) {
             float[] logits = new float[tokens.length * m.config().vocabSize()];
             m.forward(Batch.single(tokens, 0, true, table), kv, logits);
             return logits;

@@ -34,9 +34,9 @@ class SelfMadeModelTest {
             int[] a = randomTokens(23, vocab, 1), b = randomTokens(9, vocab, 2);
             float[] batched = LogitsConformanceTest.evaluate(m, a, GGMLType.F32);
 
-            int[] table = {0, 1};
+            int[][] table = m.kvLayout().contiguousTables(2);
             float[] step = new float[vocab];
-            try (KvStore kv = new KvStore(m.kvLayout(), 2, 16, GGMLType.F32)) {
+            try (KvStore kv = new KvStore(m.kvLayout(), 2 * table.length, 16, GGMLType.F32)) {
                 for (int i = 0; i < a.length; i++) {
                     m.forward(Batch.single(new int[]{a[i]}, i, false, table), kv, step);
                     assertClose(batched, i * vocab, step, 0, vocab, 1e-3, "position " + i);
@@ -45,9 +45,14 @@ class SelfMadeModelTest {
 
             // Both sequences in one batch, tokens interleaved, separate block tables.
             float[] aloneB = LogitsConformanceTest.evaluate(m, b, GGMLType.F32);
-            try (KvStore kv = new KvStore(m.kvLayout(), 4, 16, GGMLType.F32)) {
+            int[][] four = m.kvLayout().contiguousTables(4), ta = new int[four.length][], tb = new int[four.length][];
+            for (int g = 0; g < four.length; g++) {
+                ta[g] = new int[]{four[g][0], four[g][1]};
+                tb[g] = new int[]{four[g][3], four[g][2]};
+            }
+            try (KvStore kv = new KvStore(m.kvLayout(), 4 * four.length, 16, GGMLType.F32)) {
                 Batch batch = new Batch(a.length + b.length, 2);
-                int sa = batch.addSequence(new int[]{0, 1}), sb = batch.addSequence(new int[]{3, 2});
+                int sa = batch.addSequence(ta), sb = batch.addSequence(tb);
                 for (int i = 0; i < Math.max(a.length, b.length); i++) {
                     if (i < b.length) batch.add(b[i], i, sb, true);
                     if (i < a.length) batch.add(a[i], i, sa, true);
@@ -100,9 +105,9 @@ class SelfMadeModelTest {
             // compiled, and 8-bit activation quantization can turn that last bit into 0.03 in the logits.
             LogitsConformanceTest.evaluate(m, a, GGMLType.F32);
             float[] batched = LogitsConformanceTest.evaluate(m, a, GGMLType.F32);
-            int[] table = {0, 1, 2};
+            int[][] table = m.kvLayout().contiguousTables(3);
             float[] step = new float[700];
-            try (KvStore kv = new KvStore(m.kvLayout(), 3, 16, GGMLType.F32)) {
+            try (KvStore kv = new KvStore(m.kvLayout(), 3 * table.length, 16, GGMLType.F32)) {
                 for (int i = 0; i < a.length; i++) {
                     m.forward(Batch.single(new int[]{a[i]}, i, false, table), kv, step);
                     assertClose(batched, i * 700, step, 0, 700, 1e-3, name + " position " + i);

@@ -44,10 +44,10 @@ class StoriesGreedyTest {
     static int[] greedy(Model m, int[] prompt, int n, GGMLType kvType) {
         int vocab = m.config().vocabSize();
         int bs = 16, total = prompt.length + n;
-        int[] table = new int[(total + bs - 1) / bs];
-        for (int i = 0; i < table.length; i++) table[i] = i;
+        int blocks = (total + bs - 1) / bs;
+        int[][] table = m.kvLayout().contiguousTables(blocks);
         int[] out = new int[n];
-        try (KvStore kv = new KvStore(m.kvLayout(), table.length, bs, kvType)) {
+        try (KvStore kv = new KvStore(m.kvLayout(), table.length * blocks, bs, kvType)) {
             float[] logits = new float[vocab];
             m.forward(Batch.single(prompt, 0, false, table), kv, logits);
             int pos = prompt.length;

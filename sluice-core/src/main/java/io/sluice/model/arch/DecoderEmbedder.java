@@ -64,13 +64,13 @@ final class DecoderEmbedder implements EmbeddingModel {
     public void encode(Batch b, float[] out) {
         if (b.size == 0) return;
         int[] starts = Pooling.sequenceStarts(b);
-        int blocks = 0;
+        int blocks = 0, groups = model.kvLayout().groups().size();
         for (int s = 0; s < b.numSeqs; s++) {
             int len = starts[s + 1] - starts[s];
             if (len > model.config().contextLength()) {
                 throw new IllegalArgumentException("a sequence of " + len + " tokens exceeds the context of " + model.config().contextLength());
             }
-            blocks += (len + BLOCK - 1) / BLOCK;
+            blocks += (len + BLOCK - 1) / BLOCK * groups;
         }
         if (kv == null || kv.numBlocks() < blocks) {
             if (kv != null) kv.close();
@@ -81,9 +81,9 @@ final class DecoderEmbedder implements EmbeddingModel {
         inner.output = Batch.Output.HIDDEN;
         for (int s = 0, next = 0; s < b.numSeqs; s++) {
             int len = starts[s + 1] - starts[s];
-            int[] table = new int[(len + BLOCK - 1) / BLOCK];
-            for (int i = 0; i < table.length; i++) table[i] = next++;
-            inner.addSequence(table);
+            int[][] tables = new int[groups][(len + BLOCK - 1) / BLOCK];
+            for (int[] table : tables) for (int i = 0; i < table.length; i++) table[i] = next++;
+            inner.addSequence(tables);
             int pick = pooling.singleToken() ? pooling.token(starts, s, true) : -1;
             for (int t = starts[s]; t < starts[s + 1]; t++) inner.add(b.tokens[t], b.positions[t], s, pick < 0 || t == pick);
         }
@@ -105,7 +105,7 @@ final class DecoderEmbedder implements EmbeddingModel {
 
     @Override
     public long activationBytes(int tokens) {
-        long cache = KvStore.bytesPerBlock(model.kvLayout(), BLOCK, kvType) * ((tokens + BLOCK - 1) / BLOCK + 1);
+        long cache = KvStore.bytesPerBlock(model.kvLayout(), BLOCK, kvType) * ((tokens + BLOCK - 1) / BLOCK + 1) * model.kvLayout().groups().size();
         return model.activationBytes(tokens) + cache + 12L * tokens * dim;
     }
 

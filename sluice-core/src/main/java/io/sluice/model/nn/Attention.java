@@ -89,10 +89,10 @@ public final class Attention {
      * each token's attention output (n × qDim, the layout of q) to out.
      */
     public void forward(Batch b, KvStore kv, float[] q, float[] k, float[] v, float[] out, Workspace ws) {
-        int n = b.size, kvDim = o.kvDim(), bs = kv.blockSize();
+        int n = b.size, kvDim = o.kvDim(), bs = kv.blockSize(), group = kv.groupOf(layer);
         for (int t = 0; t < n; t++) {
             int pos = b.positions[t];
-            kv.write(layer, b.blockTables[b.seqOf[t]][pos / bs], pos % bs, k, t * kvDim, v, t * kvDim);
+            kv.write(layer, b.table(b.seqOf[t], group)[pos / bs], pos % bs, k, t * kvDim, v, t * kvDim);
         }
         boolean nat = ws.useNative && NativeAttention.supports(kv.type(), o.headDim());
         Plan p = ws.plan(b, o, bs);
@@ -136,7 +136,7 @@ public final class Attention {
         w.fcfg[1] = o.softCap();
         float[] sinks = f[at + Plan.FIRST] == 1 ? o.sinks() : null;
         int rc = NativeAttention.attend(c, w.fcfg, q, out, poff >= 0 ? partials : null, kv.keys(layer, kvh), kv.values(layer, kvh),
-                b.blockTables[f[at + Plan.SEQ]], p.rows, b.positions, sinks, w.scratch);
+                b.table(f[at + Plan.SEQ], kv.groupOf(layer)), p.rows, b.positions, sinks, w.scratch);
         if (rc != 0) throw new IllegalStateException("native attention rejected its arguments (" + rc + ") at layer " + layer);
     }
 
@@ -150,7 +150,7 @@ public final class Attention {
         int kvh = f[at + Plan.KVH], row0 = f[at + Plan.ROW0], ntok = f[at + Plan.NTOK], from = f[at + Plan.FROM], to = f[at + Plan.TO];
         int poff = f[at + Plan.POFF];
         int d = o.headDim(), group = o.group(), bs = kv.blockSize(), rows = ntok * group;
-        int[] table = b.blockTables[f[at + Plan.SEQ]];
+        int[] table = b.table(f[at + Plan.SEQ], kv.groupOf(layer));
         float[] sinks = f[at + Plan.FIRST] == 1 ? o.sinks() : null;
         for (int r = 0; r < rows; r++) {
             w.max[r] = sinks != null ? sinks[kvh * group + r % group] : Float.NEGATIVE_INFINITY;
