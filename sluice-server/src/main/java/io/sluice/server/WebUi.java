@@ -79,7 +79,8 @@ final class WebUi {
         kv.put("blocks_total", m.kvBlocksTotal());
         kv.put("blocks_used", m.kvBlocksUsed());
         kv.put("blocks_cached", m.kvBlocksCached());
-        kv.put("tokens_total", (long) m.kvBlocksTotal() * cfg.kvBlockSize());
+        // A block holds one group of layers: positions with a block in every group (sliding-window groups need fewer past their windows).
+        kv.put("tokens_total", (long) m.kvBlocksTotal() / s.engine().model().kvLayout().groups().size() * cfg.kvBlockSize());
         ObjectNode req = o.putObject("requests");
         req.put("running", m.runningSeqs());
         req.put("waiting", m.waitingSeqs());
