@@ -24,8 +24,9 @@ import java.util.concurrent.Callable;
 /**
  * Like llama-bench: pp = one batch of n_prompt tokens, tg = n_gen single-token decode steps, each
  * repeated r times after a warm-up, reported as tokens/s with standard deviation. With -d the test
- * runs after n_depth tokens of context (llama-bench's depth, filled once per test in 512-token
- * batches and not timed); -gp PP,TG is ik_llama.cpp's "tg TG at depth PP", the same as -d PP -n TG.
+ * runs after n_depth tokens of context (llama-bench's depth, in 512-token batches, not timed; one
+ * cache serves all tests, filled once up to each depth); -gp PP,TG is ik_llama.cpp's "tg TG at
+ * depth PP", the same as -d PP -n TG.
  */
 @Command(name = "bench", description = "Benchmark prompt processing (pp) and generation (tg) like llama-bench.")
 final class BenchCommand implements Callable<Integer> {
@@ -176,58 +177,89 @@ final class BenchCommand implements Callable<Integer> {
             if (longest > m.config().contextLength()) {
                 System.err.println("sluice: note: tests span up to " + longest + " positions, beyond the model's trained context of " + m.config().contextLength());
             }
-            List<Map<String, Object>> rows = new ArrayList<>();
-            for (Test t : tests) rows.add(run(m, file, t));
-            print(rows);
+            // One cache for all tests, run by increasing depth: the context of random tokens is filled
+            // once up to each depth (a test's own positions count as context for the deeper ones),
+            // so -d 2048,8192,16384 costs one 16384-token fill, not three. Printed in llama-bench's order.
+            GGMLType kv = Options.kvType(kvType);
+            int bs = 16;
+            int blocks = (longest + bs - 1) / bs;
+            int[][] table = m.kvLayout().contiguousTables(blocks);
+            List<Test> byDepth = new ArrayList<>(tests);
+            byDepth.sort(java.util.Comparator.comparingInt(Test::depth));
+            Map<Test, Map<String, Object>> rows = new java.util.IdentityHashMap<>();
+            try (KvStore store = new KvStore(m.kvLayout(), table.length * blocks, bs, kv)) {
+                Fill fill = new Fill(m, store, table);
+                for (Test t : byDepth) rows.put(t, run(m, file, t, fill));
+            }
+            List<Map<String, Object>> ordered = new ArrayList<>();
+            for (Test t : tests) ordered.add(rows.get(t));
+            print(ordered);
         }
         return 0;
     }
 
-    private Map<String, Object> run(Model m, Path file, Test test) {
+    /** The context of random tokens written so far into the shared cache. */
+    private static final class Fill {
+        final Model m;
+        final KvStore store;
+        final int[][] table;
+        final SplittableRandom rnd = new SplittableRandom(1);
+        int filled;
+
+        Fill(Model m, KvStore store, int[][] table) {
+            this.m = m;
+            this.store = store;
+            this.table = table;
+        }
+
+        /** Positions [0, depth) hold context (not timed). */
+        void to(int depth, float[] logits) {
+            if (depth <= filled) return;
+            long t0 = System.nanoTime();
+            int vocab = m.config().vocabSize();
+            for (int at = filled; at < depth; at += DEPTH_BATCH) {
+                int[] toks = new int[Math.min(DEPTH_BATCH, depth - at)];
+                for (int i = 0; i < toks.length; i++) toks[i] = rnd.nextInt(vocab);
+                m.forward(Batch.single(toks, at, false, table), store, logits);
+            }
+            System.err.printf("sluice: depth %d filled in %.2f s%n", depth, (System.nanoTime() - t0) / 1e9);
+            filled = depth;
+        }
+    }
+
+    private Map<String, Object> run(Model m, Path file, Test test, Fill fill) {
         int pp = test.pp(), tg = test.tg(), depth = test.depth();
-        GGMLType kv = Options.kvType(kvType);
-        int bs = 16;
-        int blocks = (test.positions() + bs - 1) / bs;
-        int[][] table = m.kvLayout().contiguousTables(blocks);
-        SplittableRandom rnd = new SplittableRandom(1);
+        int[][] table = fill.table;
+        SplittableRandom rnd = fill.rnd;
         int vocab = m.config().vocabSize();
         double[] samples = new double[reps];
-        try (KvStore store = new KvStore(m.kvLayout(), table.length * blocks, bs, kv)) {
-            float[] logits = new float[vocab];
-            if (depth > 0) {
-                // The context is filled once: every repetition writes the positions after it again.
-                long t0 = System.nanoTime();
-                for (int at = 0; at < depth; at += DEPTH_BATCH) {
-                    int[] toks = new int[Math.min(DEPTH_BATCH, depth - at)];
-                    for (int i = 0; i < toks.length; i++) toks[i] = rnd.nextInt(vocab);
-                    m.forward(Batch.single(toks, at, false, table), store, logits);
+        float[] logits = new float[vocab];
+        // Every repetition writes the positions after the context again.
+        fill.to(depth, logits);
+        // On a terminal: which test and repetition is running (nothing on stdout, nothing in logs).
+        Progress progress = new Progress(System.err, pp > 0 ? "pp" + pp : "tg" + tg, reps + 1, Progress.Unit.ITEMS,
+                Terminal.stderrIsTerminal(), !Terminal.stderrIsTerminal(), 0, Progress.PLAIN_MIN_NANOS);
+        for (int r = -1; r < reps; r++) { // r = -1 is the warm-up
+            progress.update(r + 1);
+            long t0 = System.nanoTime();
+            if (pp > 0) {
+                int[] toks = new int[pp];
+                for (int i = 0; i < pp; i++) toks[i] = rnd.nextInt(vocab);
+                m.forward(Batch.single(toks, depth, false, table), fill.store, logits);
+            } else {
+                int tok = rnd.nextInt(vocab);
+                Batch b = new Batch(1, 1);
+                for (int i = 0; i < tg; i++) {
+                    b.clear();
+                    b.add(tok, depth + i, b.addSequence(table), true);
+                    m.forward(b, fill.store, logits);
                 }
-                System.err.printf("sluice: depth %d filled in %.2f s%n", depth, (System.nanoTime() - t0) / 1e9);
             }
-            // On a terminal: which test and repetition is running (nothing on stdout, nothing in logs).
-            Progress progress = new Progress(System.err, pp > 0 ? "pp" + pp : "tg" + tg, reps + 1, Progress.Unit.ITEMS,
-                    Terminal.stderrIsTerminal(), !Terminal.stderrIsTerminal(), 0, Progress.PLAIN_MIN_NANOS);
-            for (int r = -1; r < reps; r++) { // r = -1 is the warm-up
-                progress.update(r + 1);
-                long t0 = System.nanoTime();
-                if (pp > 0) {
-                    int[] toks = new int[pp];
-                    for (int i = 0; i < pp; i++) toks[i] = rnd.nextInt(vocab);
-                    m.forward(Batch.single(toks, depth, false, table), store, logits);
-                } else {
-                    int tok = rnd.nextInt(vocab);
-                    Batch b = new Batch(1, 1);
-                    for (int i = 0; i < tg; i++) {
-                        b.clear();
-                        b.add(tok, depth + i, b.addSequence(table), true);
-                        m.forward(b, store, logits);
-                    }
-                }
-                long ns = System.nanoTime() - t0;
-                if (r >= 0) samples[r] = ns;
-            }
-            progress.finish(null);
+            long ns = System.nanoTime() - t0;
+            if (r >= 0) samples[r] = ns;
         }
+        progress.finish(null);
+        fill.filled = Math.max(fill.filled, test.positions());
         double[] ts = new double[reps];
         long[] ns = new long[reps];
         int n = pp > 0 ? pp : tg;
@@ -241,8 +273,9 @@ final class BenchCommand implements Callable<Integer> {
         row.put("model_size", m.weightBytes());
         row.put("n_threads", Parallel.threads());
         row.put("backend", NativeKernels.status());
-        row.put("type_k", kv.name().toLowerCase());
-        row.put("type_v", kv.name().toLowerCase());
+        String kv = fill.store.type().name().toLowerCase();
+        row.put("type_k", kv);
+        row.put("type_v", kv);
         row.put("n_prompt", pp);
         row.put("n_gen", tg);
         row.put("n_depth", depth);

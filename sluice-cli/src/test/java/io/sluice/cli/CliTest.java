@@ -145,6 +145,9 @@ class CliTest {
             assertEquals(2, row.get("samples_ns").size(), row.toString());
             assertTrue(row.get("avg_ns").asLong() > 0 && row.get("test_time").asText().endsWith("Z"), row.toString());
         }
+        // One cache for all tests, by increasing depth: the context is extended to 24, then to 40, once each.
+        assertEquals(java.util.List.of("depth 24 filled", "depth 40 filled"), r.err().lines().filter(l -> l.contains(" filled in "))
+                .map(l -> l.replaceAll(".*(depth \\d+ filled).*", "$1")).toList(), r.err());
         Result md = run("bench", "--dummy", "tiny:q8_0", "-p", "0", "-n", "2", "-d", "8", "-r", "1", "-t", "1");
         assertEquals(0, md.code(), md.err());
         assertTrue(md.out().contains("tg2 @ d8"), md.out());
