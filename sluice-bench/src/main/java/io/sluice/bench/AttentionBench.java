@@ -40,7 +40,7 @@ public class AttentionBench {
     @Param({"tinyllama", "qwen2.5", "qwen3"})
     public String shape;
 
-    @Param({"F16", "Q8_0"})
+    @Param({"F16", "Q8_0", "Q4_0", "IQ4_NL"})
     public String kvType;
 
     @Param({"512:0", "512:4096", "1:2048", "1:16384"})
