@@ -86,11 +86,14 @@ public final class JsonSchemaGrammar {
             Map.entry("ipv4", List.of("octet")));
 
     private final JsonNode root;
+    /** Put before every rule name the schema adds (not the shared primitives), so several schemas fit in one grammar. */
+    private final String prefix;
     private final Map<String, String> rules = new LinkedHashMap<>();
     private final Map<String, String> refRules = new HashMap<>();
 
-    private JsonSchemaGrammar(JsonNode root) {
+    private JsonSchemaGrammar(JsonNode root, String prefix) {
         this.root = root;
+        this.prefix = prefix;
     }
 
     /** The grammar of JSON documents valid against the schema (given as JSON text). */
@@ -104,7 +107,7 @@ public final class JsonSchemaGrammar {
 
     /** The GBNF source, for inspection (as llama.cpp's json_schema_to_grammar.py prints it). */
     public static String toGbnf(JsonNode schema) {
-        JsonSchemaGrammar c = new JsonSchemaGrammar(schema);
+        JsonSchemaGrammar c = new JsonSchemaGrammar(schema, "");
         String body = c.visit(schema, "", "#");
         StringBuilder out = new StringBuilder();
         out.append("root ::= ").append(body).append('\n');
@@ -112,6 +115,20 @@ public final class JsonSchemaGrammar {
             if (!r.getKey().equals("root")) out.append(r.getKey()).append(" ::= ").append(r.getValue()).append('\n');
         }
         return out.toString();
+    }
+
+    /**
+     * The schema's rules for a larger grammar: its values are rule {@code name}, every other rule it adds
+     * is named {@code name-...}, and the shared primitives (string, number, space...) keep their names, so
+     * the rules of several schemas can be joined (identical primitive lines once) under a root of one's own.
+     */
+    public static List<String> toGbnfRules(JsonNode schema, String name) {
+        JsonSchemaGrammar c = new JsonSchemaGrammar(schema, name + "-");
+        String body = c.visit(schema, "", "#");
+        List<String> out = new ArrayList<>();
+        out.add(name + " ::= " + body);
+        for (Map.Entry<String, String> r : c.rules.entrySet()) out.add(r.getKey() + " ::= " + r.getValue());
+        return out;
     }
 
     /** Any JSON object (response_format json_object). */
@@ -152,6 +169,7 @@ public final class JsonSchemaGrammar {
     private String freeName(String hint) {
         String base = hint.replaceAll("[^a-zA-Z0-9-]+", "-").replaceAll("^-+|-+$", "");
         if (base.isEmpty()) base = "top";
+        base = prefix + base;
         String name = base;
         for (int i = 1; rules.containsKey(name) || PRIMITIVES.containsKey(name) || name.equals("root"); i++) name = base + "-" + i;
         return name;

@@ -14,7 +14,7 @@ import java.util.Map;
  * allowed when some allowed character starts with those bytes) and "is it a whole sentence".
  * Slow and simple on purpose. Token terminals are not supported.
  */
-final class EarleyOracle {
+public final class EarleyOracle {
     private record Production(int lhs, int[] rhs) {
     }
 
@@ -26,7 +26,7 @@ final class EarleyOracle {
     private final Grammar grammar;
     private final int root;
 
-    EarleyOracle(Grammar g) {
+    public EarleyOracle(Grammar g) {
         this.grammar = g;
         for (String name : g.rules.keySet()) nonterminal(name);
         for (Map.Entry<String, Expr> e : g.rules.entrySet()) define(ruleIds.get(e.getKey()), e.getValue());
@@ -229,7 +229,7 @@ final class EarleyOracle {
         return range != null && c.canScanIn(range[0], range[1]);
     }
 
-    boolean sentence(byte[] bytes) {
+    public boolean sentence(byte[] bytes) {
         return sentence(start(), bytes);
     }
 

@@ -39,6 +39,21 @@ public record ChatInput(List<ChatMessage> messages, List<Map<String, Object>> to
                 .withSpecialTokens(bosToken, eosToken);
     }
 
+    public ChatInput withTools(List<Map<String, Object>> t) {
+        return new ChatInput(messages, t, kwargs, addGenerationPrompt);
+    }
+
+    public ChatInput withMessages(List<ChatMessage> m) {
+        return new ChatInput(m, tools, kwargs, addGenerationPrompt);
+    }
+
+    /** With one more template variable (e.g. reasoning_effort from its request field). */
+    public ChatInput withKwarg(String key, Object value) {
+        Map<String, Object> k = kwargs == null ? new LinkedHashMap<>() : new LinkedHashMap<>(kwargs);
+        k.put(key, value);
+        return new ChatInput(messages, tools, k, addGenerationPrompt);
+    }
+
     /** @throws ApiException (400) naming the offending field */
     public static ChatInput parse(JsonNode body) {
         if (body == null || !body.isObject()) throw ApiException.invalid(null, "The request body must be a JSON object");

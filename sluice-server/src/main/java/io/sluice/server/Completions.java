@@ -3,6 +3,9 @@ package io.sluice.server;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.http.Context;
+import io.sluice.chat.output.ChatOutput;
+import io.sluice.chat.output.OutputDelta;
+import io.sluice.chat.output.OutputParser;
 import io.sluice.engine.EngineException;
 import io.sluice.engine.GenerationEvent;
 import io.sluice.engine.GenerationHandle;
@@ -13,6 +16,7 @@ import io.sluice.model.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -111,11 +115,16 @@ final class Completions {
         if (p.model() != null && !p.model().equals(s.alias())) {
             throw new ApiException(404, "invalid_request_error", "The model '" + p.model() + "' does not exist (this server serves '" + s.alias() + "')", "model", "model_not_found");
         }
-        if (p.isChat() && p.chat().tools() != null) {
-            // Rendering tools needs their calls parsed back out of the answer too (issue 11); /apply-template shows the prompt.
-            throw ApiException.invalid("tools", "tools (function calling) are not supported by this server yet");
+        ChatAnswer answer = null;
+        int[] prompt;
+        if (p.isChat()) {
+            String text = renderPrompt(s, p);
+            prompt = chatPrompt(s, text);
+            answer = ChatAnswer.of(s, p, text);
+            if (answer.grammar() != null) p = p.withGrammar(answer.grammar());
+        } else {
+            prompt = completionPrompt(s, p);
         }
-        int[] prompt = p.isChat() ? chatPrompt(s, p.chat()) : completionPrompt(s, p);
         if (prompt.length == 0) throw ApiException.invalid(p.isChat() ? "messages" : "prompt", "the prompt is empty after tokenization");
         if (prompt.length >= s.contextLength()) {
             throw ApiException.invalid(p.isChat() ? "messages" : "prompt", "This model's maximum context length is " + s.contextLength()
@@ -140,8 +149,8 @@ final class Completions {
         try {
             String id = (p.isChat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
             long created = System.currentTimeMillis() / 1000;
-            if (p.stream()) stream(ctx, s, p, run, id, created);
-            else respond(ctx, s, p, run, id, created);
+            if (p.stream()) stream(ctx, s, p, answer, run, id, created);
+            else respond(ctx, s, p, answer, run, id, created);
         } finally {
             running.remove(run);
             if (!run.finished) run.handle.cancel(); // client gone or handler failed: free the KV blocks
@@ -157,13 +166,20 @@ final class Completions {
         };
     }
 
-    /** The model's chat template applied to the request (what /apply-template returns). */
-    String renderPrompt(ModelState s, ChatInput input) throws InterruptedException {
+    /**
+     * The model's chat template applied to the request (what /apply-template returns); tools go to the
+     * template, or into the conversation for templates that know none (the generic format).
+     */
+    String renderPrompt(ModelState s, ParsedRequest p) throws InterruptedException {
+        ChatInput input = p.chat();
+        if (p.tools() != null && s.toolsInPrompt()) {
+            input = input.withMessages(s.toolFormat().prepare(input.messages(), ChatAnswer.offered(p), p.tools().parallel(), !p.tools().forced()))
+                    .withTools(null);
+        }
         return renderer.render(s.template(), input, s.bosText(), s.eosText());
     }
 
-    private int[] chatPrompt(ModelState s, ChatInput input) throws InterruptedException {
-        String text = renderPrompt(s, input);
+    private static int[] chatPrompt(ModelState s, String text) {
         Tokenizer tok = s.tokenizer();
         // The template writes special tokens as text (<|im_start|>, maybe bos_token); parse them as special.
         int[] ids = tok.encode(text, false, true);
@@ -183,8 +199,9 @@ final class Completions {
 
     // ---- non-streaming ----
 
-    private void respond(Context ctx, ModelState s, ParsedRequest p, Run run, String id, long created) throws InterruptedException {
+    private void respond(Context ctx, ModelState s, ParsedRequest p, ChatAnswer answer, Run run, String id, long created) throws InterruptedException {
         StringBuilder text = new StringBuilder();
+        ChatOutput parsed = answer != null && answer.parser() != null ? new ChatOutput() : null;
         Logprobs lp = p.topLogprobs() >= 0 ? new Logprobs(s.tokenizer(), p.isChat()) : null;
         GenerationEvent.Finished fin;
         while (true) {
@@ -192,19 +209,38 @@ final class Completions {
             if (ev instanceof GenerationEvent.Token t) {
                 if (lp != null) lp.add(t, text.length());
                 text.append(t.text());
+                if (parsed != null) parsed.addAll(answer.parser().push(answer.piece(t)));
             } else {
                 fin = (GenerationEvent.Finished) ev;
                 break;
             }
         }
         String finish = finishReason(fin);
+        if (parsed != null) {
+            parsed.addAll(answer.parser().finish());
+            if (!parsed.calls().isEmpty() && finish.equals("stop")) finish = "tool_calls";
+        }
         ObjectNode out = base(id, p.isChat() ? "chat.completion" : "text_completion", created, s.alias());
         ObjectNode choice = out.putArray("choices").addObject();
         choice.put("index", 0);
         if (p.isChat()) {
             ObjectNode msg = choice.putObject("message");
             msg.put("role", "assistant");
-            msg.put("content", text.toString());
+            if (parsed == null) {
+                msg.put("content", text.toString());
+            } else {
+                msg.put("content", parsed.content());
+                if (parsed.reasoning() != null) msg.put("reasoning_content", parsed.reasoning());
+                if (!parsed.calls().isEmpty()) {
+                    ArrayNode calls = msg.putArray("tool_calls");
+                    for (OutputDelta.Call c : parsed.calls()) {
+                        ObjectNode call = calls.addObject();
+                        call.put("id", c.id());
+                        call.put("type", "function");
+                        call.putObject("function").put("name", c.name()).put("arguments", c.arguments());
+                    }
+                }
+            }
             msg.putNull("refusal");
         } else {
             choice.put("text", text.toString());
@@ -250,7 +286,9 @@ final class Completions {
 
     // ---- streaming ----
 
-    private void stream(Context ctx, ModelState s, ParsedRequest p, Run run, String id, long created) throws InterruptedException {
+    private void stream(Context ctx, ModelState s, ParsedRequest p, ChatAnswer answer, Run run, String id, long created) throws InterruptedException {
+        OutputParser parser = answer == null ? null : answer.parser();
+        boolean called = false;
         ctx.status(200);
         var res = ctx.res();
         res.setContentType("text/event-stream");
@@ -275,6 +313,12 @@ final class Completions {
                 if (ev == null) {
                     out.write(": keep-alive\n\n".getBytes(StandardCharsets.UTF_8));
                     out.flush();
+                    continue;
+                }
+                if (ev instanceof GenerationEvent.Token t && parser != null) {
+                    // Parsed answers stream what the parser decides (logprobs are only in the whole answer).
+                    List<OutputDelta> ds = parser.push(answer.piece(t));
+                    called |= sendDeltas(out, ds, id, object, created, s, p);
                     continue;
                 }
                 if (ev instanceof GenerationEvent.Token t) {
@@ -304,6 +348,10 @@ final class Completions {
                     send(out, "[DONE]");
                     return;
                 }
+                if (parser != null) {
+                    called |= sendDeltas(out, parser.finish(), id, object, created, s, p);
+                    if (called && finish.equals("stop")) finish = "tool_calls";
+                }
                 ObjectNode last = chunk(id, object, created, s.alias(), p);
                 ObjectNode ch = choice(last);
                 if (p.isChat()) ch.putObject("delta");
@@ -325,6 +373,56 @@ final class Completions {
             metrics.cancelledByClient();
             run.handle.cancel();
         }
+    }
+
+    /**
+     * OpenAI's chat deltas for parsed output: content, reasoning_content, and per tool call a first delta
+     * with its index, id, type and name, then its arguments in pieces. True when a call was sent.
+     */
+    private static boolean sendDeltas(OutputStream out, List<OutputDelta> ds, String id, String object, long created, ModelState s,
+                                      ParsedRequest p) throws IOException {
+        boolean called = false;
+        for (OutputDelta d : ds) {
+            switch (d) {
+                case OutputDelta.Content c -> send(out, delta(id, object, created, s, p, x -> x.put("content", c.text())).toString());
+                case OutputDelta.Reasoning r -> send(out, delta(id, object, created, s, p, x -> x.put("reasoning_content", r.text())).toString());
+                case OutputDelta.Call c -> {
+                    called = true;
+                    send(out, delta(id, object, created, s, p, x -> {
+                        ObjectNode call = x.putArray("tool_calls").addObject();
+                        call.put("index", c.index()).put("id", c.id()).put("type", "function");
+                        call.putObject("function").put("name", c.name()).put("arguments", "");
+                    }).toString());
+                    for (String piece : pieces(c.arguments())) {
+                        send(out, delta(id, object, created, s, p, x -> x.putArray("tool_calls").addObject().put("index", c.index())
+                                .putObject("function").put("arguments", piece)).toString());
+                    }
+                }
+            }
+        }
+        return called;
+    }
+
+    private static ObjectNode delta(String id, String object, long created, ModelState s, ParsedRequest p, java.util.function.Consumer<ObjectNode> fill) {
+        ObjectNode c = chunk(id, object, created, s.alias(), p);
+        ObjectNode ch = choice(c);
+        fill.accept(ch.putObject("delta"));
+        ch.putNull("logprobs");
+        ch.putNull("finish_reason");
+        return c;
+    }
+
+    /** A call's arguments as streamed: pieces of up to 24 characters, never splitting a surrogate pair. */
+    static List<String> pieces(String s) {
+        List<String> out = new java.util.ArrayList<>();
+        int i = 0;
+        while (i < s.length()) {
+            int j = Math.min(s.length(), i + 24);
+            if (j < s.length() && Character.isHighSurrogate(s.charAt(j - 1))) j--;
+            out.add(s.substring(i, j));
+            i = j;
+        }
+        return out;
     }
 
     private static ObjectNode chunk(String id, String object, long created, String model, ParsedRequest p) {

@@ -1,6 +1,8 @@
 package io.sluice.server;
 
 import io.sluice.chat.ChatTemplate;
+import io.sluice.chat.output.ToolFormat;
+import io.sluice.chat.output.ToolFormats;
 import io.sluice.engine.Engine;
 import io.sluice.engine.LlmEngine;
 import io.sluice.grammar.GrammarCache;
@@ -12,7 +14,7 @@ import org.slf4j.LoggerFactory;
 
 /** Everything the handlers need about the served model, fixed once the engine is set. */
 record ModelState(Engine engine, String alias, Tokenizer tokenizer, ChatTemplate template, String bosText, String eosText,
-                  int contextLength, RequestParser parser) {
+                  int contextLength, RequestParser parser, GrammarCache grammars, ToolFormat toolFormat, boolean thinks, boolean toolsInPrompt) {
     private static final Logger LOG = LoggerFactory.getLogger(ModelState.class);
     /** Compiled grammars kept for reuse (schemas and GBNF texts seen most recently). */
     static final int GRAMMARS = 64;
@@ -29,7 +31,17 @@ record ModelState(Engine engine, String alias, Tokenizer tokenizer, ChatTemplate
         String bos = tok.bos() >= 0 ? tok.tokenText(tok.bos()) : "";
         String eos = tok.eos() >= 0 ? tok.tokenText(tok.eos()) : "";
         ChatTemplate template = template(cfg, file == null ? null : file.getString("tokenizer.chat_template", null), bos, eos);
-        return new ModelState(engine, alias, tok, template, bos, eos, ctx, new RequestParser(tok.vocabSize(), ctx, new GrammarCache(tok, GRAMMARS)));
+        GrammarCache grammars = new GrammarCache(tok, GRAMMARS);
+        // The template says how the model writes tool calls and whether it reasons in <think> blocks or harmony channels.
+        ToolFormat tools = ToolFormats.forTemplate(template.source());
+        boolean thinks = template.source().contains("<think>") || tools == ToolFormats.HARMONY;
+        // A template that knows no tools at all gets them described in a system message (the generic format);
+        // one that renders them in a format Sluice does not parse keeps its own rendering.
+        boolean toolsInPrompt = !tools.templateRendersTools() && !template.source().contains("tools");
+        LOG.info("chat output: tool calls in the {} format{}{}", tools.name(), toolsInPrompt ? " (described in a system message)" : "",
+                thinks ? ", reasoning split out" : "");
+        return new ModelState(engine, alias, tok, template, bos, eos, ctx, new RequestParser(tok.vocabSize(), ctx, grammars), grammars, tools, thinks,
+                toolsInPrompt);
     }
 
     /**

@@ -32,7 +32,7 @@ final class RequestParser {
     private static final Set<String> CHAT_ONLY = Set.of(
             "messages", "chat_template_kwargs", "add_generation_prompt", "max_completion_tokens", "logprobs", "top_logprobs", "tools", "tool_choice",
             "parallel_tool_calls", "response_format", "modalities", "audio", "functions", "function_call",
-            "reasoning_effort", "prediction", "web_search_options");
+            "reasoning_effort", "reasoning_format", "prediction", "web_search_options");
     private static final Set<String> COMPLETIONS_ONLY = Set.of("prompt", "suffix", "echo", "best_of", "logprobs");
 
     private final int vocabSize;
@@ -52,9 +52,13 @@ final class RequestParser {
         rejectIfSet(o, "functions", "functions are not supported by this server");
         rejectIfSet(o, "function_call", "function_call is not supported by this server");
         rejectIfSet(o, "audio", "audio output is not supported by this server");
-        JsonNode toolChoice = value(o, "tool_choice");
-        if (toolChoice != null && !(toolChoice.isTextual() && toolChoice.asText().equals("none"))) {
-            throw ApiException.invalid("tool_choice", "tool_choice is not supported by this server (only \"none\")");
+        ToolChoice tools = toolChoice(o, input);
+        if (tools == null && input.tools() != null) input = input.withTools(null); // tool_choice "none": the tools are not offered
+        boolean reasoning = reasoningFormat(o);
+        String effort = string(o, "reasoning_effort");
+        if (effort != null) {
+            if (!Set.of("low", "medium", "high").contains(effort)) throw ApiException.invalid("reasoning_effort", "reasoning_effort must be low, medium or high (got '" + effort + "')");
+            if (input.kwargs() == null || !input.kwargs().containsKey("reasoning_effort")) input = input.withKwarg("reasoning_effort", effort);
         }
         JsonNode modalities = value(o, "modalities");
         if (modalities != null) {
@@ -69,7 +73,60 @@ final class RequestParser {
         Integer top = integerOrNull(o, "top_logprobs", 0, 20);
         if (top != null && !Boolean.TRUE.equals(logprobs)) throw ApiException.invalid("top_logprobs", "top_logprobs requires logprobs to be true");
         int topLogprobs = Boolean.TRUE.equals(logprobs) ? (top == null ? 0 : top) : -1;
-        return common(o, input, null, null, maxTokens, 0, topLogprobs);
+        ParsedRequest p = common(o, input, null, null, maxTokens, 0, topLogprobs);
+        if (tools != null && p.grammar() != null) {
+            throw ApiException.invalid("tools", "tools cannot be combined with response_format, grammar or json_schema (the calls have a grammar of their own)");
+        }
+        return p.withChatOutput(tools, reasoning);
+    }
+
+    /** tool_choice and parallel_tool_calls; null when no tools are offered (none given, or tool_choice "none"). */
+    private static ToolChoice toolChoice(ObjectNode o, ChatInput input) {
+        JsonNode tc = value(o, "tool_choice");
+        Boolean parallel = bool(o, "parallel_tool_calls");
+        ToolChoice.Mode mode = ToolChoice.Mode.AUTO;
+        String function = null;
+        if (tc != null) {
+            if (tc.isTextual()) {
+                switch (tc.asText()) {
+                    case "none" -> {
+                        return null;
+                    }
+                    case "auto" -> mode = ToolChoice.Mode.AUTO;
+                    case "required" -> mode = ToolChoice.Mode.REQUIRED;
+                    default -> throw ApiException.invalid("tool_choice", "tool_choice must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}} (got '" + tc.asText() + "')");
+                }
+            } else if (tc.isObject()) {
+                if (!tc.path("type").asText("").equals("function")) throw ApiException.invalid("tool_choice.type", "tool_choice.type must be \"function\"");
+                JsonNode name = tc.path("function").path("name");
+                if (!name.isTextual()) throw ApiException.invalid("tool_choice.function.name", "tool_choice.function.name must be a string");
+                mode = ToolChoice.Mode.NAMED;
+                function = name.asText();
+            } else {
+                throw ApiException.invalid("tool_choice", "tool_choice must be a string or an object");
+            }
+        }
+        if (input.tools() == null) {
+            if (tc != null && mode != ToolChoice.Mode.AUTO) throw ApiException.invalid("tool_choice", "tool_choice '" + (function != null ? function : "required") + "' needs 'tools'");
+            return null;
+        }
+        if (function != null) {
+            boolean found = false;
+            for (var t : input.tools()) found |= function.equals(((java.util.Map<?, ?>) t.get("function")).get("name"));
+            if (!found) throw ApiException.invalid("tool_choice.function.name", "tool_choice names the function '" + function + "', which is not in 'tools'");
+        }
+        return new ToolChoice(mode, function, parallel == null || parallel);
+    }
+
+    /** llama-server's reasoning_format: none keeps the reasoning inline in the content; deepseek and auto split it out. */
+    private static boolean reasoningFormat(ObjectNode o) {
+        String f = string(o, "reasoning_format");
+        if (f == null) return true;
+        return switch (f) {
+            case "none" -> false;
+            case "auto", "deepseek" -> true;
+            default -> throw ApiException.invalid("reasoning_format", "reasoning_format must be none, auto or deepseek (got '" + f + "')");
+        };
     }
 
     ParsedRequest parseCompletion(JsonNode body) {
@@ -163,7 +220,7 @@ final class RequestParser {
         int max = maxTokens != null ? maxTokens : defaultMaxTokens;
         TokenGrammar grammar = constraint(o, chat);
         return new ParsedRequest(input, model, text, tokens, max, sampling, stop, Boolean.TRUE.equals(ignoreEos),
-                topLogprobs, Boolean.TRUE.equals(stream), includeUsage, grammar);
+                topLogprobs, Boolean.TRUE.equals(stream), includeUsage, grammar, null, chat);
     }
 
     /**

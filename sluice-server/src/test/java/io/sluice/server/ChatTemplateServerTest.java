@@ -76,14 +76,12 @@ class ChatTemplateServerTest {
     }
 
     @Test
-    void chatCompletionsUseTheTemplateButDoNotTakeToolsYet() {
+    void chatCompletionsUseTheTemplate() {
         Http http = start(ServerConfig.defaults());
         Http.Resp ok = http.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"{{ 7*7 }}\"}],\"max_tokens\":2}");
         assertEquals(200, ok.status(), ok.body());
         assertEquals("<|im_start|>user\n{{ 7*7 }}<|im_end|>\n<|im_start|>assistant\n",
                 http.post("/apply-template", "{\"messages\":[{\"role\":\"user\",\"content\":\"{{ 7*7 }}\"}]}").json().get("prompt").asText());
-        assertError(http.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-                + "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}"), 400, "tools");
     }
 
     @Test
