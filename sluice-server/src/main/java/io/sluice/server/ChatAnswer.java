@@ -1,7 +1,6 @@
 package io.sluice.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.sluice.chat.output.IdSource;
 import io.sluice.chat.output.OutputParser;
 import io.sluice.chat.output.ToolFormat;
 import io.sluice.chat.output.ToolFormats;
@@ -52,7 +51,7 @@ record ChatAnswer(OutputParser parser, TokenGrammar grammar, Tokenizer tokenizer
                 }
             }
         }
-        OutputParser parser = choice != null || reasoning ? format.parser(names, reasoning, startInReasoning, IdSource.random()) : null;
+        OutputParser parser = choice != null || reasoning ? format.parser(names, reasoning, startInReasoning, format.ids()) : null;
         return new ChatAnswer(parser, grammar, s.tokenizer());
     }
 

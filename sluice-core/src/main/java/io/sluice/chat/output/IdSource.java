@@ -18,6 +18,15 @@ public interface IdSource {
         };
     }
 
+    /** Mistral's: 9 random letters and digits (its templates refuse any other id when the call comes back). */
+    static IdSource nineAlphanumeric() {
+        return () -> {
+            StringBuilder sb = new StringBuilder();
+            for (int i = 0; i < 9; i++) sb.append(ALPHABET.charAt(RANDOM.nextInt(ALPHABET.length())));
+            return sb.toString();
+        };
+    }
+
     /** call_0, call_1, ... (tests). */
     static IdSource counting() {
         int[] n = {0};

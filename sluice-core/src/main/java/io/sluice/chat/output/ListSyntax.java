@@ -5,10 +5,10 @@ import java.util.List;
 /**
  * A marker then a JSON array of calls: Mistral's {@code [TOOL_CALLS][{"name": ..., "arguments": {...}}, ...]}
  * and Granite's {@code <|tool_call|>[...]}. Newer Mistral templates (Devstral, Small 3.2) write
- * {@code [TOOL_CALLS]name[ARGS]{...}} per call instead; both are read.
+ * {@code [TOOL_CALLS]name[CALL_ID]id[ARGS]{...}} per call instead (the id optional); both are read.
  */
 final class ListSyntax implements ToolSyntax {
-    static final String ARGS = "[ARGS]";
+    static final String ARGS = "[ARGS]", CALL_ID = "[CALL_ID]";
 
     private final String marker;
 
@@ -37,11 +37,12 @@ final class ListSyntax implements ToolSyntax {
         return new Region(ToolSyntax.calls(ToolSyntax.parse(t, i, end)), null, end);
     }
 
-    /** name[ARGS]{...}: the name is everything up to [ARGS]. */
+    /** name[CALL_ID]id[ARGS]{...}: the name is everything up to [CALL_ID] or [ARGS]. */
     private Region nameArgs(CharSequence t, int from, int i, boolean done) {
         int args = ToolSyntax.indexOf(t, ARGS, i);
         if (args < 0) return done ? Region.invalid(t.length()) : null;
-        String name = t.subSequence(i, args).toString().strip();
+        int id = ToolSyntax.indexOf(t, CALL_ID, i);
+        String name = t.subSequence(i, id >= 0 && id < args ? id : args).toString().strip();
         int j = args + ARGS.length();
         int end = JsonPrefix.end(t, j);
         if (end == JsonPrefix.INCOMPLETE) return done ? Region.invalid(t.length()) : null;

@@ -18,8 +18,15 @@ final class MarkerFormat implements ToolFormat {
     private final Supplier<ToolSyntax> syntax;
     private final String nameKey, argsKey;
     private final CallsGrammar grammar;
+    private final IdSource ids;
 
     MarkerFormat(String name, Predicate<String> matches, Supplier<ToolSyntax> syntax, String nameKey, String argsKey, CallsGrammar grammar) {
+        this(name, matches, syntax, nameKey, argsKey, grammar, IdSource.random());
+    }
+
+    MarkerFormat(String name, Predicate<String> matches, Supplier<ToolSyntax> syntax, String nameKey, String argsKey, CallsGrammar grammar,
+                 IdSource ids) {
+        this.ids = ids;
         this.name = name;
         this.matches = matches;
         this.syntax = syntax;
@@ -48,6 +55,11 @@ final class MarkerFormat implements ToolFormat {
         if (allowText) return null;
         String root = ToolGrammar.closeReasoning(startInReasoning) + grammar.root(parallel, tokens);
         return ToolGrammar.join(root, List.of(ToolGrammar.calls(tools, nameKey, argsKey)));
+    }
+
+    @Override
+    public IdSource ids() {
+        return ids;
     }
 
     @Override

@@ -43,6 +43,11 @@ public interface ToolFormat {
      */
     String grammar(List<Tool> tools, boolean parallel, boolean allowText, boolean startInReasoning, UnaryOperator<String> tokens);
 
+    /** The ids this family's calls get (its template checks them when they come back in the history). */
+    default IdSource ids() {
+        return IdSource.random();
+    }
+
     /** False when the template knows no tools: then {@link #prepare} tells the model about them. */
     default boolean templateRendersTools() {
         return true;

@@ -21,7 +21,8 @@ public final class ToolFormats {
     /** Mistral v3+ (Mistral-7B-Instruct-v0.3, Small, Nemo, Devstral). */
     public static final ToolFormat MISTRAL = new MarkerFormat("mistral", s -> s.contains("[TOOL_CALLS]"),
             () -> new ListSyntax("[TOOL_CALLS]"), "name", "arguments",
-            (parallel, t) -> t.apply("[TOOL_CALLS]") + " \"[\" " + repeat("sluice-call", parallel, "\", \"") + " \"]\"");
+            (parallel, t) -> t.apply("[TOOL_CALLS]") + " \"[\" " + repeat("sluice-call", parallel, "\", \"") + " \"]\"",
+            IdSource.nineAlphanumeric());
 
     /** Granite 3.x. */
     public static final ToolFormat GRANITE = new MarkerFormat("granite", s -> s.contains("<|tool_call|>"),

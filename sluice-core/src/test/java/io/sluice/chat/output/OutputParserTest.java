@@ -133,6 +133,8 @@ class OutputParserTest {
         o = parse(ToolFormats.MISTRAL, "[TOOL_CALLS]search[ARGS]{\"q\": \"b\"}[TOOL_CALLS]get_weather[ARGS]{}");
         assertCall(o, 0, "search", "{\"q\":\"b\"}");
         assertCall(o, 1, "get_weather", "{}");
+        o = parse(ToolFormats.MISTRAL, "[TOOL_CALLS]search[CALL_ID]a1b2c3d4e[ARGS]{\"q\": \"e\"}");
+        assertCall(o, 0, "search", "{\"q\":\"e\"}");
         o = parse(ToolFormats.MISTRAL, "[TOOL_CALLS][{\"name\": \"search\", \"arguments\": {\"q\": ]");
         assertTrue(o.calls().isEmpty());
         assertEquals("[TOOL_CALLS][{\"name\": \"search\", \"arguments\": {\"q\": ]", o.content());

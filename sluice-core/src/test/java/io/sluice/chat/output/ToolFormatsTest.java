@@ -46,6 +46,12 @@ class ToolFormatsTest {
         expected.put("Llama-3.2-3B-Instruct.jinja", "llama3");
         expected.put("Mistral-7B-Instruct.jinja", "generic"); // v0.1/v0.2's template: no tools
         expected.put("granite-4.0.jinja", "hermes");
+        expected.put("granite-4.1.jinja", "hermes");
+        expected.put("Hermes-2-Pro-Llama-3-8B-tool_use.jinja", "hermes");
+        expected.put("Llama-3.3-70B-Instruct.jinja", "llama3");
+        expected.put("Mistral-Nemo-Instruct-2407.jinja", "mistral");
+        expected.put("Mistral-Small-3.2-24B-Instruct-2506.jinja", "mistral");
+        expected.put("gpt-oss-120b.jinja", "harmony");
         expected.put("granite-3.3-2b-instruct.jinja", "granite");
         expected.put("gpt-oss-20b.jinja", "harmony");
         expected.put("gemma-3-1b-it.jinja", "generic");
@@ -135,21 +141,21 @@ class ToolFormatsTest {
     @Test
     void parsedCallsRoundTripThroughTheirTemplates() throws Exception {
         Map<String, String> files = Map.of("hermes", "Qwen2.5-0.5B-Instruct.jinja", "llama3", "Llama-3.1-8B-Instruct.jinja",
-                "harmony", "gpt-oss-20b.jinja", "granite", "granite-3.3-2b-instruct.jinja");
+                "mistral", "Mistral-Nemo-Instruct-2407.jinja", "harmony", "gpt-oss-20b.jinja", "granite", "granite-3.3-2b-instruct.jinja");
         List<Map<String, Object>> tools = List.of(Map.of("type", "function", "function",
                 Map.of("name", "get_weather", "description", "Weather", "parameters", JSON.convertValue(WEATHER, Map.class))));
         for (String[] c : CALLS) {
             if (!files.containsKey(c[0])) continue;
             ToolFormat f = byName(c[0]);
-            OutputParser p = f.parser(Set.of("get_weather"), true, false, IdSource.counting());
+            OutputParser p = f.parser(Set.of("get_weather"), true, false, f.ids());
             ChatOutput out = new ChatOutput();
             out.addAll(p.push(c[1]));
             out.addAll(p.finish());
             OutputDelta.Call call = out.calls().getFirst();
             @SuppressWarnings("unchecked")
             Map<String, Object> args = JSON.readValue(call.arguments(), Map.class);
-            // Mistral's template wants 9-character alphanumeric ids
-            String id = c[0].equals("mistral") ? "abc123XYZ" : call.id();
+            String id = call.id();
+            if (c[0].equals("mistral")) assertTrue(id.matches("[A-Za-z0-9]{9}"), "Mistral's templates want 9-character ids: " + id);
             List<ChatMessage> history = List.of(ChatMessage.user("Weather in Paris?"),
                     ChatMessage.assistant("", List.of(new ToolCall(id, call.name(), args))),
                     ChatMessage.tool(id, call.name(), "{\"temp\": 21}"));
