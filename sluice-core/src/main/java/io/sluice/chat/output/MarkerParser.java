@@ -135,12 +135,13 @@ final class MarkerParser implements OutputParser {
         emit(out, new OutputDelta.Content(s));
     }
 
+    /** Adds a text delta unless it is empty. */
     private static void emit(List<OutputDelta> out, OutputDelta d) {
-        String s = switch (d) {
-            case OutputDelta.Content c -> c.text();
-            case OutputDelta.Reasoning r -> r.text();
-            case OutputDelta.Call c -> "x";
+        boolean empty = switch (d) {
+            case OutputDelta.Content c -> c.text().isEmpty();
+            case OutputDelta.Reasoning r -> r.text().isEmpty();
+            case OutputDelta.Call c -> false;
         };
-        if (!s.isEmpty()) out.add(d);
+        if (!empty) out.add(d);
     }
 }

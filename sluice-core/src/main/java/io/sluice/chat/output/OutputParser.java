@@ -14,19 +14,4 @@ public interface OutputParser {
 
     /** The generation ended: returns the rest (anything undecided becomes content or reasoning). */
     List<OutputDelta> finish();
-
-    /** A parser that passes everything through as content. */
-    static OutputParser plain() {
-        return new OutputParser() {
-            @Override
-            public List<OutputDelta> push(String text) {
-                return text.isEmpty() ? List.of() : List.of(new OutputDelta.Content(text));
-            }
-
-            @Override
-            public List<OutputDelta> finish() {
-                return List.of();
-            }
-        };
-    }
 }
