@@ -1,7 +1,9 @@
 package io.sluice.cli;
 
+import io.sluice.engine.Embedder;
 import io.sluice.engine.EngineConfig;
 import io.sluice.engine.MemoryPlan;
+import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
 /** The engine's memory and batching options, shared by run, serve and bench --batched. */
@@ -30,6 +32,25 @@ final class EngineOptions {
 
     @Option(names = {"-c", "--ctx-size"}, defaultValue = "0", description = "context per sequence (default: the model's)")
     int ctxSize;
+
+    @CommandLine.Spec(CommandLine.Spec.Target.MIXEE)
+    CommandLine.Model.CommandSpec spec;
+
+    /**
+     * The settings for an embedding model: the batching options given on the command line, the rest
+     * {@link Embedder#defaults()} (an encoder gains from wider passes and has no KV cache to hold).
+     */
+    EngineConfig toEmbeddingConfig() {
+        EngineConfig d = Embedder.defaults();
+        long budget = memoryBudget == null ? 0 : Options.bytes("--memory-budget", memoryBudget);
+        return new EngineConfig(0, budget, kvBlockSize, Options.kvType(kvType),
+                given("--max-batched-tokens") ? maxBatchedTokens : d.maxBatchedTokens(), given("--max-seqs") ? maxSeqs : d.maxSeqs(),
+                given("--max-queue") ? maxQueue : d.maxQueue(), ctxSize, budget > 0 ? MemoryPlan.javaRuntimeBytes() : 0);
+    }
+
+    private boolean given(String option) {
+        return spec != null && spec.commandLine().getParseResult() != null && spec.commandLine().getParseResult().hasMatchedOption(option);
+    }
 
     EngineConfig toConfig() {
         long budget = memoryBudget == null ? 0 : Options.bytes("--memory-budget", memoryBudget);

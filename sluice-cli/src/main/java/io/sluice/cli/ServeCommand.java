@@ -1,7 +1,12 @@
 package io.sluice.cli;
 
+import io.sluice.engine.EmbeddingEngine;
 import io.sluice.engine.LlmEngine;
+import io.sluice.gguf.GGUFFile;
+import io.sluice.model.EmbeddingModel;
 import io.sluice.model.Model;
+import io.sluice.model.arch.Architectures;
+import io.sluice.model.nn.Pooling;
 import io.sluice.server.ServerConfig;
 import io.sluice.server.SluiceServer;
 import picocli.CommandLine.Command;
@@ -18,6 +23,8 @@ import java.util.concurrent.CountDownLatch;
 
 @Command(name = "serve",
         description = "Serve the model over an OpenAI-compatible HTTP API (chat, completions, models, health, metrics). "
+                + "An embedding model (an encoder such as bge or nomic-embed, or a decoder whose file names a pooling) serves "
+                + "/v1/embeddings, /embedding and, for a reranker, /v1/rerank instead. "
                 + "SIGTERM or Ctrl-C drains: /health turns 503, new requests are refused, running ones get --drain-timeout to finish.")
 final class ServeCommand implements Callable<Integer> {
     @Mixin
@@ -68,6 +75,13 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = {"-t", "--threads"}, description = "worker threads (default: cores)")
     Integer threads;
 
+    @Option(names = "--embeddings", description = "serve a decoder as an embedding model (its hidden states pooled, --pooling or the file's) "
+            + "instead of generating; embedding files (encoders, or decoders whose file names a pooling) are served so without it")
+    boolean embeddings;
+
+    @Option(names = "--pooling", description = "embedding pooling: none, mean, cls, last, rank (default: the file's pooling_type)")
+    String pooling;
+
     @Mixin
     EngineOptions engine;
 
@@ -84,6 +98,7 @@ final class ServeCommand implements Callable<Integer> {
                 .withHeaderTimeout(Options.duration("--header-timeout", headerTimeout))
                 .withMaxConnections(maxConnections, maxConnectionsPerClient)
                 .withMetricsPublic(metricsPublic).withCorsOrigin(corsOrigin);
+        Pooling pool = pooling == null ? null : Pooling.parse(pooling);
         Path model = source.resolve(false);
         ServerConfig cfg = limits.withAlias(alias != null ? alias : source.defaultAlias(model));
         try {
@@ -107,6 +122,16 @@ final class ServeCommand implements Callable<Integer> {
             throw e;
         }
         System.err.printf("sluice: listening on %s (loading %s)%n", server.baseUrl(), model);
+        boolean embedding = embeddings || pool != null;
+        if (!embedding) {
+            try (GGUFFile f = GGUFFile.open(model)) {
+                embedding = Architectures.isEmbedding(f);
+            } catch (RuntimeException e) {
+                server.stop();
+                throw e;
+            }
+        }
+        if (embedding) return serveEmbeddings(server, model, pool, stop, drain);
         try (Model m = Loading.model(model, engine.ctxSize, false); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
             Loading.warmUp(eng, false); // /health stays 503 until the weights are ready
             server.setEngine(eng);
@@ -119,6 +144,27 @@ final class ServeCommand implements Callable<Integer> {
             System.err.printf("sluice: draining (up to %d ms)%n", drain.toMillis());
             boolean clean = server.drain(drain);
             System.err.println(clean ? "sluice: drained, every request finished; exiting" : "sluice: drain timeout; cancelled the rest; exiting");
+        } catch (RuntimeException e) {
+            server.stop();
+            throw e;
+        }
+        return 0;
+    }
+
+    /** An embedding model: its engine behind the embedding endpoints until the drain. */
+    private int serveEmbeddings(SluiceServer server, Path model, Pooling pool, CountDownLatch stop, Duration drain) throws InterruptedException {
+        try (EmbeddingModel m = Loading.embeddingModel(model, pool, engine.kvType, false);
+             EmbeddingEngine eng = new EmbeddingEngine(m, engine.toEmbeddingConfig())) {
+            Loading.warmUp(eng, false);
+            server.setEmbeddingEngine(eng);
+            System.err.printf("sluice: ready: embedding model '%s', %d dimensions, pooling %s, context %d tokens, passes of %d tokens / %d inputs%n",
+                    server.modelId(), m.outputDim(), m.pooling().name().toLowerCase(java.util.Locale.ROOT), eng.contextLength(),
+                    eng.config().maxBatchedTokens(), eng.config().maxSeqs());
+            ready = true;
+            stop.await();
+            System.err.printf("sluice: draining (up to %d ms)%n", drain.toMillis());
+            boolean clean = server.drain(drain);
+            System.err.println(clean ? "sluice: drained, every request finished; exiting" : "sluice: drain timeout; exiting");
         } catch (RuntimeException e) {
             server.stop();
             throw e;

@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.sluice.engine.EmbeddingEngine;
 import io.sluice.engine.Engine;
 import io.sluice.engine.EngineMetrics;
 import io.sluice.model.RoutingStats;
@@ -15,6 +16,7 @@ import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
 import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -36,6 +38,8 @@ final class ServerMetrics {
     private final Counter cancelled;
     // One engine snapshot per scrape, so all engine series in a scrape agree with each other.
     private volatile EngineMetrics snapshot = EMPTY;
+    // Held here: Micrometer keeps only weak references to what its function meters read.
+    private volatile Supplier<EmbeddingEngine> embeddingEngine;
 
     ServerMetrics(Supplier<Engine> engine) {
         this.engine = engine;
@@ -96,6 +100,28 @@ final class ServerMetrics {
 
     private void gauge(String name, String help, ToDoubleFunction<EngineMetrics> f) {
         Gauge.builder(name, this, s -> f.applyAsDouble(s.snapshot)).description(help).register(registry);
+    }
+
+    /**
+     * The embedding engine's counters (inputs, tokens, passes since start; inputs waiting), read at
+     * scrape time; zero while no embedding model is served.
+     */
+    void embeddings(Supplier<EmbeddingEngine> engine) {
+        this.embeddingEngine = engine;
+        record Meter(String name, String help, ToDoubleFunction<EmbeddingEngine.Stats> f) {
+        }
+        for (Meter m : List.of(new Meter("sluice.embedding.inputs", "Inputs the embedding engine encoded (texts, or query-document pairs)", s -> s.inputs()),
+                new Meter("sluice.embedding.tokens", "Tokens of the encoded inputs", s -> s.tokens()),
+                new Meter("sluice.embedding.passes", "Encoder passes run (each packs several inputs)", s -> s.passes()))) {
+            FunctionCounter.builder(m.name(), this, s -> s.embeddingStat(m.f())).description(m.help()).register(registry);
+        }
+        Gauge.builder("sluice.embedding.inputs.waiting", this, s -> s.embeddingStat(EmbeddingEngine.Stats::waiting))
+                .description("Inputs queued for the embedding engine").register(registry);
+    }
+
+    private double embeddingStat(ToDoubleFunction<EmbeddingEngine.Stats> f) {
+        EmbeddingEngine e = embeddingEngine == null ? null : embeddingEngine.get();
+        return e == null ? 0 : f.applyAsDouble(e.stats());
     }
 
     /** A connection refused or cut by HttpGuard: reason per_client, total or header_timeout. */

@@ -9,7 +9,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
+import io.sluice.engine.EmbeddingEngine;
 import io.sluice.engine.Engine;
+import io.sluice.model.tokenizer.Tokenizer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,7 +29,9 @@ import java.util.Objects;
  * and load the model afterwards. Endpoints: POST /v1/chat/completions, POST /v1/completions,
  * GET /v1/models, GET /v1/models/{id}, POST /apply-template (the chat prompt a request would produce),
  * POST /tokenize and /detokenize (llama-server's shapes), GET /health, GET /metrics (Prometheus text),
- * GET /props (status as JSON) and the chat page at / ({@link WebUi}). POST bodies must be application/json
+ * GET /props (status as JSON) and the chat page at / ({@link WebUi}). An embedding model ({@link #setEmbeddingEngine})
+ * serves POST /v1/embeddings, /embedding(s) and the rerank endpoints instead ({@link Embeddings}); generation on it
+ * is a 400, as embeddings are on a generating model. POST bodies must be application/json
  * (else 415), so a web page cannot send one as a "simple" cross-origin request; CORS headers only with
  * {@link ServerConfig#corsOrigin}.
  *
@@ -57,12 +61,14 @@ public final class SluiceServer implements AutoCloseable {
     private final byte[] expectedKey;
     private final HttpGuard guard;
     private volatile ModelState state;
+    private volatile Embeddings embeddings;
     private volatile boolean draining;
     private Javalin app;
 
     private SluiceServer(ServerConfig cfg) {
         this.cfg = Objects.requireNonNull(cfg, "cfg");
         this.metrics = new ServerMetrics(() -> state == null ? null : state.engine());
+        metrics.embeddings(() -> embeddings == null ? null : embeddings.engine());
         this.completions = new Completions(metrics, renderer);
         this.expectedKey = cfg.apiKey() == null ? null : cfg.apiKey().getBytes(StandardCharsets.UTF_8);
         this.guard = new HttpGuard(cfg, metrics::connectionRefused);
@@ -86,6 +92,19 @@ public final class SluiceServer implements AutoCloseable {
         LOG.info("serving model '{}' (context {} tokens)", state.alias(), state.contextLength());
     }
 
+    /**
+     * Makes the server ready with an embedding model: /health turns 200, the embedding endpoints (and
+     * rerank, for a reranker) serve it, and the generation endpoints answer 400.
+     */
+    public void setEmbeddingEngine(EmbeddingEngine engine) {
+        Objects.requireNonNull(engine, "engine");
+        String alias = cfg.alias();
+        if (alias == null) alias = engine.model().file() != null ? engine.model().file().path().getFileName().toString() : "model";
+        this.embeddings = new Embeddings(engine, alias);
+        LOG.info("serving embedding model '{}' (context {} tokens, pooling {})", alias, engine.contextLength(),
+                engine.model().pooling().name().toLowerCase(java.util.Locale.ROOT));
+    }
+
     /** The bound TCP port (the real one when the config asked for 0). */
     public int port() {
         return app.port();
@@ -99,7 +118,8 @@ public final class SluiceServer implements AutoCloseable {
     /** The model id clients must use, or null before the engine is set. */
     public String modelId() {
         ModelState s = state;
-        return s == null ? null : s.alias();
+        Embeddings e = embeddings;
+        return s != null ? s.alias() : e != null ? e.alias() : null;
     }
 
     /** Stops listening and cancels running generations; the engine stays open (its owner closes it). */
@@ -108,6 +128,7 @@ public final class SluiceServer implements AutoCloseable {
         completions.startDraining();
         completions.cancelAll();
         completions.awaitIdle(System.nanoTime() + CANCEL_GRACE.toNanos()); // let cut streams write their final error event
+        awaitEmbeddings(System.nanoTime() + CANCEL_GRACE.toNanos());
         try {
             app.stop();
         } finally {
@@ -129,7 +150,9 @@ public final class SluiceServer implements AutoCloseable {
         completions.startDraining();
         int n = completions.active();
         LOG.info("draining: {} request(s) in flight, waiting up to {} ms", n, timeout.toMillis());
-        boolean finished = completions.awaitIdle(System.nanoTime() + timeout.toNanos());
+        Embeddings e = embeddings;
+        if (e != null) e.startDraining();
+        boolean finished = completions.awaitIdle(System.nanoTime() + timeout.toNanos()) & awaitEmbeddings(System.nanoTime() + timeout.toNanos());
         if (!finished) LOG.warn("drain timeout: cancelling {} request(s) still running", completions.active());
         stop();
         return finished;
@@ -138,6 +161,22 @@ public final class SluiceServer implements AutoCloseable {
     @Override
     public void close() {
         stop();
+    }
+
+    /** Waits (until the deadline) for embedding requests in flight; they are short and not cancelled. */
+    private boolean awaitEmbeddings(long deadlineNanos) {
+        Embeddings e = embeddings;
+        if (e == null) return true;
+        e.startDraining();
+        while (e.active() > 0 && System.nanoTime() < deadlineNanos) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return e.active() == 0;
     }
 
     private void listen() {
@@ -172,8 +211,10 @@ public final class SluiceServer implements AutoCloseable {
         app.before("/tokenize", this::authorize);
         app.before("/detokenize", this::authorize);
         app.before("/props", this::authorize);
+        for (String p : EMBEDDING_PATHS) if (!p.startsWith("/v1/")) app.before(p, this::authorize);
         app.get("/health", this::health);
-        app.get("/props", ctx -> ctx.contentType("application/json").result(WebUi.props(ready()).toString()));
+        app.get("/props", ctx -> ctx.contentType("application/json").result(
+                (embeddings != null ? embeddingProps(embeddings) : WebUi.props(ready())).toString()));
         WebUi.register(app);
         app.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
         app.get("/v1/models", this::models);
@@ -183,6 +224,10 @@ public final class SluiceServer implements AutoCloseable {
         app.post("/apply-template", this::applyTemplate);
         app.post("/tokenize", this::tokenize);
         app.post("/detokenize", this::detokenize);
+        app.post("/v1/embeddings", ctx -> embeddings().openai(ctx, readJson(ctx)));
+        app.post("/embedding", ctx -> embeddings().llama(ctx, readJson(ctx)));
+        app.post("/embeddings", ctx -> embeddings().llama(ctx, readJson(ctx)));
+        for (String p : RERANK_PATHS) app.post(p, ctx -> embeddings().rerank(ctx, readJson(ctx)));
         app.exception(ApiException.class, (e, ctx) -> writeError(ctx, e));
         app.exception(HttpResponseException.class, (e, ctx) -> writeError(ctx, fromJavalin(e, ctx)));
         app.exception(Exception.class, (e, ctx) -> {
@@ -244,8 +289,13 @@ public final class SluiceServer implements AutoCloseable {
         return out.toByteArray();
     }
 
+    private static final List<String> RERANK_PATHS = List.of("/rerank", "/reranking", "/v1/rerank", "/v1/reranking");
+    private static final List<String> EMBEDDING_PATHS = List.of("/v1/embeddings", "/embedding", "/embeddings", "/rerank", "/reranking",
+            "/v1/rerank", "/v1/reranking");
+
     private static String endpointLabel(Context ctx) {
         String p = ctx.path();
+        if (EMBEDDING_PATHS.contains(p)) return p;
         return switch (p) {
             case "/", "/props", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/apply-template", "/tokenize", "/detokenize" -> p;
             default -> p.startsWith("/v1/models/") ? "/v1/models/{model}" : "other";
@@ -278,43 +328,91 @@ public final class SluiceServer implements AutoCloseable {
         }
     }
 
+    /** The generating model; a 400 when the served model only embeds, a 503 while loading. */
     private ModelState ready() {
         ModelState s = state;
+        Embeddings e = embeddings;
+        if (s == null && e != null) {
+            throw ApiException.invalid("model", "The model '" + e.alias() + "' is an embedding model: it does not generate text; use POST /v1/embeddings"
+                    + (e.reranker() ? " or /v1/rerank" : ""), "model_not_generative");
+        }
         if (s == null) throw new ApiException(503, "server_error", "The model is still loading; retry shortly", null, "model_loading");
         return s;
+    }
+
+    /** The embedding model; a 400 when the served model generates, a 503 while loading. */
+    private Embeddings embeddings() {
+        Embeddings e = embeddings;
+        ModelState s = state;
+        if (e == null && s != null) {
+            throw ApiException.invalid("model", "The model '" + s.alias() + "' does not serve embeddings: serve an embedding model (an encoder such as "
+                    + "bge or nomic-embed, a decoder whose file names a pooling, or one with --embeddings)", "model_not_embedding");
+        }
+        if (e == null) throw new ApiException(503, "server_error", "The model is still loading; retry shortly", null, "model_loading");
+        return e;
+    }
+
+    /** The served model's tokenizer, generating or embedding. */
+    private Tokenizer tokenizer() {
+        Embeddings e = embeddings;
+        return e != null ? e.tokenizer() : ready().tokenizer();
+    }
+
+    /** GET /props for an embedding model: the model, its width and pooling, the engine's counters. */
+    private static ObjectNode embeddingProps(Embeddings e) {
+        ObjectNode o = JSON.createObjectNode();
+        var m = e.engine().model();
+        o.put("model", e.alias());
+        o.put("context_length", e.contextLength());
+        o.put("vocab_size", e.tokenizer().vocabSize());
+        o.put("embedding_length", m.outputDim());
+        o.put("pooling", m.pooling().name().toLowerCase(java.util.Locale.ROOT));
+        EmbeddingEngine.Stats st = e.engine().stats();
+        o.putObject("embeddings").put("inputs", st.inputs()).put("tokens", st.tokens()).put("passes", st.passes()).put("waiting", st.waiting());
+        return o;
     }
 
     private void health(Context ctx) {
         ModelState st = state;
         if (draining) ctx.status(503).contentType("application/json").result("{\"status\":\"draining\"}");
-        else if (st == null) ctx.status(503).contentType("application/json").result("{\"status\":\"loading\"}");
+        else if (embeddings != null) {
+            if (embeddings.engine().isAlive()) ctx.status(200).contentType("application/json").result("{\"status\":\"ok\"}");
+            else ctx.status(503).contentType("application/json").result("{\"status\":\"engine stopped\"}");
+        } else if (st == null) ctx.status(503).contentType("application/json").result("{\"status\":\"loading\"}");
         else if (!st.engine().isAlive()) ctx.status(503).contentType("application/json").result("{\"status\":\"engine stopped\"}");
         else ctx.status(200).contentType("application/json").result("{\"status\":\"ok\"}");
     }
 
-    private ObjectNode modelObject(ModelState s) {
+    /** The served model as /v1/models lists it (an embedding model with its width and pooling in meta). */
+    private ObjectNode modelObject() {
+        Embeddings e = embeddings;
+        ModelState s = e == null ? ready() : null;
         ObjectNode m = JSON.createObjectNode();
-        m.put("id", s.alias());
+        m.put("id", e != null ? e.alias() : s.alias());
         m.put("object", "model");
         m.put("created", startedAt);
         m.put("owned_by", "sluice");
-        m.putObject("meta").put("context_length", s.contextLength()).put("vocab_size", s.tokenizer().vocabSize());
+        ObjectNode meta = m.putObject("meta");
+        meta.put("context_length", e != null ? e.contextLength() : s.contextLength()).put("vocab_size", tokenizer().vocabSize());
+        if (e != null) {
+            meta.put("embedding_length", e.engine().model().outputDim());
+            meta.put("pooling", e.engine().model().pooling().name().toLowerCase(java.util.Locale.ROOT));
+        }
         return m;
     }
 
     private void models(Context ctx) {
-        ModelState s = ready();
         ObjectNode out = JSON.createObjectNode();
         out.put("object", "list");
-        out.putArray("data").add(modelObject(s));
+        out.putArray("data").add(modelObject());
         ctx.contentType("application/json").result(out.toString());
     }
 
     private void model(Context ctx) {
-        ModelState s = ready();
+        ObjectNode m = modelObject();
         String id = ctx.pathParam("model");
-        if (!id.equals(s.alias())) throw new ApiException(404, "invalid_request_error", "The model '" + id + "' does not exist", "model", "model_not_found");
-        ctx.contentType("application/json").result(modelObject(s).toString());
+        if (!id.equals(m.get("id").asText())) throw new ApiException(404, "invalid_request_error", "The model '" + id + "' does not exist", "model", "model_not_found");
+        ctx.contentType("application/json").result(m.toString());
     }
 
     private void generate(Context ctx, boolean chat) throws InterruptedException {
@@ -340,7 +438,7 @@ public final class SluiceServer implements AutoCloseable {
      * [{"id", "piece"}] where a piece that is not valid UTF-8 is its byte values.
      */
     private void tokenize(Context ctx) {
-        ModelState s = ready();
+        Tokenizer s = tokenizer();
         ObjectNode o = object(readJson(ctx), "content", "add_special", "parse_special", "with_pieces", "model");
         boolean addSpecial = flag(o, "add_special", false), parseSpecial = flag(o, "parse_special", true), pieces = flag(o, "with_pieces", false);
         JsonNode content = o.get("content");
@@ -348,13 +446,13 @@ public final class SluiceServer implements AutoCloseable {
         if (content == null || content.isNull()) {
             // llama-server answers an empty list
         } else if (content.isTextual()) {
-            for (int id : s.tokenizer().encode(content.asText(), addSpecial, parseSpecial)) ids.add(id);
+            for (int id : s.encode(content.asText(), addSpecial, parseSpecial)) ids.add(id);
         } else if (content.isArray()) {
             boolean first = true;
             for (int i = 0; i < content.size(); i++) {
                 JsonNode part = content.get(i);
                 if (part.isTextual()) {
-                    for (int id : s.tokenizer().encode(part.asText(), addSpecial && first, parseSpecial)) ids.add(id);
+                    for (int id : s.encode(part.asText(), addSpecial && first, parseSpecial)) ids.add(id);
                 } else {
                     ids.add(tokenId(s, part, "content[" + i + "]"));
                 }
@@ -370,7 +468,7 @@ public final class SluiceServer implements AutoCloseable {
                 arr.add(id);
                 continue;
             }
-            byte[] b = s.tokenizer().tokenBytes(id, true);
+            byte[] b = s.tokenBytes(id, true);
             ObjectNode t = arr.addObject();
             t.put("id", id);
             java.nio.charset.CharsetDecoder dec = StandardCharsets.UTF_8.newDecoder();
@@ -386,13 +484,13 @@ public final class SluiceServer implements AutoCloseable {
 
     /** llama-server's POST /detokenize: {"tokens": [ids]} gives {"content": the pieces, special tokens as their text}. */
     private void detokenize(Context ctx) {
-        ModelState s = ready();
+        Tokenizer s = tokenizer();
         ObjectNode o = object(readJson(ctx), "tokens", "model");
         JsonNode tokens = o.get("tokens");
         java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
         if (tokens != null && !tokens.isNull()) {
             if (!tokens.isArray()) throw ApiException.invalid("tokens", "'tokens' must be an array of token ids");
-            for (int i = 0; i < tokens.size(); i++) bytes.writeBytes(s.tokenizer().tokenBytes(tokenId(s, tokens.get(i), "tokens[" + i + "]"), true));
+            for (int i = 0; i < tokens.size(); i++) bytes.writeBytes(s.tokenBytes(tokenId(s, tokens.get(i), "tokens[" + i + "]"), true));
         }
         ObjectNode out = JSON.createObjectNode();
         out.put("content", bytes.toString(StandardCharsets.UTF_8));
@@ -416,8 +514,8 @@ public final class SluiceServer implements AutoCloseable {
         return v.asBoolean();
     }
 
-    private static int tokenId(ModelState s, JsonNode v, String where) {
-        int n = s.tokenizer().vocabSize();
+    private static int tokenId(Tokenizer s, JsonNode v, String where) {
+        int n = s.vocabSize();
         if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < 0 || v.asInt() >= n) {
             throw ApiException.invalid(where, where + " is not a token id in 0.." + (n - 1) + ": " + v);
         }
