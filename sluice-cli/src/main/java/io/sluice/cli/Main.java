@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 /** The {@code sluice} command: one subcommand per job; -h/--help and -V/--version work on every one (inherited). */
 @Command(name = "sluice", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "sluice 0.1.0",
         description = "LLM inference server for the JVM.",
-        subcommands = {ServeCommand.class, RunCommand.class, PullCommand.class, LsCommand.class, RmCommand.class, InfoCommand.class, TokenizeCommand.class, TemplateCommand.class, LogitsCommand.class, BenchCommand.class, SynthCommand.class,
+        subcommands = {ServeCommand.class, RunCommand.class, PullCommand.class, LsCommand.class, RmCommand.class, InfoCommand.class, TokenizeCommand.class, EmbedCommand.class, TemplateCommand.class, LogitsCommand.class, BenchCommand.class, SynthCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Longest error line printed; corrupt files can put megabytes of binary "names" into a message. */

@@ -4,7 +4,7 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
 
 /**
  * {@code sluice.*} in application.properties: {@code sluice.model} (a GGUF file) is all a Boot
- * application needs; the rest tune sampling and the engine.
+ * application needs for chat, {@code sluice.embedding-model} for embeddings; the rest tune sampling and the engine.
  */
 @ConfigurationProperties(prefix = "sluice")
 public class SluiceProperties {
@@ -20,6 +20,10 @@ public class SluiceProperties {
     private int contextSize;
     /** Sequences generated at once. */
     private int maxSeqs = 16;
+    /** GGUF embedding model file (bge, nomic-embed, ...): gives an EmbeddingModel bean. */
+    private String embeddingModel;
+    /** Embedding width to truncate to (Matryoshka); unset = the model's full width. */
+    private Integer embeddingDimensions;
 
     public String getModel() { return model; }
     public void setModel(String model) { this.model = model; }
@@ -37,4 +41,8 @@ public class SluiceProperties {
     public void setContextSize(int contextSize) { this.contextSize = contextSize; }
     public int getMaxSeqs() { return maxSeqs; }
     public void setMaxSeqs(int maxSeqs) { this.maxSeqs = maxSeqs; }
+    public String getEmbeddingModel() { return embeddingModel; }
+    public void setEmbeddingModel(String embeddingModel) { this.embeddingModel = embeddingModel; }
+    public Integer getEmbeddingDimensions() { return embeddingDimensions; }
+    public void setEmbeddingDimensions(Integer embeddingDimensions) { this.embeddingDimensions = embeddingDimensions; }
 }
