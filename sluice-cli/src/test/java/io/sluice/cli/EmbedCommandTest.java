@@ -79,6 +79,24 @@ class EmbedCommandTest {
     }
 
     @Test
+    void aDecoderEmbedsWithAPooling() {
+        String model = Fixtures.model("stories260K.gguf").toString();
+        CliTest.Result last = run("embed", "-m", model, "--pooling", "last", "-p", "Once upon a time", "-p", "a cat");
+        assertEquals(0, last.code(), last.err());
+        String[] lines = last.out().split("\n");
+        assertEquals(2, lines.length);
+        float[] v = parse(lines[0]);
+        double norm = 0;
+        for (float x : v) norm += x * x;
+        assertEquals(1.0, norm, 1e-4, "unit length");
+        CliTest.Result mean = run("embed", "-m", model, "--pooling", "mean", "-p", "Once upon a time");
+        assertEquals(v.length, parse(mean.out()).length);
+        assertTrue(!java.util.Arrays.equals(v, parse(mean.out())), "mean and last pooling differ");
+        CliTest.Result none = run("embed", "-m", model, "-p", "Once upon a time");
+        assertEquals(1, none.code(), "a decoder whose file names no pooling needs --pooling: " + none.err());
+    }
+
+    @Test
     void rerankScoresAndRefusals(@TempDir Path dir) throws Exception {
         Path rr = dir.resolve("rr.gguf");
         EmbeddingSynth.write(EmbeddingSynth.find("tiny-bge-reranker"), Synth.TypeSpec.parse("f32"), 42, rr);
