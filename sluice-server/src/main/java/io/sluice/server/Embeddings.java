@@ -12,7 +12,6 @@ import io.sluice.model.EmbeddingModel;
 import io.sluice.model.nn.Pooling;
 import io.sluice.model.tokenizer.Tokenizer;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -469,14 +468,17 @@ final class Embeddings {
         void write(JsonGenerator g) throws IOException;
     }
 
+    /**
+     * Streams the JSON to the client as it is written: a large answer (2048 inputs of 4096 floats is
+     * ~100 MB of text) is never held whole. Everything that can fail has run before the first byte.
+     */
     private static void write(Context ctx, Body body) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(1 << 14);
-        try (JsonGenerator g = SluiceServer.JSON.getFactory().createGenerator(out)) {
+        ctx.contentType("application/json");
+        try (JsonGenerator g = SluiceServer.JSON.getFactory().createGenerator(ctx.outputStream())) {
             body.write(g);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        ctx.contentType("application/json").result(out.toByteArray());
     }
 
     private static void floats(JsonGenerator g, float[] v, int from, int to) throws IOException {
