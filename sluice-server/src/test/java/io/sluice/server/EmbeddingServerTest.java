@@ -295,6 +295,19 @@ class EmbeddingServerTest {
     }
 
     @Test
+    void theApiKeyGuardsEveryEmbeddingEndpoint() {
+        try (SluiceServer keyed = SluiceServer.start(ServerConfig.defaults().withPort(0).withApiKey("k3y"))) {
+            keyed.setEmbeddingEngine(bertEngine);
+            Http anon = new Http(keyed.baseUrl(), null), auth = new Http(keyed.baseUrl(), "k3y");
+            for (String p : new String[]{"/v1/embeddings", "/embedding", "/embeddings", "/v1/rerank", "/rerank", "/reranking", "/v1/reranking"}) {
+                assertError(anon.post(p, "{\"input\":\"a\"}"), 401, null);
+            }
+            assertEquals(200, auth.post("/embedding", "{\"input\":\"a\"}").status());
+            assertEquals(200, auth.post("/v1/embeddings", "{\"input\":\"a\"}").status());
+        }
+    }
+
+    @Test
     void metricsCountTheEngine() {
         embed("{\"input\":[\"one\",\"two\",\"three\"]}");
         String text = http.get("/metrics").body();
