@@ -185,7 +185,9 @@ public final class Matrix {
                     if (bytes == 0) {
                         packed = MemorySegment.NULL;
                     } else {
-                        MemorySegment dst = Arena.ofAuto().allocate(bytes, 64);
+                        // Anonymous mmap, not Arena.allocate: that counts against -XX:MaxDirectMemorySize, whose
+                        // default is the heap limit, so any model whose copies outgrew -Xmx failed its first pass.
+                        MemorySegment dst = ZeroPages.allocate(Arena.ofAuto(), bytes);
                         int groups = (rows + NativeKernels.GROUP_ROWS - 1) / NativeKernels.GROUP_ROWS;
                         Parallel.forRange(groups, (s, e) -> NativeKernels.repack(format.type(), data, rowBytes, rows, cols, s, e, dst));
                         packed = dst;

@@ -62,4 +62,26 @@ class MappedPagesTest {
             }
         }
     }
+    /**
+     * The interleaved copies must not count as direct buffer memory, whose limit is by default the
+     * heap's (-Xmx): weights larger than the heap (any real model under a small --memory-budget)
+     * failed their first forward pass with "Cannot reserve ... bytes of direct buffer memory".
+     */
+    @Test
+    void repackedCopiesAreNotDirectBufferMemory() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(ZeroPages.lazy() && NativeKernels.supports(GGMLType.Q8_0), "needs anonymous mmap and the native Q8_0 kernels");
+        GGMLType type = GGMLType.Q8_0;
+        int rows = 4096, cols = 2048; // 8.5 MiB in the file, about as much copied
+        var direct = java.lang.management.ManagementFactory.getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class).stream()
+                .filter(b -> b.getName().equals("direct")).findFirst().orElseThrow();
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment data = arena.allocate(type.byteSize(cols) * rows, 64); // zeros: valid Q8_0 blocks
+            Matrix m = new Matrix("w", type, data, rows, cols);
+            long before = direct.getMemoryUsed();
+            float[] x = new float[cols], out = new float[rows];
+            m.matmul(x, out, 1); // makes the interleaved copy
+            long grown = direct.getMemoryUsed() - before;
+            assertTrue(grown < type.byteSize(cols) * rows / 2, "direct buffer memory grew by " + grown + " bytes for an " + type.byteSize(cols) * rows + "-byte matrix");
+        }
+    }
 }
