@@ -77,10 +77,14 @@ final class RunCommand implements Callable<Integer> {
     @Mixin
     EngineOptions engine;
 
+    @Mixin
+    SpeculationOptions speculate;
+
     @Override
     public Integer call() throws Exception {
         Options.threads(threads);
         source.check();
+        speculate.check();
         int nPredict = nPredictOption != null ? nPredictOption : prompt == null ? -1 : 128;
         if (nPredict < -1) throw new IllegalArgumentException("-n must be -1 or >= 0");
         String template = chatTemplate == null ? null : Files.readString(Options.modelFile(chatTemplate));
@@ -90,7 +94,8 @@ final class RunCommand implements Callable<Integer> {
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false, StandardCharsets.UTF_8);
         long tLoad = System.nanoTime();
         Path model = source.resolve(false);
-        try (Model m = Loading.model(model, engine.ctxSize, false); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
+        try (Model m = Loading.model(model, engine.ctxSize, false); Model draft = speculate.loadDraft(engine.ctxSize);
+             LlmEngine eng = new LlmEngine(m, engine.toConfig(), speculate.speculation(draft))) {
             Loading.warmUp(eng, false);
             double loadS = (System.nanoTime() - tLoad) / 1e9;
             SamplingParams sampling = checked.penaltyLastN() > eng.contextLength() ? sampling(eng.contextLength(), s) : checked;
@@ -107,7 +112,7 @@ final class RunCommand implements Callable<Integer> {
             CompletableFuture<GenerationEvent.Finished> done = new CompletableFuture<>();
             long[] firstToken = {0};
             long t0 = System.nanoTime();
-            eng.submit(req, ev -> {
+            io.sluice.engine.GenerationHandle handle = eng.submit(req, ev -> {
                 switch (ev) {
                     case GenerationEvent.Token tk -> {
                         if (firstToken[0] == 0) firstToken[0] = System.nanoTime();
@@ -128,6 +133,12 @@ final class RunCommand implements Callable<Integer> {
             System.err.printf("%nload: %.2f s | prompt: %d tokens in %.3f s (%.2f tok/s) | generation: %d tokens in %.3f s (%.2f tok/s) | finish: %s | seed %d%n",
                     loadS, ids.length, pp, ids.length / pp, gen, tg, gen > 1 && tg > 0 ? (gen - 1) / tg : 0.0,
                     f.reason().name().toLowerCase(), s);
+            io.sluice.engine.RequestTiming timing = handle.timing();
+            if (eng.speculation().enabled() && timing != null) {
+                System.err.printf("speculation (%s): drafted %d | accepted %d | acceptance rate %s%n", eng.speculation().mode().name().toLowerCase(),
+                        timing.draftedTokens(), timing.acceptedTokens(),
+                        timing.draftedTokens() == 0 ? "n/a" : String.format("%.1f%%", 100 * timing.acceptanceRate()));
+            }
         }
         return 0;
     }

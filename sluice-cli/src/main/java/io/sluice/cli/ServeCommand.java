@@ -85,10 +85,14 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     EngineOptions engine;
 
+    @Mixin
+    SpeculationOptions speculate;
+
     @Override
     public Integer call() throws Exception {
         Options.threads(threads);
         source.check();
+        speculate.check();
         if (chatTemplate != null && Files.isDirectory(chatTemplate)) throw new IllegalArgumentException(chatTemplate + " is a directory, not a template file");
         // Flags first: a typo must not wait for a model download.
         Duration drain = Options.duration("--drain-timeout", drainTimeout);
@@ -132,7 +136,8 @@ final class ServeCommand implements Callable<Integer> {
             }
         }
         if (embedding) return serveEmbeddings(server, model, pool, stop, drain);
-        try (Model m = Loading.model(model, engine.ctxSize, false); LlmEngine eng = new LlmEngine(m, engine.toConfig())) {
+        try (Model m = Loading.model(model, engine.ctxSize, false); Model draft = speculate.loadDraft(engine.ctxSize);
+             LlmEngine eng = new LlmEngine(m, engine.toConfig(), speculate.speculation(draft))) {
             Loading.warmUp(eng, false); // /health stays 503 until the weights are ready
             server.setEngine(eng);
             System.err.println("sluice: memory plan: " + eng.memoryPlan().describe(eng.config()));

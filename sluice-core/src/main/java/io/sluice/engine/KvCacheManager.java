@@ -244,6 +244,24 @@ public final class KvCacheManager {
         }
     }
 
+    /**
+     * Gives back the blocks beyond those holding positions 0..tokens-1 (speculative decoding's
+     * refused guesses). They were never committed, so no prefix-cache entry points at them.
+     */
+    public void truncate(BlockTable table, int tokens) {
+        int keep = blocksFor(tokens);
+        if (keep < table.committed) throw new IllegalStateException("cannot truncate below the committed blocks (" + keep + " < " + table.committed + ")");
+        for (int i = table.size - 1; i >= keep; i--) {
+            for (int[] row : table.blocks) {
+                int b = row[i];
+                if (b < 0) continue;
+                if (refCount[b] != 1 || hashed[b]) throw new IllegalStateException("block " + b + " beyond the kept positions is shared or cached");
+                unref(b);
+            }
+        }
+        table.size = Math.min(table.size, keep);
+    }
+
     /** Drops a sequence's claim on its blocks (last block first, so the prefix's head is evicted last). */
     public void free(BlockTable table) {
         for (int i = table.size - 1; i >= 0; i--) {

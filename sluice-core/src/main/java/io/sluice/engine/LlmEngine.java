@@ -27,6 +27,11 @@ import java.util.function.Consumer;
  * lifecycle (events, finishing, metrics) and the KV pool, one {@link KvStore} sized by a
  * {@link MemoryPlan}.
  *
+ * <p>Speculative decoding ({@link Speculation}) adds one room and one step: the {@link Scheduler}
+ * asks its {@link DraftPolicy} how many guesses each decoding sequence gets, a {@link Drafter}
+ * (prompt lookup or a draft model) writes them, the runner puts them into the same forward pass, the
+ * output processor verifies them, and the refused ones' KV is rolled back.
+ *
  * <p>Failures stay local: a failing step ends the requests in it with Finished(ERROR), a listener
  * that throws ends its own request, and the loop keeps serving the others.
  */
@@ -45,6 +50,10 @@ public final class LlmEngine implements Engine {
     private final Scheduler scheduler;
     private final ModelRunner runner;
     private final OutputProcessor output;
+    private final Speculation speculation;
+    /** Null without speculation. */
+    private final Drafter drafter;
+    private final DraftPolicy draftPolicy;
     private final Thread thread;
 
     /** New sequences, cancelled sequences, and WAKE, from other threads. */
@@ -64,10 +73,18 @@ public final class LlmEngine implements Engine {
     private volatile long generatedTokens;
     private volatile long finishedRequests;
     private volatile long steps;
+    private volatile long draftedTokens;
+    private volatile long acceptedTokens;
 
     /** Sizes the KV pool (see {@link MemoryPlan#of}), allocates it and starts the engine thread. */
     public LlmEngine(Model model, EngineConfig config) {
+        this(model, config, Speculation.OFF);
+    }
+
+    /** As {@link #LlmEngine(Model, EngineConfig)}, decoding speculatively; a draft model's vocabulary must be the target's. */
+    public LlmEngine(Model model, EngineConfig config, Speculation speculation) {
         this.model = model;
+        this.speculation = speculation;
         this.config = config;
         this.tokenizer = model.tokenizer();
         this.vocab = model.config().vocabSize() > 0 ? model.config().vocabSize() : tokenizer.vocabSize();
@@ -81,8 +98,19 @@ public final class LlmEngine implements Engine {
         this.blocks = new KvCacheManager(plan.numBlocks(), config.kvBlockSize(), model.kvLayout().windows());
         // A sequence can never hold more positions than the whole pool (sliding-window groups hold only their windows).
         this.contextLength = (int) Math.min(plan.contextLength(), model.kvLayout().maxTokens(plan.numBlocks(), config.kvBlockSize()));
-        this.scheduler = new Scheduler(blocks, config.maxBatchedTokens(), config.maxSeqs());
-        this.runner = new ModelRunner(model, kv, config, vocab);
+        // Guesses need rows of their own: room for one sequence's longest draft twice over (a single stream gets it whole).
+        int logitRows = Math.min(config.maxSeqs() + (speculation.enabled() ? 2 * speculation.draftMax() : 0), config.maxBatchedTokens());
+        Drafter d = null;
+        try {
+            d = speculation.enabled() ? Drafter.of(speculation, model, config, plan.numBlocks()) : null;
+        } catch (RuntimeException e) {
+            kv.close();
+            throw e;
+        }
+        this.drafter = d;
+        this.draftPolicy = d == null ? null : new DraftPolicy(speculation, contextLength, config.maxBatchedTokens(), d);
+        this.scheduler = new Scheduler(blocks, config.maxBatchedTokens(), config.maxSeqs(), draftPolicy, logitRows);
+        this.runner = new ModelRunner(model, kv, config, vocab, logitRows);
         this.output = new OutputProcessor(tokenizer, vocab, contextLength);
         this.thread = Thread.ofPlatform().name("sluice-engine").daemon().unstarted(this::loop);
         publishGauges();
@@ -96,6 +124,8 @@ public final class LlmEngine implements Engine {
         return !closed && thread.isAlive();
     }
     @Override public EngineConfig config() { return config; }
+
+    public Speculation speculation() { return speculation; }
 
     public MemoryPlan memoryPlan() { return plan; }
 
@@ -150,7 +180,8 @@ public final class LlmEngine implements Engine {
         RoutingStats r = model.routingStats();
         return new EngineMetrics(running, inboxPending.get() + queued, blocks.numBlocks(), kvUsed, kvCached,
                 scheduler.prefixHitTokens, scheduler.preemptions, promptTokens, computedPromptTokens,
-                generatedTokens, finishedRequests, steps, r != null ? r.expertsTouched() : null, r != null ? r.tokensPerExpert() : null);
+                generatedTokens, finishedRequests, steps, draftedTokens, acceptedTokens,
+                r != null ? r.expertsTouched() : null, r != null ? r.tokensPerExpert() : null);
     }
 
     @Override
@@ -203,6 +234,7 @@ public final class LlmEngine implements Engine {
             for (Sequence s : new ArrayList<>(scheduler.waiting)) finish(s, FinishReason.CANCELLED, null);
             publishGauges();
             kv.close();
+            if (drafter != null) drafter.close();
         }
     }
 
@@ -240,7 +272,9 @@ public final class LlmEngine implements Engine {
         }
         publishGauges();
         if (work.isEmpty()) return;
+        int batchTokens = draft(work);
 
+        long t0 = System.nanoTime();
         try {
             runner.execute(work);
         } catch (RuntimeException | Error e) {
@@ -249,6 +283,7 @@ public final class LlmEngine implements Engine {
             for (Scheduler.Work w : work) finish(w.seq(), FinishReason.ERROR, msg);
             return;
         }
+        if (draftPolicy != null) draftPolicy.stepTimes.observe(batchTokens, System.nanoTime() - t0);
         steps++;
         computedPromptTokens += runner.promptTokensComputed();
 
@@ -257,9 +292,14 @@ public final class LlmEngine implements Engine {
             Scheduler.Work w = work.get(k);
             Sequence s = w.seq();
             if (s.finished) continue;
-            s.computed += w.tokens();
-            blocks.commit(s.table, s.tokens, s.computed);
             int row = runner.rowOf(k);
+            if (s.draftLen > 0 && row >= 0) {
+                verify(s, s.computed + w.tokens(), logits, row);
+                continue;
+            }
+            s.computed += w.tokens();
+            if (w.draft() > 0) scheduler.rollBack(s, s.computed); // blocks held for guesses that did not come
+            blocks.commit(s.table, s.tokens, s.computed);
             if (row < 0) continue; // a prefill chunk short of the prompt's end
             OutputProcessor.Step out;
             try {
@@ -274,6 +314,70 @@ public final class LlmEngine implements Engine {
                 if (!deliver(s, out.event())) continue;
             }
             if (out.finish() != null) finish(s, out.finish(), out.error());
+        }
+    }
+
+    /**
+     * Fills the guesses the scheduler made room for (a failing drafter costs only this step's
+     * guesses) and returns the step's token count.
+     */
+    private int draft(List<Scheduler.Work> work) {
+        List<Sequence> seqs = new ArrayList<>();
+        int[] want = new int[work.size()];
+        int tokens = 0;
+        for (Scheduler.Work w : work) {
+            w.seq().draftLen = 0;
+            tokens += w.tokens();
+            if (w.draft() > 0) {
+                want[seqs.size()] = w.draft();
+                seqs.add(w.seq());
+            }
+        }
+        if (seqs.isEmpty()) return tokens;
+        try {
+            drafter.propose(seqs, Arrays.copyOf(want, seqs.size()));
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.WARNING, "drafting failed; this step decodes without guesses", e);
+            for (Sequence s : seqs) s.draftLen = 0;
+            return tokens;
+        }
+        for (Sequence s : seqs) {
+            output.cutToGrammar(s);
+            if (s.draftLen < speculation.draftMin()) s.draftLen = 0;
+            tokens += s.draftLen;
+        }
+        return tokens;
+    }
+
+    /**
+     * A decoding sequence with guesses after its first `base` positions: verify them, keep the KV
+     * of the kept ones (positions up to base + kept - 1), give back the rest, then deliver the tokens.
+     */
+    private void verify(Sequence s, int base, float[] logits, int row) {
+        OutputProcessor.Verified v;
+        int guessed = s.draftLen;
+        try {
+            v = output.verify(s, logits, row * vocab);
+        } catch (RuntimeException e) {
+            finish(s, FinishReason.ERROR, "generating the next token failed: " + e);
+            return;
+        } finally {
+            s.draftLen = 0;
+        }
+        DraftPolicy.observe(s, guessed, v.kept());
+        draftedTokens += guessed;
+        acceptedTokens += v.kept();
+        scheduler.rollBack(s, base + v.kept());
+        blocks.commit(s.table, s.tokens, s.computed);
+        for (OutputProcessor.Step out : v.steps()) {
+            if (out.event() != null) {
+                generatedTokens++;
+                if (!deliver(s, out.event())) return;
+            }
+            if (out.finish() != null) {
+                finish(s, out.finish(), out.error());
+                return;
+            }
         }
     }
 
@@ -293,10 +397,17 @@ public final class LlmEngine implements Engine {
         if (s.finished) return;
         s.finished = true;
         scheduler.remove(s);
+        if (drafter != null) {
+            try {
+                drafter.release(s);
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "drafter release failed", e);
+            }
+        }
         publishGauges();
         finishedRequests++;
         RequestTiming timing = new RequestTiming(s.id, reason, s.usage(), s.arrivalNanos, s.firstScheduledNanos,
-                s.firstTokenNanos, System.nanoTime(), Arrays.copyOf(s.gaps, s.gapCount));
+                s.firstTokenNanos, System.nanoTime(), Arrays.copyOf(s.gaps, s.gapCount), s.drafted, s.accepted);
         s.timing = timing;
         s.done = true;
         try {
@@ -327,5 +438,15 @@ public final class LlmEngine implements Engine {
 
     KvCacheManager blockManager() {
         return blocks;
+    }
+
+    /** Test hook: the draft policy (null without speculation). */
+    DraftPolicy draftPolicy() {
+        return draftPolicy;
+    }
+
+    /** Test hook: the drafter (null without speculation). */
+    Drafter drafter() {
+        return drafter;
     }
 }

@@ -13,8 +13,9 @@ import java.util.List;
  *
  * <p>Logits are computed for the last position of a sequence whose computed tokens then reach its
  * end (a decode, or the final prefill chunk); {@link #rowOf} tells which row belongs to which work
- * item. Speculative decoding would add its draft tokens here, as extra positions of the sequence
- * that all want logits (k drafts: k + 1 rows), and the processor would verify them row by row.
+ * item. A decoding sequence's guessed tokens (speculative decoding) go in as further positions that
+ * all want logits: k guesses, k + 1 consecutive rows from {@link #rowOf}, which the
+ * {@link OutputProcessor} verifies in order.
  */
 final class ModelRunner {
     private final Model model;
@@ -26,12 +27,13 @@ final class ModelRunner {
     private int[] rowOf = new int[0];
     private long promptTokensComputed;
 
-    ModelRunner(Model model, KvStore kv, EngineConfig config, int vocab) {
+    /** logitRows: the most logits rows a step may ask for (one per work item, plus one per guess). */
+    ModelRunner(Model model, KvStore kv, EngineConfig config, int vocab, int logitRows) {
         this.model = model;
         this.kv = kv;
         this.vocab = vocab;
         this.batch = new Batch(config.maxBatchedTokens(), config.maxSeqs());
-        this.logits = new float[Math.min(config.maxSeqs(), config.maxBatchedTokens()) * vocab];
+        this.logits = new float[logitRows * vocab];
     }
 
     /**
@@ -58,6 +60,11 @@ final class ModelRunner {
                 if (pos < s.promptLength) promptComputed++;
             }
             rowOf[k] = sampled ? rows++ : -1;
+            int end = s.computed + w.tokens();
+            for (int i = 0; i < s.draftLen; i++) {
+                batch.add(s.draft[i], end + i, idx, true);
+                rows++;
+            }
         }
         promptTokensComputed = promptComputed;
         model.forward(batch, kv, logits);

@@ -22,11 +22,13 @@ import java.util.List;
  * grammar allows it, so most steps never build a mask; otherwise, or when it is refused, the mask
  * of allowed tokens is computed and the draw is made under it.
  *
- * <p>Speculative decoding plugs in at {@link #next}: with k draft tokens the runner returns k + 1
- * rows for the sequence; verification calls {@link #choose} on each row in order, keeps the draft
- * token while it equals the choice (accepting it into the grammar and sampler as here), and stops
- * at the first mismatch, whose choice becomes the bonus token; the scheduler then rolls the
- * sequence's computed length back over the rejected drafts.
+ * <p>Speculative decoding: with k guessed tokens the runner returns k + 1 rows for the sequence;
+ * {@link #verify} takes one step per row in order, each choosing under the sampler and grammar state
+ * the kept tokens before it left (greedy: the argmax; at temperature > 0 the speculative sampling
+ * rule, {@link Sampler#sampleSpeculative}), keeps going while the choice equals the guess, and stops
+ * at the first difference, whose choice is the step's last token; the engine then rolls the
+ * sequence's KV back over the refused guesses. Guesses are first cut where the grammar would refuse
+ * them ({@link #cutToGrammar}), so no pass is spent on a token that cannot be kept.
  */
 final class OutputProcessor {
     private final Tokenizer tokenizer;
@@ -80,11 +82,50 @@ final class OutputProcessor {
         return new State(sampler, g, new StreamingDecoder(tokenizer), new StopMatcher(r.stop()));
     }
 
+    /** What verifying a sequence's guesses produced: its steps in order (the last may end it), and how many guesses were kept. */
+    record Verified(List<Step> steps, int kept) {
+    }
+
+    /** Verifies s's s.draftLen guesses against its rows from offset (k + 1 of them): see the class comment. */
+    Verified verify(Sequence s, float[] logits, int offset) {
+        int k = s.draftLen;
+        List<Step> steps = new ArrayList<>(k + 1);
+        int kept = 0;
+        for (int i = 0; i <= k; i++) {
+            Step st = i < k ? next(s, logits, offset + i * vocab, s.draft[i], s.draftDraws.length > i ? s.draftDraws[i] : null)
+                    : next(s, logits, offset + i * vocab);
+            steps.add(st);
+            if (st.event() == null || st.finish() != null || i == k || st.event().id() != s.draft[i]) break;
+            kept++;
+        }
+        return new Verified(steps, kept);
+    }
+
+    /** Cuts s's guesses before the first one its grammar (or ignore_eos) would refuse; the matcher itself does not move. */
+    void cutToGrammar(Sequence s) {
+        GrammarMatcher g = s.out.grammar;
+        if (g == null) return;
+        boolean noEnd = s.request.ignoreEos();
+        GrammarMatcher probe = g.copy();
+        for (int i = 0; i < s.draftLen; i++) {
+            int t = s.draft[i];
+            if ((noEnd && tokenizer.isEog(t)) || !probe.accept(t)) {
+                s.draftLen = i;
+                return;
+            }
+        }
+    }
+
     /** The next token of s from its logits row at offset, appended to s, as an event and a verdict. */
     Step next(Sequence s, float[] logits, int offset) {
+        return next(s, logits, offset, -1, null);
+    }
+
+    /** As {@link #next(Sequence, float[], int)}, verifying the guess (token id, and what it was drawn from; -1: no guess). */
+    private Step next(Sequence s, float[] logits, int offset, int guess, Sampler.Draw draw) {
         GenerationRequest r = s.request;
         State st = s.out;
-        Sampler.Result res = choose(s, logits, offset);
+        Sampler.Result res = guess < 0 ? choose(s, logits, offset) : chooseSpeculative(s, logits, offset, guess, draw);
         if (res == null) {
             // The grammar allows nothing more: complete means done, otherwise no token can go on.
             if (st.grammar.canEnd()) return new Step(null, FinishReason.STOP, null);
@@ -138,6 +179,24 @@ final class OutputProcessor {
             any |= mask[w] != 0;
         }
         return any ? st.sampler.sample(logits, offset, top, mask) : null;
+    }
+
+    /** As {@link #choose}, verifying a guess: greedy is the same choice; at temperature > 0 the speculative rule under the grammar's mask. */
+    private Sampler.Result chooseSpeculative(Sequence s, float[] logits, int offset, int guess, Sampler.Draw draw) {
+        State st = s.out;
+        if (st.sampler.params().greedy()) return choose(s, logits, offset);
+        int top = s.request.topLogprobs();
+        GrammarMatcher g = st.grammar;
+        if (g == null) return st.sampler.sampleSpeculative(logits, offset, top, null, guess, draw);
+        Arrays.fill(mask, 0L);
+        g.fillMask(mask);
+        boolean any = false;
+        long[] noEnd = s.request.ignoreEos() ? eog() : null;
+        for (int w = 0; w < mask.length; w++) {
+            if (noEnd != null) mask[w] &= ~noEnd[w];
+            any |= mask[w] != 0;
+        }
+        return any ? st.sampler.sampleSpeculative(logits, offset, top, mask, guess, draw) : null;
     }
 
     private boolean allowed(Sequence s, int token) {

@@ -7,6 +7,8 @@ package io.sluice.engine;
  * @param firstScheduledNanos when it first entered a forward pass; 0 if never
  * @param firstTokenNanos     when its first token was sampled; 0 if none
  * @param interTokenSeconds   gaps between consecutive tokens (completionTokens - 1 of them)
+ * @param draftedTokens       guessed tokens verified (speculative decoding; 0 without)
+ * @param acceptedTokens      of those, the ones kept
  */
 public record RequestTiming(
         long requestId,
@@ -16,7 +18,14 @@ public record RequestTiming(
         long firstScheduledNanos,
         long firstTokenNanos,
         long finishNanos,
-        double[] interTokenSeconds) {
+        double[] interTokenSeconds,
+        int draftedTokens,
+        int acceptedTokens) {
+
+    /** Kept guesses per guess; NaN when nothing was guessed. */
+    public double acceptanceRate() {
+        return draftedTokens == 0 ? Double.NaN : (double) acceptedTokens / draftedTokens;
+    }
 
     public double queueSeconds() {
         return firstScheduledNanos == 0 ? Double.NaN : (firstScheduledNanos - arrivalNanos) / 1e9;

@@ -204,9 +204,30 @@ public final class Sampler {
     }
 
     private int draw(Scratch s, long[] allowed) {
-        int n = candidates(s);
+        int n = distribution(s);
         // Every candidate at -infinity (e.g. banned by logit bias): fall back to the argmax, among the allowed ones.
         if (n == 0) return allowed == null ? argmax(s.work, vocabSize) : argmaxAllowed(s.work, 0, vocabSize, allowed);
+        return pick(s.candId, s.prob, n, 1.0);
+    }
+
+    /** A draw from ids[i] with weights w[i] summing to sum. */
+    private int pick(int[] ids, double[] w, int n, double sum) {
+        double u = rng.nextDouble() * sum, acc = 0;
+        for (int i = 0; i < n; i++) {
+            acc += w[i];
+            if (u < acc) return ids[i];
+        }
+        return ids[n - 1];
+    }
+
+    /**
+     * The distribution draws come from, for the biased and penalized logits in s.work: candidates
+     * s.candId[0..n) with probabilities s.prob (summing to 1) after top-k, top-p, min-p and temperature.
+     * n is 0 when every token is at -infinity.
+     */
+    private int distribution(Scratch s) {
+        int n = candidates(s);
+        if (n == 0) return 0;
         float[] lg = s.candLogit;
         n = topP(lg, n);
         n = minP(lg, n);
@@ -218,12 +239,88 @@ public final class Sampler {
             p[i] = Math.exp(lg[i] * (double) inv - max);
             sum += p[i];
         }
-        double u = rng.nextDouble() * sum, acc = 0;
-        for (int i = 0; i < n; i++) {
-            acc += p[i];
-            if (u < acc) return s.candId[i];
+        for (int i = 0; i < n; i++) p[i] /= sum;
+        return n;
+    }
+
+    /** A guessed token and the distribution it was drawn from (ids with their probabilities); see {@link #sampleSpeculative}. */
+    public record Draw(int token, int[] ids, float[] probs) {
+        float prob(int id) {
+            for (int i = 0; i < ids.length; i++) if (ids[i] == id) return probs[i];
+            return 0f;
         }
-        return s.candId[n - 1];
+    }
+
+    /**
+     * A draft model's guess from its logits row: the argmax when greedy, else a draw from this
+     * sampler's distribution (bias, filters and temperature; a draft sampler keeps no penalty history),
+     * returned with that distribution so the target can accept or reject it exactly.
+     */
+    public Draw draw(float[] logits, int offset) {
+        Scratch s = SCRATCH.get().ensure(vocabSize);
+        float[] work = s.work;
+        System.arraycopy(logits, offset, work, 0, vocabSize);
+        for (int i = 0; i < vocabSize; i++) {
+            if (Float.isNaN(work[i])) throw new IllegalStateException("the draft model produced NaN logits");
+        }
+        applyBiasAndPenalties(work);
+        int n = params.greedy() ? 0 : distribution(s);
+        if (n == 0) {
+            int t = argmax(work, vocabSize);
+            return new Draw(t, new int[]{t}, new float[]{1f});
+        }
+        int t = pick(s.candId, s.prob, n, 1.0);
+        float[] probs = new float[n];
+        for (int i = 0; i < n; i++) probs[i] = (float) s.prob[i];
+        return new Draw(t, Arrays.copyOf(s.candId, n), probs);
+    }
+
+    /**
+     * Verifies a guessed token with the standard speculative sampling rule (Leviathan et al.; Chen et
+     * al.): with p this sampler's distribution for the row and q the guess's, keep the guess x with
+     * probability min(1, p(x) / q(x)), else draw from max(0, p - q) renormalised. The token returned is
+     * then distributed exactly as a plain {@link #sample} would be. q null means the guess was certain
+     * (prompt lookup: q(x) = 1, and a rejection draws from p without x). Greedy: the argmax, which
+     * keeps the guess exactly when it is the argmax. The caller compares the token with the guess.
+     */
+    public Result sampleSpeculative(float[] logits, int offset, int topLogprobs, long[] allowed, int guess, Draw q) {
+        if (params.greedy()) return sample(logits, offset, topLogprobs, allowed);
+        Scratch s = SCRATCH.get().ensure(vocabSize);
+        float[] work = s.work;
+        System.arraycopy(logits, offset, work, 0, vocabSize);
+        for (int i = 0; i < vocabSize; i++) {
+            if (Float.isNaN(work[i])) throw new IllegalStateException("the model produced NaN logits");
+        }
+        if (allowed != null) applyMask(work, allowed);
+        applyBiasAndPenalties(work);
+        int n = distribution(s);
+        int token;
+        if (n == 0) {
+            token = allowed == null ? argmax(work, vocabSize) : argmaxAllowed(work, 0, vocabSize, allowed);
+        } else {
+            double px = 0;
+            for (int i = 0; i < n; i++) if (s.candId[i] == guess) px = s.prob[i];
+            double qx = q == null ? 1.0 : q.prob(guess);
+            if (qx > 0 && rng.nextDouble() * qx < px) {
+                token = guess;
+            } else {
+                // The residual max(0, p - q), with q spread over a dense row (cleared again below).
+                float[] dense = s.q;
+                if (q == null) dense[guess] = 1f;
+                else for (int i = 0; i < q.ids.length; i++) dense[q.ids[i]] = q.probs[i];
+                double sum = 0;
+                for (int i = 0; i < n; i++) {
+                    s.prob[i] = Math.max(0.0, s.prob[i] - dense[s.candId[i]]);
+                    sum += s.prob[i];
+                }
+                if (q == null) dense[guess] = 0f;
+                else for (int id : q.ids) dense[id] = 0f;
+                // An empty residual means p <= q everywhere, i.e. p == q, where the guess is always kept: rounding only.
+                token = sum > 0 ? pick(s.candId, s.prob, n, sum) : guess;
+            }
+        }
+        if (topLogprobs < 0) return new Result(token, Float.NaN, NO_IDS, NO_LOGPROBS);
+        return withLogprobs(logits, offset, token, topLogprobs, s);
     }
 
     /** Fills the candidate arrays with the top-k tokens (all when k is 0) sorted by logit, descending; drops -inf. */
@@ -383,9 +480,12 @@ public final class Sampler {
         int[] candId = new int[0];
         long[] keys = new long[0];
         double[] prob = new double[0];
+        /** Zero except while {@link #sampleSpeculative} spreads a guess's distribution over it. */
+        float[] q = new float[0];
 
         Scratch ensure(int n) {
             if (work.length < n) {
+                q = new float[n];
                 work = new float[n];
                 candLogit = new float[n];
                 candId = new int[n];

@@ -16,8 +16,14 @@ import java.util.List;
  * tokens it generated so far; its own prefix-cached blocks usually survive).
  */
 final class Scheduler {
-    /** One sequence's share of a step: positions computed .. computed+tokens-1. */
-    record Work(Sequence seq, int tokens) {
+    /**
+     * One sequence's share of a step: positions computed .. computed+tokens-1, and for a decoding
+     * sequence up to `draft` guessed tokens after them (speculative decoding; blocks are held for them).
+     */
+    record Work(Sequence seq, int tokens, int draft) {
+        Work(Sequence seq, int tokens) {
+            this(seq, tokens, 0);
+        }
     }
 
     private final KvCacheManager kv;
@@ -30,10 +36,21 @@ final class Scheduler {
     volatile long preemptions;
     volatile long prefixHitTokens;
 
+    /** Guess lengths (speculative decoding), or null. */
+    private final DraftPolicy drafts;
+    /** Logits rows a step may produce (the runner's buffer): each work item takes one, each guess one more. */
+    private final int logitRows;
+
     Scheduler(KvCacheManager kv, int maxBatchedTokens, int maxSeqs) {
+        this(kv, maxBatchedTokens, maxSeqs, null, Math.min(maxSeqs, maxBatchedTokens));
+    }
+
+    Scheduler(KvCacheManager kv, int maxBatchedTokens, int maxSeqs, DraftPolicy drafts, int logitRows) {
         this.kv = kv;
         this.maxBatchedTokens = maxBatchedTokens;
         this.maxSeqs = maxSeqs;
+        this.drafts = drafts;
+        this.logitRows = logitRows;
     }
 
     boolean idle() {
@@ -96,7 +113,46 @@ final class Scheduler {
             work.add(new Work(s, chunk));
             budget -= chunk;
         }
+        if (drafts != null && budget > 0) planDrafts(work, budget, reserved);
         return work;
+    }
+
+    /**
+     * Speculation comes last, from what decodes, prefill and admissions left of the token budget,
+     * the logits rows and the free blocks (never preempting anyone for a guess): the policy picks
+     * each decoding sequence's guess length, and blocks are taken for the guessed positions.
+     */
+    private void planDrafts(List<Work> work, int budget, int reserved) {
+        List<Sequence> decodes = new ArrayList<>();
+        List<Integer> at = new ArrayList<>();
+        int tokens = 0;
+        for (int i = 0; i < work.size(); i++) {
+            Work w = work.get(i);
+            tokens += w.tokens();
+            if (w.tokens() == 1 && w.seq().pending() == 1) {
+                decodes.add(w.seq());
+                at.add(i);
+            }
+        }
+        if (decodes.isEmpty()) return;
+        int[] k = drafts.lengths(decodes, tokens, budget, logitRows - work.size());
+        for (int i = 0; i < k.length; i++) {
+            if (k[i] == 0) continue;
+            Sequence s = decodes.get(i);
+            int d = (int) Math.min(k[i], kv.reach(s.table, reserved) - (s.computed + 1));
+            if (d <= 0) continue;
+            if (!kv.grow(s.table, s.computed + 1 + d)) throw new IllegalStateException("block accounting broke for " + s);
+            work.set(at.get(i), new Work(s, 1, d));
+        }
+    }
+
+    /**
+     * After verification: positions 0..computed-1 of s hold kept tokens; the blocks that only held
+     * refused guesses go back to the pool (never a committed, shareable one: those lie below computed).
+     */
+    void rollBack(Sequence s, int computed) {
+        s.computed = computed;
+        kv.truncate(s.table, computed);
     }
 
     /**

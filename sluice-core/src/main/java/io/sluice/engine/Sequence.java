@@ -30,6 +30,18 @@ final class Sequence implements GenerationHandle {
     volatile boolean done;
     volatile boolean cancelRequested;
 
+    /** This step's guessed tokens after the last one (speculative decoding), draft[0..draftLen). */
+    int[] draft = new int[0];
+    int draftLen;
+    /** What each guess was drawn from (a draft model sampling at temperature > 0); null entries: certain guesses. */
+    Sampler.Draw[] draftDraws = new Sampler.Draw[0];
+    /** Guessed and kept tokens so far (metrics). */
+    int drafted, accepted;
+    /** Recent acceptance, as decayed counts of kept and refused guesses (the draft policy's estimate). */
+    double keptRecently, refusedRecently;
+    /** The draft model's state for this sequence (see {@link DraftModelDrafter}); null without one. */
+    Object drafterState;
+
     /** Sampler, grammar position, detokenizer and stop matcher (see {@link OutputProcessor}); null until the engine takes the request. */
     OutputProcessor.State out;
 

@@ -15,6 +15,13 @@ public final class GrammarMatcher {
         this.state = initial;
     }
 
+    /** An independent matcher at the same position (e.g. to try tokens ahead without moving this one). */
+    public GrammarMatcher copy() {
+        GrammarMatcher m = new GrammarMatcher(grammar, state);
+        m.ended = ended;
+        return m;
+    }
+
     public TokenGrammar grammar() {
         return grammar;
     }

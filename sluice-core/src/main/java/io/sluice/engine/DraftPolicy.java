@@ -1,0 +1,165 @@
+package io.sluice.engine;
+
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * How many guesses each decoding sequence gets this step: SmartSpec's goodput rule (Liu et al.,
+ * "Optimizing Speculative Decoding for Serving Large Language Models Using Goodput"). With a
+ * sequence's acceptance rate a, its j-th guess is kept with probability a^j, so k guesses are expected
+ * to add a + a^2 + ... + a^k tokens to the one a step always yields. The step's time grows with its
+ * tokens (measured: {@link StepTimes}) and with the drafter's own passes. Guesses are handed out one
+ * at a time, each to the sequence whose next guess is likeliest kept, while the expected tokens per
+ * second of the step still rise. A small batch gets long drafts (its pass costs about the same for a
+ * few more rows); a full batch, whose every extra row costs, gets none.
+ *
+ * <p>Acceptance is estimated per sequence from decayed counts of kept and refused guesses, so a
+ * sequence whose guesses stop matching soon stops drafting, and one that starts repeating its
+ * prompt picks up again. Policy only: the scheduler asks it, nothing here touches the model.
+ */
+final class DraftPolicy {
+    /** Weight of the past in the acceptance counts per verification (about the last 10 matter). */
+    private static final double DECAY = 0.9;
+
+    private final int draftMax;
+    private final int draftMin;
+    private final int contextLength;
+    private final Drafter drafter;
+    final StepTimes stepTimes;
+
+    DraftPolicy(Speculation spec, int contextLength, int maxBatchedTokens, Drafter drafter) {
+        this.draftMax = spec.draftMax();
+        this.draftMin = spec.draftMin();
+        this.contextLength = contextLength;
+        this.drafter = drafter;
+        this.stepTimes = new StepTimes(maxBatchedTokens);
+    }
+
+    /** A sequence's estimated chance that a guess is kept (starts at 1/2). */
+    static double acceptance(Sequence s) {
+        return (s.keptRecently + 1) / (s.keptRecently + s.refusedRecently + 2);
+    }
+
+    /** Records a verification: of `drafted` guesses the first `kept` were kept. */
+    static void observe(Sequence s, int drafted, int kept) {
+        if (drafted == 0) return;
+        s.drafted += drafted;
+        s.accepted += kept;
+        s.keptRecently = s.keptRecently * DECAY + kept;
+        s.refusedRecently = s.refusedRecently * DECAY + (kept < drafted ? 1 : 0);
+    }
+
+    /**
+     * Guesses per sequence for a step of `tokens` tokens so far, with at most `spareTokens` more
+     * tokens and `spareRows` more logits rows; each entry is 0 or in draftMin..draftMax.
+     */
+    int[] lengths(List<Sequence> decodes, int tokens, int spareTokens, int spareRows) {
+        int n = decodes.size();
+        int[] k = new int[n];
+        int[] cap = new int[n];
+        double[] a = new double[n];
+        for (int i = 0; i < n; i++) {
+            Sequence s = decodes.get(i);
+            int c = Math.min(draftMax, contextLength - s.length);
+            // The step yields one token beyond the guesses: guessing past max_tokens is waste.
+            if (s.request.maxTokens() > 0) c = Math.min(c, s.request.maxTokens() - s.generated - 1);
+            cap[i] = Math.max(0, c);
+            a[i] = acceptance(s);
+        }
+        int budget = Math.min(spareTokens, spareRows);
+        double expected = n, time = stepTimes.seconds(tokens);
+        int maxK = 0;
+        while (budget > 0) {
+            int best = -1;
+            double gain = 0;
+            for (int i = 0; i < n; i++) {
+                if (k[i] >= cap[i]) continue;
+                double g = Math.pow(a[i], k[i] + 1);
+                if (g > gain) {
+                    gain = g;
+                    best = i;
+                }
+            }
+            if (best < 0) break;
+            int mk = Math.max(maxK, k[best] + 1);
+            double t = stepTimes.seconds(tokens + 1) + mk * drafter.secondsPerDraftStep(n);
+            if ((expected + gain) / t <= expected / time) break;
+            k[best]++;
+            tokens++;
+            budget--;
+            expected += gain;
+            time = t;
+            maxK = mk;
+        }
+        for (int i = 0; i < n; i++) if (k[i] < draftMin) k[i] = 0;
+        return k;
+    }
+
+    /**
+     * Measured seconds per forward pass by its token count: a moving average per count, forgotten
+     * when that count has not been seen for a while (the first passes run cold, before the JIT and
+     * the page cache warm up, and a stale figure would keep the policy from ever trying that count
+     * again). Where nothing recent is measured it assumes what the multi-row kernels promise, and no
+     * more: each further token costs 1/16 of a 16-token pass (1/16 of a one-token pass below 16), at
+     * most what a linear interpolation to the next measured count gives. A count the policy picks is
+     * measured by that very step, so a wrong guess corrects itself.
+     */
+    static final class StepTimes {
+        private static final double WEIGHT = 0.2;
+        private static final int ROWS_PER_PASS = 16;
+        /** Observations after which an unrefreshed count is forgotten. */
+        private static final long STALE = 256;
+        private final double[] ema;
+        private final long[] seenAt;
+        private long observations;
+
+        StepTimes(int maxTokens) {
+            ema = new double[maxTokens + 2];
+            seenAt = new long[maxTokens + 2];
+        }
+
+        /** Test hook: pins the model to base + perToken * tokens seconds, ignoring what is measured. */
+        void assume(double base, double perToken) {
+            assumedBase = base;
+            assumedPerToken = perToken;
+        }
+
+        private double assumedBase = -1, assumedPerToken;
+
+        void observe(int tokens, long nanos) {
+            if (tokens <= 0 || tokens >= ema.length || nanos <= 0) return;
+            double s = nanos / 1e9;
+            ema[tokens] = known(tokens) ? ema[tokens] * (1 - WEIGHT) + s * WEIGHT : s;
+            seenAt[tokens] = ++observations;
+        }
+
+        /** Whether anything recent was measured. */
+        boolean measured() {
+            if (assumedBase >= 0) return true;
+            for (int n = 1; n < ema.length; n++) if (known(n)) return true;
+            return false;
+        }
+
+        private boolean known(int n) {
+            return ema[n] > 0 && observations - seenAt[n] < STALE;
+        }
+
+        double seconds(int tokens) {
+            if (assumedBase >= 0) return assumedBase + assumedPerToken * tokens;
+            int n = Math.clamp(tokens, 1, ema.length - 1);
+            if (known(n)) return ema[n];
+            int lo = n - 1, hi = n + 1;
+            while (lo >= 1 && !known(lo)) lo--;
+            while (hi < ema.length && !known(hi)) hi++;
+            if (lo < 1) return hi < ema.length ? ema[hi] : 1 + (double) (n - 1) / ROWS_PER_PASS; // nothing below: flat, or relative units
+            double prior = ema[lo] * (1 + (double) (n - lo) / Math.max(lo, ROWS_PER_PASS));
+            if (hi < ema.length) return Math.min(prior, ema[lo] + (ema[hi] - ema[lo]) * (n - lo) / (hi - lo));
+            return prior;
+        }
+
+        @Override
+        public String toString() {
+            return Arrays.toString(ema);
+        }
+    }
+}

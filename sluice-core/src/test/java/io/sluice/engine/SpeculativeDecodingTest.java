@@ -1,0 +1,251 @@
+package io.sluice.engine;
+
+import io.sluice.gguf.GGMLType;
+import io.sluice.gguf.GGUFFile;
+import io.sluice.model.Batch;
+import io.sluice.model.KvLayout;
+import io.sluice.model.KvStore;
+import io.sluice.model.Model;
+import io.sluice.model.ModelConfig;
+import io.sluice.model.tokenizer.Tokenizer;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Speculative decoding against {@link FakeModel}, whose greedy output is known exactly: guesses from
+ * prompt lookup and from draft models (one always right, one often wrong) never change a token, and
+ * the KV accounting survives them under chunking, preemption and cancellation.
+ */
+class SpeculativeDecodingTest {
+    private static final int BS = 4;
+
+    private static EngineConfig config(int blocks, int maxBatched, int maxSeqs, int maxQueue, int ctx) {
+        FakeModel probe = new FakeModel(ctx);
+        long kvBytes = blocks * KvStore.bytesPerBlock(probe.kvLayout(), BS, GGMLType.F32);
+        return new EngineConfig(kvBytes, 0, BS, GGMLType.F32, maxBatched, maxSeqs, maxQueue, ctx);
+    }
+
+    private static GenerationRequest greedy(int[] prompt, int maxTokens, boolean ignoreEos) {
+        return new GenerationRequest(prompt, SamplingParams.GREEDY, maxTokens, List.of(), ignoreEos, -1);
+    }
+
+    /** A draft that agrees with the target except where its (position-keyed) coin says otherwise: then its guess is another token. */
+    static final class WrongSometimes implements Model {
+        final FakeModel inner;
+        final int wrongEvery;
+
+        WrongSometimes(int ctx, int wrongEvery) {
+            this.inner = new FakeModel(ctx);
+            this.wrongEvery = wrongEvery;
+        }
+
+        @Override public ModelConfig config() { return inner.config(); }
+        @Override public Tokenizer tokenizer() { return inner.tokenizer(); }
+        @Override public GGUFFile file() { return null; }
+        @Override public KvLayout kvLayout() { return inner.kvLayout(); }
+        @Override public long activationBytes(int tokens) { return inner.activationBytes(tokens); }
+        @Override public int activationWidth() { return inner.activationWidth(); }
+        @Override public long weightBytes() { return inner.weightBytes(); }
+        @Override public void close() { }
+
+        @Override
+        public void forward(Batch b, KvStore kv, float[] logits) {
+            inner.forward(b, kv, logits);
+            int row = 0;
+            for (int t = 0; t < b.size; t++) {
+                if (!b.wantLogits[t]) continue;
+                if (Math.floorMod(b.positions[t] * 31 + b.tokens[t], wrongEvery) == 0) {
+                    int off = row * FakeModel.VOCAB, best = off;
+                    for (int v = off; v < off + FakeModel.VOCAB; v++) if (logits[v] > logits[best]) best = v;
+                    logits[best] = -100f; // the target's choice loses: the guess is the runner-up
+                }
+                row++;
+            }
+        }
+    }
+
+    /**
+     * A target that, from the PERIOD-th position on, repeats the sequence with period PERIOD (the
+     * token it copies is read back through the KV cache, so a wrong block still shows): prompt
+     * lookup guesses it right, except where the prompt's own n-grams mislead it.
+     */
+    static final class Repeating implements Model {
+        static final int PERIOD = 5;
+        final FakeModel inner;
+
+        Repeating(int ctx) {
+            inner = new FakeModel(ctx);
+        }
+
+        @Override public ModelConfig config() { return inner.config(); }
+        @Override public Tokenizer tokenizer() { return inner.tokenizer(); }
+        @Override public GGUFFile file() { return null; }
+        @Override public KvLayout kvLayout() { return inner.kvLayout(); }
+        @Override public long activationBytes(int tokens) { return inner.activationBytes(tokens); }
+        @Override public int activationWidth() { return inner.activationWidth(); }
+        @Override public long weightBytes() { return inner.weightBytes(); }
+        @Override public void close() { }
+
+        @Override
+        public void forward(Batch b, KvStore kv, float[] logits) {
+            inner.forward(b, kv, logits);
+            int bs = kv.blockSize(), row = 0;
+            float[] read = new float[inner.kvLayout().layer(0).headDim()];
+            for (int t = 0; t < b.size; t++) {
+                if (!b.wantLogits[t]) continue;
+                int from = b.positions[t] + 1 - PERIOD;
+                if (from >= 0) {
+                    int[] table = b.table(b.seqOf[t], kv.groupOf(0));
+                    kv.readKey(0, table[from / bs], from % bs, 0, read, 0);
+                    logits[row * FakeModel.VOCAB + (int) read[0]] = 500f;
+                }
+                row++;
+            }
+        }
+
+        static int[] expected(int[] prompt, int maxTokens) {
+            int[] all = java.util.Arrays.copyOf(prompt, prompt.length + maxTokens);
+            for (int j = prompt.length; j < all.length; j++) all[j] = all[j - PERIOD];
+            return java.util.Arrays.copyOfRange(all, prompt.length, all.length);
+        }
+    }
+
+    @Test
+    void promptLookupGuessesARepeatingTextAndKeepsItExact() throws Exception {
+        Random r = new Random(9);
+        int ctx = 128;
+        try (LlmEngine e = new LlmEngine(new Repeating(ctx), config(100, 32, 4, 64, ctx), Speculation.ngram(6))) {
+            e.draftPolicy().stepTimes.assume(1, 0);
+            Collector[] cs = new Collector[12];
+            int[][] prompts = new int[12][];
+            for (int i = 0; i < cs.length; i++) {
+                prompts[i] = r.ints(Repeating.PERIOD + r.nextInt(20), 1, 64).toArray();
+                cs[i] = new Collector();
+                e.submit(greedy(prompts[i], 40, true), cs[i]);
+            }
+            for (int i = 0; i < cs.length; i++) {
+                assertNotEquals(FinishReason.ERROR, cs[i].await().reason(), cs[i].finished.message());
+                assertArrayEquals(Repeating.expected(prompts[i], 40), cs[i].idArray(), "request " + i);
+            }
+            EngineMetrics m = e.metrics();
+            assertTrue(m.acceptedTokens() > 0.8 * m.draftedTokens() && m.draftedTokens() > 12 * 20, "guesses were mostly kept: " + m);
+            assertTrue(m.steps() < 12 * 40 / 3, "steps kept several tokens each: " + m.steps());
+        }
+    }
+
+    private static void thousandRequests(Speculation spec, Model draftKeeper) throws Exception {
+        Random r = new Random(3);
+        int ctx = 48;
+        FakeModel model = new FakeModel(ctx);
+        LlmEngine e = new LlmEngine(model, config(20, 16, 8, 2000, ctx), spec);
+        // As if a pass cost the same for any token count (a memory-bound model): guessing always pays.
+        e.draftPolicy().stepTimes.assume(1, 0);
+        int n = 1000;
+        Collector[] cs = new Collector[n];
+        int[][] prompts = new int[n][];
+        int[] maxTokens = new int[n];
+        boolean[] ignoreEos = new boolean[n];
+        List<GenerationHandle> handles = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            prompts[i] = r.ints(1 + r.nextInt(20), 1, 4).toArray();
+            maxTokens[i] = 1 + r.nextInt(16);
+            ignoreEos[i] = r.nextBoolean();
+            cs[i] = new Collector();
+            handles.add(e.submit(greedy(prompts[i], maxTokens[i], ignoreEos[i]), cs[i]));
+            if (r.nextInt(5) == 0) handles.get(r.nextInt(handles.size())).cancel();
+            if (i % 50 == 0) Thread.sleep(1);
+        }
+        int cancelled = 0;
+        for (int i = 0; i < n; i++) {
+            GenerationEvent.Finished f = cs[i].await();
+            assertNotEquals(FinishReason.ERROR, f.reason(), f.message());
+            if (f.reason() == FinishReason.CANCELLED) {
+                cancelled++;
+                continue;
+            }
+            int[] want = FakeModel.expectedGreedy(prompts[i], maxTokens[i], ctx, ignoreEos[i]);
+            assertArrayEquals(want, cs[i].idArray(), "request " + i);
+            assertEquals(want.length, f.usage().completionTokens());
+        }
+        EngineMetrics m = e.metrics();
+        assertTrue(cancelled > 0, "some requests were cancelled");
+        assertTrue(m.preemptions() > 0, "the tiny pool forced preemptions");
+        assertTrue(m.draftedTokens() > 0, "guesses were verified: " + m);
+        assertTrue(m.acceptedTokens() <= m.draftedTokens(), "kept at most what was guessed: " + m);
+        e.close();
+        KvCacheManager blocks = e.blockManager();
+        blocks.checkConsistency();
+        assertEquals(0, blocks.usedBlocks());
+        for (int b = 0; b < blocks.numBlocks(); b++) assertEquals(0, blocks.refCount(b), "block " + b);
+    }
+
+    @Test
+    void promptLookupKeepsThousandRandomRequestsExactAndLeaksNoBlock() throws Exception {
+        thousandRequests(Speculation.ngram(6), null);
+    }
+
+    @Test
+    void anOftenWrongDraftModelKeepsThousandRandomRequestsExactAndLeaksNoBlock() throws Exception {
+        WrongSometimes draft = new WrongSometimes(48, 3);
+        thousandRequests(Speculation.draft(draft, 4), draft);
+    }
+
+    @Test
+    void aDraftModelThatIsAlwaysRightHasEveryGuessKept() throws Exception {
+        Random r = new Random(5);
+        int ctx = 256;
+        FakeModel draft = new FakeModel(ctx);
+        FakeModel target = new FakeModel(ctx);
+        try (LlmEngine e = new LlmEngine(target, config(400, 64, 4, 16, ctx), Speculation.draft(draft, 5))) {
+            e.draftPolicy().stepTimes.assume(1, 0);
+            for (int i = 0; i < 4; i++) {
+                int[] prompt = r.ints(1 + r.nextInt(40), 1, 64).toArray();
+                Collector c = new Collector();
+                GenerationHandle h = e.submit(greedy(prompt, 60, true), c);
+                c.await();
+                assertArrayEquals(FakeModel.expectedGreedy(prompt, 60, ctx, true), c.idArray(), "request " + i);
+                RequestTiming t = h.timing();
+                assertTrue(t.draftedTokens() > 30, "drafted " + t.draftedTokens());
+                assertEquals(t.draftedTokens(), t.acceptedTokens(), "the draft is the target: every guess is kept");
+            }
+            assertTrue(e.metrics().steps() < 4 * 60 / 3, "a step kept several tokens: " + e.metrics().steps() + " steps");
+        }
+        draft.close();
+    }
+
+    @Test
+    void aCostlyPassGetsNoGuessesAndACheapOneGetsLongOnes() {
+        Speculation spec = Speculation.ngram(8);
+        DraftPolicy p = new DraftPolicy(spec, 1000, 512, new NgramDrafter());
+        Sequence s = new Sequence(1, greedy(new int[]{1, 2, 3}, 0, false), ev -> { }, null);
+        for (int i = 0; i < 20; i++) DraftPolicy.observe(s, 4, 4); // a sequence whose guesses are always kept
+        p.stepTimes.assume(1, 0);
+        assertEquals(8, p.lengths(List.of(s), 1, 100, 100)[0], "free rows: the longest draft");
+        assertEquals(3, p.lengths(List.of(s), 1, 3, 100)[0], "capped by the token budget");
+        p.stepTimes.assume(0, 1);
+        assertEquals(0, p.lengths(List.of(s), 1, 100, 100)[0], "a guess costs as much as the decode itself: none pays");
+        Sequence bad = new Sequence(2, greedy(new int[]{1, 2, 3}, 0, false), ev -> { }, null);
+        for (int i = 0; i < 20; i++) DraftPolicy.observe(bad, 4, 0);
+        p.stepTimes.assume(1, 1.0 / 16);
+        int[] k = p.lengths(List.of(s, bad), 2, 100, 100);
+        assertTrue(k[0] >= 4, "the well-guessing sequence drafts long: " + k[0]);
+        assertEquals(0, k[1], "the badly-guessing one not at all");
+    }
+
+    @Test
+    void measuredTimesForgetColdPassesAndAssumeTheKernelsPromiseWhereUnmeasured() {
+        DraftPolicy.StepTimes t = new DraftPolicy.StepTimes(64);
+        t.observe(5, 500_000_000L); // a cold first prefill
+        t.observe(1, 10_000_000L);
+        assertEquals(0.010 * (1 + 1 / 16.0), t.seconds(2), 1e-9, "between 1 and the cold 5: the kernels' promise, not the cold figure");
+        for (int i = 0; i < 300; i++) t.observe(1, 10_000_000L);
+        assertEquals(0.010 * (1 + 4 / 16.0), t.seconds(5), 1e-9, "the cold figure is forgotten once stale");
+        for (int i = 0; i < 5; i++) t.observe(16, 40_000_000L);
+        assertEquals(0.040 * (1 + 1 / 16.0), t.seconds(17), 1e-9, "beyond 16 rows each token costs 1/16 of a 16-row pass");
+    }
+}
