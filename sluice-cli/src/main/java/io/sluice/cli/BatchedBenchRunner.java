@@ -15,7 +15,7 @@ final class BatchedBenchRunner {
     }
 
     /** schema: JSON Schema text every sequence is constrained by, or null. */
-    static void run(Model m, GGMLType kvType, int[] npp, int[] ntg, int[] npl, boolean json, String schema) {
+    static void run(Model m, GGMLType kvType, int[] npp, int[] ntg, int[] npl, boolean json, String schema, io.sluice.engine.Speculation speculation) {
         TokenGrammar grammar = schema == null ? null
                 : TokenGrammar.compile(JsonSchemaGrammar.fromSchema(schema), TokenVocabulary.of(m.tokenizer()));
         int maxPl = 0, maxCtx = 0;
@@ -26,10 +26,11 @@ final class BatchedBenchRunner {
         }
         int bs = 16;
         // Every group a block per block of positions, as a prefill chunk may need before its window moves on.
-        long blocksPerSeq = ((maxCtx + bs - 1) / bs + 1) * m.kvLayout().groups().size();
+        // Guessed positions past a sequence's last need blocks too.
+        long blocksPerSeq = ((maxCtx + speculation.draftMax() + bs - 1) / bs + 1) * m.kvLayout().groups().size();
         long kvBytes = (long) maxPl * blocksPerSeq * io.sluice.model.KvStore.bytesPerBlock(m.kvLayout(), bs, kvType);
         EngineConfig cfg = new EngineConfig(kvBytes, 0, bs, kvType, 512, Math.max(1, maxPl), Math.max(256, maxPl), maxCtx);
-        try (LlmEngine engine = new LlmEngine(m, cfg)) {
+        try (LlmEngine engine = new LlmEngine(m, cfg, speculation)) {
             if (!json) {
                 System.out.println(BatchedBench.header());
             }

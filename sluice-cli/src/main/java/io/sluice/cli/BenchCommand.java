@@ -33,6 +33,9 @@ final class BenchCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     ModelSource source;
 
+    @picocli.CommandLine.Mixin
+    SpeculationOptions speculate;
+
     @Option(names = "--dummy", paramLabel = "SHAPE:TYPE", description = "benchmark a random-weight model of a real shape, e.g. tinyllama-1.1b:q4_0")
     String dummy;
 
@@ -86,6 +89,10 @@ final class BenchCommand implements Callable<Integer> {
             schemaText = jsonSchema.equals("ten-properties") ? BatchedBench.TEN_PROPERTY_SCHEMA : Files.readString(Path.of(jsonSchema));
         }
         Options.threads(threads);
+        speculate.check();
+        if (speculate.mode() != io.sluice.engine.Speculation.Mode.OFF && !batched) {
+            throw new IllegalArgumentException("--speculate and -md need --batched (speculation runs in the engine; plain pp/tg tests call the model directly)");
+        }
         if (!output.equals("md") && !output.equals("json")) throw new IllegalArgumentException("--output must be md or json");
         if (nPrompt < 0 || nGen < 0 || reps <= 0 || reps > 1000) throw new IllegalArgumentException("-p/-n must be >= 0 and -r in 1..1000");
         for (int d : depths) if (d < 0 || d > MAX_POSITIONS) throw new IllegalArgumentException("-d must be in 0.." + MAX_POSITIONS + ", not " + d);
@@ -171,7 +178,9 @@ final class BenchCommand implements Callable<Integer> {
         // Like llama-bench, a test may run past the trained context (it sets n_ctx to what the test needs).
         try (Model m = Loading.model(file, batched ? 0 : longest, false)) {
             if (batched) {
-                BatchedBenchRunner.run(m, Options.kvType(kvType), npp, ntg, npl, output.equals("json"), schemaText);
+                try (Model draft = speculate.loadDraft(0)) {
+                    BatchedBenchRunner.run(m, Options.kvType(kvType), npp, ntg, npl, output.equals("json"), schemaText, speculate.speculation(draft));
+                }
                 return 0;
             }
             if (longest > m.config().contextLength()) {

@@ -57,6 +57,10 @@ final class ServerMetrics {
         counter("sluice.preemptions", "Sequences preempted to free KV blocks", EngineMetrics::preemptions);
         counter("sluice.engine.requests.finished", "Requests the engine finished", EngineMetrics::requestsFinished);
         counter("sluice.engine.steps", "Engine steps (forward passes)", EngineMetrics::steps);
+        counter("sluice.speculative.drafted.tokens", "Guessed tokens verified by speculative decoding", EngineMetrics::draftedTokens);
+        counter("sluice.speculative.accepted.tokens", "Guessed tokens kept by speculative decoding", EngineMetrics::acceptedTokens);
+        gauge("sluice.speculative.acceptance.rate", "Kept guesses per guess since start (0 before any)",
+                m -> m.draftedTokens() == 0 ? 0 : (double) m.acceptedTokens() / m.draftedTokens());
         gauge("sluice.requests.running", "Sequences running", EngineMetrics::runningSeqs);
         gauge("sluice.requests.waiting", "Requests queued, waiting to start", EngineMetrics::waitingSeqs);
         gauge("sluice.kv.blocks.capacity", "KV cache blocks in the pool", EngineMetrics::kvBlocksTotal);
