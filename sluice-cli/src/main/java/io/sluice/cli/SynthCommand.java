@@ -15,7 +15,7 @@ final class SynthCommand implements Callable<Integer> {
     String arch;
 
     @Option(names = "--shape", required = true, description = "tinyllama-1.1b, llama-3.2-1b, smollm-135m, qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, qwen3-4b, gemma-3-1b, "
-            + "gemma-2-2b, phi-4-mini, smollm3-3b, olmo2-1b, granite-3.3-2b, tiny, tiny-qwen2; "
+            + "gemma-2-2b, phi-4-mini, smollm3-3b, olmo2-1b, granite-3.3-2b, bitnet-b1.58-large, tiny, tiny-qwen2, tiny-bitnet; "
             + "mixtures of experts: qwen3-30b-a3b, gpt-oss-20b, olmoe-1b-7b (and tiny-qwen3moe, tiny-qwen2moe, tiny-olmoe, tiny-mixtral, tiny-gpt-oss); "
             + "embedding: bge-small-en-v1.5, nomic-embed-text-v1.5 (and tiny-jina-bert-v2, tiny-gemma-embedding, tiny-bge-reranker, "
             + "tiny-qwen3-embedding, tiny-qwen3-reranker)")

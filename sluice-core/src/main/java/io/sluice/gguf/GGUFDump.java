@@ -7,7 +7,7 @@ import java.util.Map;
 
 /**
  * The human-readable description of a GGUF file that {@code sluice info FILE} prints: header,
- * metadata (long strings and arrays abbreviated), a tensor table and totals.
+ * metadata (long strings and arrays abbreviated), a tensor table, the quantization mix and totals.
  */
 public final class GGUFDump {
     /** Array elements shown before "... N more". */
@@ -40,29 +40,49 @@ public final class GGUFDump {
         for (String n : f.tensors().keySet()) nameWidth = Math.max(nameWidth, Math.min(64, n.length()));
         sb.append("  ").append(pad("name", nameWidth)).append("  ").append(pad("type", 7)).append("  ")
                 .append(pad("shape", 22)).append("  ").append(padLeft("bytes", 14)).append("  ").append(padLeft("offset", 14)).append('\n');
-        long bytes = 0;
-        long params = 0;
-        Map<GGMLType, Integer> byType = new EnumMap<>(GGMLType.class);
         for (TensorInfo t : f.tensors().values()) {
             sb.append("  ").append(pad(escape(t.name(), 200), nameWidth)).append("  ").append(pad(t.type().name(), 7)).append("  ")
                     .append(pad(t.shape(), 22)).append("  ").append(padLeft(num(t.byteSize()), 14)).append("  ")
                     .append(padLeft(num(t.offset()), 14)).append('\n');
+        }
+        mix(sb, f);
+        return sb.toString();
+    }
+
+    /**
+     * The quantization mix: per tensor type its tensors, parameters, bytes, share of the tensor
+     * data and bits per weight, then the file's totals. A "Q4_K_M" name says little about a file
+     * (llama-quantize recipes and "dynamic" mixes differ per tensor); this says what it holds.
+     */
+    static void mix(StringBuilder sb, GGUFFile f) {
+        Map<GGMLType, long[]> byType = new EnumMap<>(GGMLType.class); // tensors, parameters, bytes
+        long bytes = 0, params = 0;
+        for (TensorInfo t : f.tensors().values()) {
+            long[] a = byType.computeIfAbsent(t.type(), k -> new long[3]);
+            a[0]++;
+            a[1] += t.elementCount();
+            a[2] += t.byteSize();
             bytes += t.byteSize();
             params += t.elementCount();
-            byType.merge(t.type(), 1, Integer::sum);
+        }
+        sb.append("\nquantization mix:\n");
+        sb.append("  ").append(pad("type", 8)).append(padLeft("tensors", 8)).append(padLeft("parameters", 18))
+                .append(padLeft("bytes", 18)).append(padLeft("share", 8)).append(padLeft("bits/weight", 13)).append('\n');
+        for (Map.Entry<GGMLType, long[]> e : byType.entrySet()) {
+            long[] a = e.getValue();
+            sb.append("  ").append(pad(e.getKey().name(), 8)).append(padLeft(num(a[0]), 8)).append(padLeft(num(a[1]), 18))
+                    .append(padLeft(num(a[2]), 18)).append(padLeft(percent(a[2], bytes), 8)).append(padLeft(bpw(a[2], a[1]), 13)).append('\n');
         }
         sb.append("\ntotal: ").append(f.tensors().size()).append(" tensors, ").append(num(params)).append(" parameters, ")
-                .append(num(bytes)).append(" bytes of tensor data");
-        if (!byType.isEmpty()) {
-            sb.append(" (");
-            String sep = "";
-            for (Map.Entry<GGMLType, Integer> e : byType.entrySet()) {
-                sb.append(sep).append(e.getKey()).append(": ").append(e.getValue());
-                sep = ", ";
-            }
-            sb.append(')');
-        }
-        return sb.append('\n').toString();
+                .append(num(bytes)).append(" bytes of tensor data, ").append(bpw(bytes, params)).append(" bits per weight\n");
+    }
+
+    private static String percent(long part, long whole) {
+        return whole == 0 ? "-" : String.format(Locale.ROOT, "%.1f%%", 100.0 * part / whole);
+    }
+
+    private static String bpw(long bytes, long params) {
+        return params == 0 ? "-" : String.format(Locale.ROOT, "%.2f", 8.0 * bytes / params);
     }
 
     /** "u32", "string", "[string]", "[[i32]]": the type as ggml's tools name it. */

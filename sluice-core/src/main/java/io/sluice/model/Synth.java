@@ -29,7 +29,7 @@ import java.util.SplittableRandom;
  * no download; speed depends only on shape and tensor types. Each architecture writes its tensors
  * and keys (Q/K norms per head or over the whole projection, biases, Gemma's post-norms, Phi-3's
  * fused tensors and LongRoPE factors, qwen2moe's shared expert, gpt-oss's sinks and window,
- * Mixtral's experts in a llama file).
+ * Mixtral's experts in a llama file, BitNet's sub-norms).
  */
 public final class Synth {
     /**
@@ -84,25 +84,30 @@ public final class Synth {
         }
     }
 
-    /** How an architecture lays out its attention and norms. */
+    /**
+     * How an architecture lays out its attention and norms.
+     *
+     * @param subNorms BitNet's attn_sub_norm (before attn_output) and ffn_sub_norm (before ffn_down)
+     */
     private record Layout(boolean preNorms, boolean postNorms, QkNorm qkNorm, boolean qkvBias, boolean fusedQkv, boolean fusedGateUp,
-                          boolean longRope) {
+                          boolean longRope, boolean subNorms) {
     }
 
     private enum QkNorm { NONE, PER_HEAD, WHOLE }
 
-    private static final Layout LLAMA = new Layout(true, false, QkNorm.NONE, false, false, false, false);
-    private static final Layout BIASED = new Layout(true, false, QkNorm.NONE, true, false, false, false);
-    private static final Layout QK_PER_HEAD = new Layout(true, false, QkNorm.PER_HEAD, false, false, false, false);
+    private static final Layout LLAMA = new Layout(true, false, QkNorm.NONE, false, false, false, false, false);
+    private static final Layout BIASED = new Layout(true, false, QkNorm.NONE, true, false, false, false, false);
+    private static final Layout QK_PER_HEAD = new Layout(true, false, QkNorm.PER_HEAD, false, false, false, false, false);
     private static final Map<String, Layout> LAYOUTS = Map.ofEntries(
             Map.entry("llama", LLAMA), Map.entry("granite", LLAMA), Map.entry("smollm3", LLAMA), Map.entry("mistral3", LLAMA),
             Map.entry("qwen2", BIASED), Map.entry("qwen2moe", BIASED), Map.entry("gpt-oss", BIASED),
             Map.entry("qwen3", QK_PER_HEAD), Map.entry("qwen3moe", QK_PER_HEAD),
-            Map.entry("olmoe", new Layout(true, false, QkNorm.WHOLE, false, false, false, false)),
-            Map.entry("gemma2", new Layout(true, true, QkNorm.NONE, false, false, false, false)),
-            Map.entry("gemma3", new Layout(true, true, QkNorm.PER_HEAD, false, false, false, false)),
-            Map.entry("phi3", new Layout(true, false, QkNorm.NONE, false, true, true, true)),
-            Map.entry("olmo2", new Layout(false, true, QkNorm.WHOLE, false, false, false, false)));
+            Map.entry("olmoe", new Layout(true, false, QkNorm.WHOLE, false, false, false, false, false)),
+            Map.entry("gemma2", new Layout(true, true, QkNorm.NONE, false, false, false, false, false)),
+            Map.entry("gemma3", new Layout(true, true, QkNorm.PER_HEAD, false, false, false, false, false)),
+            Map.entry("phi3", new Layout(true, false, QkNorm.NONE, false, true, true, true, false)),
+            Map.entry("olmo2", new Layout(false, true, QkNorm.WHOLE, false, false, false, false, false)),
+            Map.entry("bitnet", new Layout(true, false, QkNorm.NONE, false, false, false, false, true)));
 
     /** A dense shape with its vocabulary and architecture keys (suffix, value pairs). */
     private static Shape dense(String name, String arch, int dim, int layers, int heads, int kvHeads, int headDim, int ffn, Vocab vocab,
@@ -137,8 +142,11 @@ public final class Synth {
                     "attention.layer_norm_rms_epsilon", 1e-6f),
             dense("granite-3.3-2b", "granite", 2048, 40, 32, 8, 64, 8192, Vocab.bpe("refact", 49159), 131072, 10000000f, true,
                     "embedding_scale", 12f, "residual_scale", 0.22f, "attention.scale", 0.015625f, "logit_scale", 8f),
+            // BitNet b1.58 (1bitLLM/bitnet_b1_58-large, ternary weights): 1536 and 4096 fill TQ1_0/TQ2_0's 256-value blocks.
+            new Shape("bitnet-b1.58-large", "bitnet", 1536, 24, 16, 16, 4096, 32002, 2048, 10000f, true),
             new Shape("tiny", "llama", 256, 2, 8, 2, 768, 512, 2048, 10000f, false),
             new Shape("tiny-qwen2", "qwen2", 256, 2, 8, 2, 768, 512, 2048, 1000000f, true),
+            new Shape("tiny-bitnet", "bitnet", 256, 2, 4, 2, 512, 512, 2048, 10000f, true),
             // Mixtures of experts. feed_forward_length is what the published files carry (unused by the experts).
             new Shape("qwen3-30b-a3b", "qwen3moe", 2048, 48, 32, 4, 128, 6144, 151936, 40960, 1000000f, false, new Experts(128, 8, 768, 0, 0)),
             new Shape("gpt-oss-20b", "gpt-oss", 2880, 24, 64, 8, 64, 2880, 201088, 131072, 150000f, false, new Experts(32, 4, 2880, 0, 128)),
@@ -290,6 +298,7 @@ public final class Synth {
                 vector(w, p + "attn_q_norm.weight", layout.qkNorm == QkNorm.WHOLE ? qDim : s.headDim, 1f, 0.2f, root);
                 vector(w, p + "attn_k_norm.weight", layout.qkNorm == QkNorm.WHOLE ? kv : s.headDim, 1f, 0.2f, root);
             }
+            if (layout.subNorms) vector(w, p + "attn_sub_norm.weight", qDim, 1f, 0.2f, root);
             matrix(w, p + "attn_output.weight", type.of(false, false, false), qDim, s.dim, 1, (float) (1.0 / Math.sqrt(qDim)), root.split());
             if (gptOss) {
                 vector(w, p + "attn_output.bias", s.dim, 0f, 0.5f, root);
@@ -306,6 +315,7 @@ public final class Synth {
                 matrix(w, p + "ffn_gate.weight", type.of(false, false, false), s.dim, s.ffn, 1, scale, root.split());
                 matrix(w, p + "ffn_up.weight", type.of(false, false, false), s.dim, s.ffn, 1, scale, root.split());
                 matrix(w, p + "ffn_down.weight", type.of(false, moreBits, false), s.ffn, s.dim, 1, (float) (1.0 / Math.sqrt(s.ffn)), root.split());
+                if (layout.subNorms) vector(w, p + "ffn_sub_norm.weight", s.ffn, 1f, 0.2f, root);
                 if (layout.postNorms) vector(w, p + "post_ffw_norm.weight", s.dim, 1f, 0.2f, root);
                 continue;
             }

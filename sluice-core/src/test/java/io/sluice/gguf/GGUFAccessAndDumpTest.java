@@ -95,6 +95,9 @@ class GGUFAccessAndDumpTest {
         assertEquals(-1, d.indexOf("x".repeat(200)), "long string cut");
         assertTrue(d.matches("(?s).*token_embd\\.weight +Q8_0 +\\[64, 3\\] +204 +0\n.*"), d);
         assertTrue(d.matches("(?s).*output_norm\\.weight +F32 +\\[64\\] +256 +224\n.*"), d);
-        assertTrue(d.contains("total: 2 tensors, 256 parameters, 460 bytes of tensor data (F32: 1, Q8_0: 1)"), d);
+        // The mix: per type tensors, parameters, bytes, share of the bytes, bits per weight (Q8_0: 34 bytes per 32 values).
+        assertTrue(d.matches("(?s).*quantization mix:\n +type +tensors +parameters +bytes +share +bits/weight\n"
+                + " +F32 +1 +64 +256 +55\\.7% +32\\.00\n +Q8_0 +1 +192 +204 +44\\.3% +8\\.50\n.*"), d);
+        assertTrue(d.contains("total: 2 tensors, 256 parameters, 460 bytes of tensor data, 14.38 bits per weight"), d);
     }
 }

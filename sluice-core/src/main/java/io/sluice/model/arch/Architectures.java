@@ -49,6 +49,7 @@ public final class Architectures {
         REGISTRY.put("granite", Granite::new);
         REGISTRY.put("smollm3", SmolLM3::new);
         REGISTRY.put("mistral3", Mistral3::new);
+        REGISTRY.put("bitnet", Bitnet::new);
 
         ENCODERS.put("bert", (f, p) -> new Bert(f, p, Bert.Positions.LEARNED, Bert.GELU));
         ENCODERS.put("nomic-bert", (f, p) -> new Bert(f, p, Bert.Positions.ROPE, Bert.SWIGLU));

@@ -13,7 +13,8 @@ import java.util.Arrays;
  * Llama and most others) or tanh-GELU (GeGLU, Gemma), optional biases, and gate and up computed
  * as one fused operation (separate tensors, or one {@code ffn_up} holding both, split by view).
  * The experts of a {@link Moe} layer are such blocks too and share its activations. BERT's block
- * has no gate: out = down · act(up · x) ({@link #loadSequential}).
+ * has no gate: out = down · act(up · x) ({@link #loadSequential}). BitNet's RMS-normalises the
+ * gated product before down ({@link #loadSubNormed}).
  */
 public final class Ffn implements FeedForward {
     /** How gate and up combine. */
@@ -53,15 +54,25 @@ public final class Ffn implements FeedForward {
     private final Matrix down;
     private final float[] downBias;
     private final Activation act;
+    /** RMSNorm weights applied to the activation before down (ffn_sub_norm), or null; its epsilon. */
+    private final float[] subNorm;
+    private final float subNormEps;
 
     /** gate null: the ungated block. */
     private Ffn(Matrix gate, Matrix up, float[] gateBias, float[] upBias, Matrix down, float[] downBias, Activation act) {
+        this(gate, up, gateBias, upBias, down, downBias, act, null, 0f);
+    }
+
+    private Ffn(Matrix gate, Matrix up, float[] gateBias, float[] upBias, Matrix down, float[] downBias, Activation act,
+                float[] subNorm, float subNormEps) {
         this.gateUp = gate == null ? new Matrix[]{up} : new Matrix[]{gate, up};
         this.gateBias = gateBias;
         this.upBias = upBias;
         this.down = down;
         this.downBias = downBias;
         this.act = act;
+        this.subNorm = subNorm;
+        this.subNormEps = subNormEps;
     }
 
     /** Layer l's ffn_gate, ffn_up, ffn_down (and their biases when the file has them). */
@@ -75,6 +86,17 @@ public final class Ffn implements FeedForward {
         return new Ffn(w.matrix(Weights.layer(l, gate + ".weight"), dim, ff), w.matrix(Weights.layer(l, up + ".weight"), dim, ff),
                 w.optionalVector(Weights.layer(l, gate + ".bias"), ff), w.optionalVector(Weights.layer(l, up + ".bias"), ff),
                 w.matrix(Weights.layer(l, down + ".weight"), ff, dim), w.optionalVector(Weights.layer(l, down + ".bias"), dim), act);
+    }
+
+    /**
+     * BitNet b1.58's block: the layer's gated block with its activation RMS-normalised by
+     * ffn_sub_norm (ff weights) before down, which keeps the ternary down projection's input at
+     * the scale it was trained for.
+     */
+    public static Ffn loadSubNormed(Weights w, int l, int dim, int ff, Activation act, float eps) {
+        Ffn f = load(w, l, dim, ff, act);
+        return new Ffn(f.gateUp[0], f.gateUp[1], f.gateBias, f.upBias, f.down, f.downBias, act,
+                w.vector(Weights.layer(l, "ffn_sub_norm.weight"), ff), eps);
     }
 
     /**
@@ -113,6 +135,7 @@ public final class Ffn implements FeedForward {
             Ops.addBias(up, upBias, n);
             Parallel.forRange(len, 4096, (s, e) -> act.apply(gate, up, s, e));
         }
+        if (subNorm != null) Norm.rms(gate, gate, subNorm, n, subNormEps);
         down.matmul(gate, out, n);
         Ops.addBias(out, downBias, n);
     }
