@@ -70,7 +70,7 @@ class EmbedCommandTest {
         assertEquals(0, both.code(), both.err());
         assertArrayEquals(v, parse(both.out().split("\n")[1]), 1e-6f, "-f reads the file as one input, after the -p inputs");
         String b64 = run("embed", "-m", model, "-p", "a sluice gate", "--format", "base64").out().trim();
-        assertArrayEquals(v, littleEndian(Base64.getDecoder().decode(b64)));
+        assertArrayEquals(v, littleEndian(Base64.getDecoder().decode(b64)), 1e-6f);
         String ub = run("embed", "-m", model, "-p", "a sluice gate", "--format", "ubinary").out().trim();
         int[] want = EmbeddingVectors.ubinaryValues(v);
         String[] got = ub.split(" ");

@@ -183,7 +183,8 @@ class EmbeddingServerTest {
         ByteBuffer bb = ByteBuffer.wrap(Base64.getDecoder().decode(b64)).order(ByteOrder.LITTLE_ENDIAN);
         float[] decoded = new float[bb.remaining() / 4];
         for (int i = 0; i < decoded.length; i++) decoded[i] = bb.getFloat();
-        assertArrayEquals(full, decoded, "base64 is the float vector's little-endian bytes");
+        // each request is its own pass: the last bits may differ (JIT-compiled dots sum in another order)
+        assertArrayEquals(full, decoded, 1e-5f, "base64 is the float vector's little-endian bytes");
 
         int[] ubin = ints(embed("{\"input\":" + text + ",\"encoding_format\":\"ubinary\"}").get("data").get(0).get("embedding"));
         assertEquals(256 / 8, ubin.length);
@@ -194,7 +195,9 @@ class EmbeddingServerTest {
         int[] bin = ints(embed("{\"input\":" + text + ",\"encoding_format\":\"binary\"}").get("data").get(0).get("embedding"));
         for (int i = 0; i < bin.length; i++) assertEquals(ubin[i] - 128, bin[i], "binary = ubinary - 128");
         int[] i8 = ints(embed("{\"input\":" + text + ",\"encoding_format\":\"int8\",\"dimensions\":16}").get("data").get(0).get("embedding"));
-        assertArrayEquals(EmbeddingVectors.int8(d16), i8);
+        int[] want8 = EmbeddingVectors.int8(d16);
+        assertEquals(want8.length, i8.length);
+        for (int i = 0; i < i8.length; i++) assertTrue(Math.abs(want8[i] - i8[i]) <= 1, "int8 " + i + ": " + want8[i] + " vs " + i8[i]);
     }
 
     @Test
@@ -390,7 +393,8 @@ class EmbeddingServerTest {
         Http.Resp tei = rerankHttp.post("/reranking", "{\"query\":\"" + query + "\",\"texts\":" + Http.JSON.valueToTree(docs) + ",\"return_text\":true}");
         assertEquals(200, tei.status(), tei.body());
         assertEquals(res.get(0).get("index").asInt(), tei.json().get(0).get("index").asInt());
-        assertEquals(res.get(0).get("relevance_score").floatValue(), tei.json().get(0).get("score").floatValue(), 0f);
+        // 1e-5, not 0: a second pass may run JIT-compiled Vector API dots that sum in another order
+        assertEquals(res.get(0).get("relevance_score").floatValue(), tei.json().get(0).get("score").floatValue(), 1e-5f);
         assertEquals(docs.get(tei.json().get(0).get("index").asInt()), tei.json().get(0).get("text").asText());
     }
 
