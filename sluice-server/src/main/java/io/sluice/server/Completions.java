@@ -346,6 +346,7 @@ final class Completions {
                 } catch (ApiException e) {
                     send(out, SluiceServer.errorJson(e).toString());
                     send(out, "[DONE]");
+                    out.close();
                     return;
                 }
                 if (parser != null) {
@@ -366,6 +367,9 @@ final class Completions {
                     send(out, u.toString());
                 }
                 send(out, "[DONE]");
+                // Completes the response (the last chunk) before the handler counts as done, so a drain
+                // that sees no request in flight never closes a connection under a stream's last bytes.
+                out.close();
                 return;
             }
         } catch (IOException e) {

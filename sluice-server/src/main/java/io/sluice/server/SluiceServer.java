@@ -137,6 +137,17 @@ public final class SluiceServer implements AutoCloseable {
         }
     }
 
+    /** How long answers already produced get to reach the socket when a drain finds nothing running. */
+    private static final java.time.Duration RESPONSE_GRACE = java.time.Duration.ofMillis(250);
+
+    private static void pause(java.time.Duration d) {
+        try {
+            Thread.sleep(d);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** How long cancelled handlers get to write their last event before the connections close. */
     private static final java.time.Duration CANCEL_GRACE = java.time.Duration.ofSeconds(5);
 
@@ -154,6 +165,7 @@ public final class SluiceServer implements AutoCloseable {
         if (e != null) e.startDraining();
         boolean finished = completions.awaitIdle(System.nanoTime() + timeout.toNanos()) & awaitEmbeddings(System.nanoTime() + timeout.toNanos());
         if (!finished) LOG.warn("drain timeout: cancelling {} request(s) still running", completions.active());
+        else pause(RESPONSE_GRACE); // a finished non-streamed answer is written by Javalin after its handler returns
         stop();
         return finished;
     }
