@@ -116,6 +116,8 @@ class ServeProcessIT {
                     + "Content-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
             s.getOutputStream().write(b);
             String all = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            // a connection the stopping server accepted and closed unanswered is a closed connection
+            if (all.length() < 12) throw new IOException("closed without a response: '" + all + "'");
             int status = Integer.parseInt(all.substring(9, 12));
             int at = all.indexOf("\r\n\r\n");
             String head = all.substring(0, at), rest = all.substring(at + 4);
