@@ -23,7 +23,8 @@ import java.util.concurrent.Callable;
 
 /**
  * Like llama-bench: pp = one batch of n_prompt tokens, tg = n_gen single-token decode steps, each
- * repeated r times after a warm-up, reported as tokens/s with standard deviation. With -d the test
+ * repeated r times after a warm-up (tg's decodes at least 256 tokens, so the JIT has compiled the
+ * one-token path), reported as tokens/s with standard deviation. With -d the test
  * runs after n_depth tokens of context (llama-bench's depth, in 512-token batches, not timed; one
  * cache serves all tests, filled once up to each depth); -gp PP,TG is ik_llama.cpp's "tg TG at
  * depth PP", the same as -d PP -n TG.
@@ -136,6 +137,8 @@ final class BenchCommand implements Callable<Integer> {
     private static final int MAX_POSITIONS = 1 << 24;
     /** llama-bench's ubatch: the depth is filled in batches of this many tokens. */
     private static final int DEPTH_BATCH = 512;
+    /** Fewest one-token steps the tg warm-up decodes, whatever -n (see run). */
+    private static final int WARMUP_STEPS = 256;
 
     /** One test: n_prompt tokens in one batch or n_gen decode steps, after depth tokens of context. */
     private record Test(int pp, int tg, int depth) {
@@ -258,10 +261,16 @@ final class BenchCommand implements Callable<Integer> {
             } else {
                 int tok = rnd.nextInt(vocab);
                 Batch b = new Batch(1, 1);
-                for (int i = 0; i < tg; i++) {
-                    b.clear();
-                    b.add(tok, depth + i, b.addSequence(table), true);
-                    m.forward(b, fill.store, logits);
+                // The warm-up decodes at least WARMUP_STEPS tokens (over the same positions again): a short
+                // -n leaves the JIT compiling the one-token path during the timed runs, which a serving
+                // process has long finished; llama-bench's C needs no such warm-up.
+                int passes = r < 0 ? Math.ceilDiv(WARMUP_STEPS, tg) : 1;
+                for (int p = 0; p < passes; p++) {
+                    for (int i = 0; i < tg; i++) {
+                        b.clear();
+                        b.add(tok, depth + i, b.addSequence(table), true);
+                        m.forward(b, fill.store, logits);
+                    }
                 }
             }
             long ns = System.nanoTime() - t0;
