@@ -18,6 +18,7 @@ final class MarkerParser implements OutputParser {
     private final ToolSyntax tools;
     private final Set<String> names;
     private final boolean reasoning;
+    private final String thinkOpen, thinkClose;
     private final IdSource ids;
     private final StringBuilder text = new StringBuilder();
     private int pos;
@@ -35,6 +36,13 @@ final class MarkerParser implements OutputParser {
      * @param startInReasoning the prompt ended inside an open {@code <think>}
      */
     MarkerParser(ToolSyntax tools, Set<String> names, boolean reasoning, boolean startInReasoning, IdSource ids) {
+        this(tools, names, reasoning, startInReasoning, ids, THINK_OPEN, THINK_CLOSE);
+    }
+
+    /** With the family's own reasoning markers (Command R7B's {@code <|START_THINKING|>...<|END_THINKING|>}). */
+    MarkerParser(ToolSyntax tools, Set<String> names, boolean reasoning, boolean startInReasoning, IdSource ids, String thinkOpen, String thinkClose) {
+        this.thinkOpen = thinkOpen;
+        this.thinkClose = thinkClose;
         this.tools = tools;
         this.names = names;
         this.reasoning = reasoning;
@@ -64,28 +72,28 @@ final class MarkerParser implements OutputParser {
             }
             switch (mode) {
                 case REASONING -> {
-                    int close = ToolSyntax.indexOf(text, THINK_CLOSE, pos);
+                    int close = ToolSyntax.indexOf(text, thinkClose, pos);
                     if (close < 0) {
-                        int safe = done ? text.length() : text.length() - ToolSyntax.partialTail(text, pos, THINK_CLOSE);
+                        int safe = done ? text.length() : text.length() - ToolSyntax.partialTail(text, pos, thinkClose);
                         emit(out, new OutputDelta.Reasoning(text.substring(pos, safe)));
                         pos = safe;
                         return out;
                     }
                     emit(out, new OutputDelta.Reasoning(text.substring(pos, close)));
-                    pos = close + THINK_CLOSE.length();
+                    pos = close + thinkClose.length();
                     mode = Mode.CONTENT;
                     trimNext = true;
                 }
                 case CONTENT -> {
                     if (atStart && reasoning) {
                         int p = JsonPrefix.skipWs(text, pos);
-                        if (ToolSyntax.startsWith(text, p, THINK_OPEN)) {
-                            pos = p + THINK_OPEN.length();
+                        if (ToolSyntax.startsWith(text, p, thinkOpen)) {
+                            pos = p + thinkOpen.length();
                             mode = Mode.REASONING;
                             trimNext = true;
                             continue;
                         }
-                        if (!done && (p == text.length() || ToolSyntax.isPrefixOf(text, p, THINK_OPEN))) return out;
+                        if (!done && (p == text.length() || ToolSyntax.isPrefixOf(text, p, thinkOpen))) return out;
                     }
                     int start = tools == null ? -1 : tools.start(text, pos, atStart);
                     if (start >= 0) {

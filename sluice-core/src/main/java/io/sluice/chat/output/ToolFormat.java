@@ -3,6 +3,7 @@ package io.sluice.chat.output;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.sluice.chat.ChatMessage;
 
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.function.UnaryOperator;
@@ -31,6 +32,13 @@ public interface ToolFormat {
      */
     OutputParser parser(Set<String> tools, boolean reasoning, boolean startInReasoning, IdSource ids);
 
+    /** A parser given the tools' schemas too (formats whose arguments are not JSON read their types from them). */
+    default OutputParser parser(List<Tool> tools, boolean reasoning, boolean startInReasoning, IdSource ids) {
+        Set<String> names = new LinkedHashSet<>();
+        for (Tool t : tools) names.add(t.name());
+        return parser(names, reasoning, startInReasoning, ids);
+    }
+
     /**
      * GBNF whose sentences are calls of these tools, arguments valid against their schemas.
      *
@@ -51,6 +59,11 @@ public interface ToolFormat {
     /** False when the template knows no tools: then {@link #prepare} tells the model about them. */
     default boolean templateRendersTools() {
         return true;
+    }
+
+    /** The conversation as this family's template reads it back (e.g. arguments as JSON text where it concatenates them). */
+    default List<ChatMessage> history(List<ChatMessage> messages) {
+        return messages;
     }
 
     /** The conversation the template is given when it does not render tools itself. */

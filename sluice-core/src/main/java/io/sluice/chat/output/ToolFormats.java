@@ -43,10 +43,23 @@ public final class ToolFormats {
                 return repeat(block, parallel, "\"\\n\"");
             });
 
+    /** Qwen3-Coder (XML calls, raw parameter values). */
+    public static final ToolFormat QWEN3_CODER = new QwenXmlFormat();
+
+    /** Functionary v3.2 ({@code >>>recipient} messages). */
+    public static final ToolFormat FUNCTIONARY_V3_2 = new FunctionaryV32Format();
+
+    /** Functionary v3.1 ({@code <function=NAME>} calls, the python tag). */
+    public static final ToolFormat FUNCTIONARY_V3_1 = new FunctionaryV31Format();
+
+    /** Cohere Command R7B (action lists, its plan as reasoning). */
+    public static final ToolFormat COMMAND_R7B = new CommandR7bFormat();
+
     /** Templates without a tool format of their own: JSON answers (llama-server's generic format). */
     public static final ToolFormat GENERIC = new GenericFormat();
 
-    private static final List<ToolFormat> REGISTRY = List.of(HARMONY, MISTRAL, GRANITE, LLAMA3, HERMES);
+    private static final List<ToolFormat> REGISTRY = List.of(HARMONY, FUNCTIONARY_V3_2, MISTRAL, GRANITE, COMMAND_R7B, QWEN3_CODER,
+            FUNCTIONARY_V3_1, LLAMA3, HERMES);
 
     /**
      * GBNF for a marker's text in this vocabulary: a reference to the special token when the marker is

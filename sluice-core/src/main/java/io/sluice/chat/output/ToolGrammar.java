@@ -5,11 +5,13 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sluice.grammar.JsonSchemaGrammar;
 
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 
 /** Building blocks for the tool-call grammars: call objects as JSON Schema, GBNF literals, rule sets. */
 final class ToolGrammar {
@@ -91,6 +93,20 @@ final class ToolGrammar {
     /** Rules for the call objects under the name {@code call}. */
     static List<String> calls(List<ToolFormat.Tool> tools, String nameKey, String argsKey) {
         return JsonSchemaGrammar.toGbnfRules(callSchema(tools, nameKey, argsKey, ""), "sluice-call");
+    }
+
+    /**
+     * One alternative per tool, {@code prefix(tool) arguments suffix}, the arguments a JSON object valid
+     * against the tool's schema (for formats that name the function outside the JSON); adds the rules.
+     */
+    static String perTool(List<ToolFormat.Tool> tools, Function<ToolFormat.Tool, String> prefix, String suffix, List<List<String>> rules) {
+        List<String> alts = new ArrayList<>();
+        for (int i = 0; i < tools.size(); i++) {
+            String args = "sluice-args-" + i;
+            rules.add(JsonSchemaGrammar.toGbnfRules(parameters(tools.get(i), ""), args));
+            alts.add(prefix.apply(tools.get(i)) + " " + args + (suffix.isEmpty() ? "" : " " + suffix));
+        }
+        return "(" + String.join(" | ", alts) + ")";
     }
 
     /** What the grammar starts with when the prompt left a reasoning block open: its end. */

@@ -44,6 +44,24 @@ interface ToolSyntax {
 
     // ---- helpers shared by the syntaxes ----
 
+    /** {@link #nameEnd} results: the text ends inside the name / it is no name. */
+    int NEED_MORE = -1, BAD = -2;
+
+    /**
+     * Where a function name starting at from ends with the character stop (its index), as in
+     * {@code <function=NAME>}: letters, digits, '_', '-', '.', at least one, at most 256.
+     */
+    static int nameEnd(CharSequence t, int from, char stop) {
+        int j = from;
+        while (j < t.length() && j - from <= 256) {
+            char c = t.charAt(j);
+            if (c == stop) return j > from ? j : BAD;
+            if (!(Character.isLetterOrDigit(c) || c == '_' || c == '-' || c == '.')) return BAD;
+            j++;
+        }
+        return j - from > 256 ? BAD : NEED_MORE;
+    }
+
     /** Length of the longest tail of t[from..] that is a proper beginning of marker (text to hold back). */
     static int partialTail(CharSequence t, int from, String marker) {
         int n = t.length();

@@ -57,6 +57,12 @@ class ToolFormatsTest {
         expected.put("gemma-3-1b-it.jinja", "generic");
         expected.put("SmolLM2-135M-Instruct.jinja", "generic");
         expected.put("Meta-Llama-3-8B-Instruct.jinja", "generic");
+        expected.put("Qwen3-Coder-30B-A3B-Instruct.jinja", "qwen3-coder");
+        expected.put("functionary-medium-v3.1.jinja", "functionary-v3.1");
+        expected.put("functionary-medium-v3.2.jinja", "functionary-v3.2");
+        expected.put("c4ai-command-r7b-12-2024-tool_use.jinja", "command-r7b");
+        expected.put("c4ai-command-r7b-12-2024.jinja", "command-r7b"); // its GGUF's template: the tool format, though it renders tools only with documents
+        expected.put("c4ai-command-r-v01.jinja", "generic");
         for (var e : expected.entrySet()) assertEquals(e.getValue(), ToolFormats.forTemplate(template(e.getKey())).name(), e.getKey());
         assertEquals("generic", ToolFormats.forTemplate(ChatTemplate.CHATML_SOURCE).name());
         // Mistral v0.3's template (not among the conformance templates): it writes calls after [TOOL_CALLS]
@@ -87,10 +93,15 @@ class ToolFormatsTest {
             new String[]{"mistral", "[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"unit\": \"celsius\"}}]"},
             new String[]{"granite", "<|tool_call|>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"unit\": \"celsius\"}}]"},
             new String[]{"harmony", "<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\": \"Paris\", \"unit\": \"celsius\"}"},
-            new String[]{"generic", "{\"tool_call\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"unit\": \"celsius\"}}}"});
+            new String[]{"generic", "{\"tool_call\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"unit\": \"celsius\"}}}"},
+            new String[]{"qwen3-coder", "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=unit>\ncelsius\n</parameter>\n</function>\n</tool_call>"},
+            new String[]{"functionary-v3.2", "get_weather\n{\"city\": \"Paris\", \"unit\": \"celsius\"}"},
+            new String[]{"functionary-v3.1", "<function=get_weather>{\"city\": \"Paris\", \"unit\": \"celsius\"}</function>"},
+            new String[]{"command-r7b", "<|START_ACTION|>[\n    {\"tool_call_id\": \"0\", \"tool_name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\", \"unit\": \"celsius\"}}\n]<|END_ACTION|>"});
 
     static ToolFormat byName(String name) {
-        for (ToolFormat f : List.of(ToolFormats.HERMES, ToolFormats.LLAMA3, ToolFormats.MISTRAL, ToolFormats.GRANITE, ToolFormats.HARMONY, ToolFormats.GENERIC)) {
+        for (ToolFormat f : List.of(ToolFormats.HERMES, ToolFormats.LLAMA3, ToolFormats.MISTRAL, ToolFormats.GRANITE, ToolFormats.HARMONY, ToolFormats.GENERIC,
+                ToolFormats.QWEN3_CODER, ToolFormats.FUNCTIONARY_V3_2, ToolFormats.FUNCTIONARY_V3_1, ToolFormats.COMMAND_R7B)) {
             if (f.name().equals(name)) return f;
         }
         throw new AssertionError(name);
@@ -104,7 +115,8 @@ class ToolFormatsTest {
             assertTrue(matches(g, c[1]), c[0] + " grammar accepts its call:\n" + g);
             assertFalse(matches(g, c[1].replace("celsius", "kelvin")), c[0] + ": an enum value outside the schema");
             assertFalse(matches(g, c[1].replace("get_weather", "get_wether")), c[0] + ": a function that is not offered");
-            assertFalse(matches(g, c[1].replace("\"unit\": \"celsius\"", "\"unti\": \"celsius\"")), c[0] + ": a misspelt required property");
+            assertFalse(matches(g, c[1].replace("\"unit\": \"celsius\"", "\"unti\": \"celsius\"").replace("<parameter=unit>", "<parameter=unti>")),
+                    c[0] + ": a misspelt required property");
             assertFalse(matches(g, "Sure! " + c[1]), c[0] + ": text before the call");
             OutputParser p = f.parser(Set.of("get_weather", "search"), true, false, IdSource.counting());
             ChatOutput out = new ChatOutput();
@@ -141,7 +153,16 @@ class ToolFormatsTest {
     @Test
     void parsedCallsRoundTripThroughTheirTemplates() throws Exception {
         Map<String, String> files = Map.of("hermes", "Qwen2.5-0.5B-Instruct.jinja", "llama3", "Llama-3.1-8B-Instruct.jinja",
-                "mistral", "Mistral-Nemo-Instruct-2407.jinja", "harmony", "gpt-oss-20b.jinja", "granite", "granite-3.3-2b-instruct.jinja");
+                "mistral", "Mistral-Nemo-Instruct-2407.jinja", "harmony", "gpt-oss-20b.jinja", "granite", "granite-3.3-2b-instruct.jinja",
+                "qwen3-coder", "Qwen3-Coder-30B-A3B-Instruct.jinja", "functionary-v3.2", "functionary-medium-v3.2.jinja",
+                "functionary-v3.1", "functionary-medium-v3.1.jinja", "command-r7b", "c4ai-command-r7b-12-2024-tool_use.jinja");
+        // the call as each new format's template writes it back: the way the model wrote it
+        Map<String, String> written = Map.of(
+                "qwen3-coder", "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=unit>\ncelsius\n</parameter>\n</function>\n</tool_call>",
+                "functionary-v3.2", ">>>get_weather\n{\"city\":\"Paris\",\"unit\":\"celsius\"}",
+                "functionary-v3.1", "<function=get_weather>{\"city\":\"Paris\",\"unit\":\"celsius\"}</function>",
+                "command-r7b", "<|START_THINKING|>Checking the weather.<|END_THINKING|><|START_ACTION|>[\n    {\"tool_call_id\": \"0\", \"tool_name\": \"get_weather\", "
+                        + "\"parameters\": {\"city\": \"Paris\", \"unit\": \"celsius\"}}\n]<|END_ACTION|>");
         List<Map<String, Object>> tools = List.of(Map.of("type", "function", "function",
                 Map.of("name", "get_weather", "description", "Weather", "parameters", JSON.convertValue(WEATHER, Map.class))));
         for (String[] c : CALLS) {
@@ -157,10 +178,11 @@ class ToolFormatsTest {
             String id = call.id();
             if (c[0].equals("mistral")) assertTrue(id.matches("[A-Za-z0-9]{9}"), "Mistral's templates want 9-character ids: " + id);
             List<ChatMessage> history = List.of(ChatMessage.user("Weather in Paris?"),
-                    ChatMessage.assistant("", List.of(new ToolCall(id, call.name(), args))),
+                    ChatMessage.assistant("", List.of(new ToolCall(id, call.name(), args))).withReasoningContent("Checking the weather."),
                     ChatMessage.tool(id, call.name(), "{\"temp\": 21}"));
-            String prompt = ChatTemplate.compile(template(files.get(c[0]))).render(history, ChatOptions.defaults().withTools(tools));
+            String prompt = ChatTemplate.compile(template(files.get(c[0]))).render(f.history(history), ChatOptions.defaults().withTools(tools));
             assertTrue(prompt.contains("Paris") && prompt.contains("celsius") && prompt.contains("21"), c[0] + ":\n" + prompt);
+            if (written.containsKey(c[0])) assertTrue(prompt.contains(written.get(c[0])), c[0] + ":\n" + prompt);
         }
     }
 }
