@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sluice.chat.ChatTemplate;
+import io.sluice.chat.output.ToolFormats;
 import io.sluice.gguf.GGUFFile;
 import io.sluice.model.tokenizer.Tokenizer;
 import io.sluice.server.ApiException;
@@ -82,7 +83,8 @@ final class TemplateCommand implements Callable<Integer> {
         }
         try {
             ChatTemplate t = source == null ? ChatTemplate.chatml() : ChatTemplate.compile(source);
-            System.out.print(t.render(chat.messages(), chat.options(bos, eos)));
+            // as the server gives it: in the shape the template's tool format reads its history back
+            System.out.print(t.render(ToolFormats.forTemplate(t.source()).history(chat.messages()), chat.options(bos, eos)));
             System.out.flush();
         } catch (TemplateException e) {
             throw new IllegalArgumentException("chat template: " + e.getMessage());

@@ -10,10 +10,8 @@ import io.sluice.grammar.TokenGrammar;
 import io.sluice.model.tokenizer.Tokenizer;
 
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 import static io.sluice.server.SluiceServer.JSON;
 
@@ -30,10 +28,9 @@ record ChatAnswer(OutputParser parser, TokenGrammar grammar, Tokenizer tokenizer
         boolean reasoning = p.reasoning() && s.thinks();
         boolean startInReasoning = reasoning && prompt.stripTrailing().endsWith("<think>");
         TokenGrammar grammar = null;
-        Set<String> names = new LinkedHashSet<>();
+        List<ToolFormat.Tool> offered = choice != null ? offered(p) : List.of();
         if (choice != null) {
-            List<ToolFormat.Tool> tools = offered(p);
-            for (ToolFormat.Tool t : tools) names.add(t.name());
+            List<ToolFormat.Tool> tools = offered;
             if (choice.mode() == ToolChoice.Mode.NAMED) tools = tools.stream().filter(t -> t.name().equals(choice.function())).toList();
             String gbnf;
             try {
@@ -51,7 +48,9 @@ record ChatAnswer(OutputParser parser, TokenGrammar grammar, Tokenizer tokenizer
                 }
             }
         }
-        OutputParser parser = choice != null || reasoning ? format.parser(names, reasoning, startInReasoning, format.ids()) : null;
+        // Functionary v3.2 starts every answer with a recipient line, which plain answers lose too.
+        boolean parse = choice != null || reasoning || format == ToolFormats.FUNCTIONARY_V3_2;
+        OutputParser parser = parse ? format.parser(offered, reasoning, startInReasoning, format.ids()) : null;
         return new ChatAnswer(parser, grammar, s.tokenizer());
     }
 

@@ -172,6 +172,7 @@ final class Completions {
      */
     String renderPrompt(ModelState s, ParsedRequest p) throws InterruptedException {
         ChatInput input = p.chat();
+        input = input.withMessages(s.toolFormat().history(input.messages()));
         if (p.tools() != null && s.toolsInPrompt()) {
             input = input.withMessages(s.toolFormat().prepare(input.messages(), ChatAnswer.offered(p), p.tools().parallel(), !p.tools().forced()))
                     .withTools(null);

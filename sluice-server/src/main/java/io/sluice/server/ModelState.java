@@ -34,7 +34,7 @@ record ModelState(Engine engine, String alias, Tokenizer tokenizer, ChatTemplate
         GrammarCache grammars = new GrammarCache(tok, GRAMMARS);
         // The template says how the model writes tool calls and whether it reasons in <think> blocks or harmony channels.
         ToolFormat tools = ToolFormats.forTemplate(template.source());
-        boolean thinks = template.source().contains("</think>") || tools == ToolFormats.HARMONY;
+        boolean thinks = template.source().contains("</think>") || tools == ToolFormats.HARMONY || tools == ToolFormats.COMMAND_R7B;
         // A template that knows no tools at all gets them described in a system message (the generic format);
         // one that renders them in a format Sluice does not parse keeps its own rendering.
         boolean toolsInPrompt = !tools.templateRendersTools() && !template.source().contains("tools");

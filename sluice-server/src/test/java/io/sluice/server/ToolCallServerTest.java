@@ -42,7 +42,7 @@ class ToolCallServerTest {
     }
 
     Http start(String templateFile, String script) throws Exception {
-        engine = new FakeEngine(4096);
+        engine = new FakeEngine(16384);
         engine.script = script;
         ServerConfig cfg = ServerConfig.defaults().withPort(0).withAlias("fake");
         if (templateFile != null) cfg = cfg.withChatTemplate(template(templateFile));
@@ -185,6 +185,39 @@ class ToolCallServerTest {
         msg = http.post("/v1/chat/completions", body("x", "")).json().get("choices").get(0).get("message");
         assertEquals("It rains.", msg.get("content").asText());
         assertFalse(msg.has("tool_calls"));
+    }
+
+    /** The newer formats: the model's call becomes tool_calls, and the call and its result go back through the template's history. */
+    @Test
+    void newFormatsRoundTripThroughTheirTemplates() throws Exception {
+        // Functionary v3.1's template requires every tool to have a description
+        String tools = TOOLS.replace("\"name\":\"get_weather\",", "\"name\":\"get_weather\",\"description\":\"Weather\",")
+                .replace("\"name\":\"search\",", "\"name\":\"search\",\"description\":\"Search\",");
+        String history = "{\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"},{\"role\":\"assistant\",\"content\":null,"
+                + "\"reasoning_content\":\"Checking.\",\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+                + "\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"21C\"}],\"tools\":" + tools + "}";
+        String[][] cases = {
+                {"Qwen3-Coder-30B-A3B-Instruct.jinja", "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>\n</tool_call>",
+                        "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>\n</tool_call>"},
+                {"functionary-medium-v3.2.jinja", "all\nChecking.\n>>>get_weather\n{\"city\": \"Paris\"}", ">>>get_weather\n{\"city\":\"Paris\"}"},
+                {"functionary-medium-v3.1.jinja", "<function=get_weather>{\"city\": \"Paris\"}</function>", "<function=get_weather>{\"city\":\"Paris\"}</function>"},
+                {"c4ai-command-r7b-12-2024-tool_use.jinja", "<|START_THINKING|>Checking.<|END_THINKING|><|START_ACTION|>[{\"tool_call_id\": \"0\", "
+                        + "\"tool_name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}]<|END_ACTION|>",
+                        "<|START_THINKING|>Checking.<|END_THINKING|><|START_ACTION|>"}};
+        for (String[] c : cases) {
+            Http http = start(c[0], c[1]);
+            Http.Resp first = http.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"}],\"tools\":" + tools + "}");
+            assertEquals(200, first.status(), c[0] + ": " + first.body());
+            JsonNode msg = first.json().get("choices").get(0).get("message");
+            assertEquals("get_weather", msg.get("tool_calls").get(0).get("function").get("name").asText(), c[0] + ": " + msg);
+            assertEquals("{\"city\":\"Paris\"}", msg.get("tool_calls").get(0).get("function").get("arguments").asText(), c[0]);
+            Http.Resp r = http.post("/apply-template", history);
+            assertEquals(200, r.status(), c[0] + ": " + r.body());
+            String prompt = r.json().get("prompt").asText();
+            assertTrue(prompt.contains(c[2]) && prompt.contains("21C"), c[0] + ":\n" + prompt);
+            server.stop();
+            server = null;
+        }
     }
 
     @Test
