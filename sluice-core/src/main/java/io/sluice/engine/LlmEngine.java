@@ -88,7 +88,7 @@ public final class LlmEngine implements Engine {
         this.config = config;
         this.tokenizer = model.tokenizer();
         this.vocab = model.config().vocabSize() > 0 ? model.config().vocabSize() : tokenizer.vocabSize();
-        this.plan = MemoryPlan.of(config, model);
+        this.plan = MemoryPlan.of(config, model, speculation);
         if (plan.weightBytes() < model.weightBytes()) {
             model.limitResidentWeights(plan.weightBytes());
             LOG.log(Level.INFO, String.format("memory budget: %.1f of %.1f MiB of weights stay resident, the rest is read from the page cache",
@@ -98,8 +98,7 @@ public final class LlmEngine implements Engine {
         this.blocks = new KvCacheManager(plan.numBlocks(), config.kvBlockSize(), model.kvLayout().windows());
         // A sequence can never hold more positions than the whole pool (sliding-window groups hold only their windows).
         this.contextLength = (int) Math.min(plan.contextLength(), model.kvLayout().maxTokens(plan.numBlocks(), config.kvBlockSize()));
-        // Guesses need rows of their own: room for one sequence's longest draft twice over (a single stream gets it whole).
-        int logitRows = Math.min(config.maxSeqs() + (speculation.enabled() ? 2 * speculation.draftMax() : 0), config.maxBatchedTokens());
+        int logitRows = MemoryPlan.logitRows(config, speculation);
         Drafter d = null;
         try {
             d = speculation.enabled() ? Drafter.of(speculation, model, config, plan.numBlocks()) : null;
