@@ -19,9 +19,10 @@ import java.util.function.Function;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * Greedy identity on real models: stories260K with prompt lookup, with stories260K-f16 as its
- * draft, and with both chosen per sequence (auto), and a self-made model the same ways, print token for token what decoding without speculation
- * prints, also under grammars; and a draft of another vocabulary is refused by name.
+ * Greedy identity on real models: stories260K with prompt lookup, with stories260K-f16 as its draft,
+ * and with both chosen per sequence (auto), and a self-made model the same ways, print token for
+ * token what decoding without speculation prints, also under grammars; and a draft of another
+ * vocabulary is refused by name.
  */
 class SpeculativeRealModelTest {
     private static final String[] PROMPTS = {"Once upon a time", "Lily and Tom went to the park. Lily and Tom", "The cat sat on the mat. The cat",
