@@ -135,12 +135,20 @@ final class RunCommand implements Callable<Integer> {
                     f.reason().name().toLowerCase(), s);
             io.sluice.engine.RequestTiming timing = handle.timing();
             if (eng.speculation().enabled() && timing != null) {
-                System.err.printf("speculation (%s): drafted %d | accepted %d | acceptance rate %s%n", eng.speculation().mode().name().toLowerCase(),
-                        timing.draftedTokens(), timing.acceptedTokens(),
-                        timing.draftedTokens() == 0 ? "n/a" : String.format("%.1f%%", 100 * timing.acceptanceRate()));
+                System.err.printf("speculation (%s): drafted %d | accepted %d | acceptance rate %s%s%n", eng.speculation().mode().name().toLowerCase(),
+                        timing.draftedTokens(), timing.acceptedTokens(), rate(timing.draftedTokens(), timing.acceptedTokens()),
+                        eng.speculation().mode() != io.sluice.engine.Speculation.Mode.AUTO ? ""
+                                : String.format(" | ngram: drafted %d, accepted %d (%s) | draft model: drafted %d, accepted %d (%s)",
+                                timing.ngramDraftedTokens(), timing.ngramAcceptedTokens(), rate(timing.ngramDraftedTokens(), timing.ngramAcceptedTokens()),
+                                timing.draftModelDraftedTokens(), timing.draftModelAcceptedTokens(),
+                                rate(timing.draftModelDraftedTokens(), timing.draftModelAcceptedTokens())));
             }
         }
         return 0;
+    }
+
+    private static String rate(int drafted, int accepted) {
+        return drafted == 0 ? "n/a" : String.format("%.1f%%", 100.0 * accepted / drafted);
     }
 
     /** The interactive chat: a line editor when stdin is a terminal, plain lines from a pipe otherwise. */

@@ -10,7 +10,7 @@ import java.util.Locale;
 /** Speculative decoding's options, shared by run, serve and bench --batched (llama.cpp's names where it has them). */
 final class SpeculationOptions {
     @Option(names = "--speculate", paramLabel = "MODE",
-            description = "speculative decoding: off, ngram (prompt lookup), draft (-md) or auto (the draft model if given, else ngram); "
+            description = "speculative decoding: off, ngram (prompt lookup), draft (-md) or auto (prompt lookup and, with -md, the draft model side by side, chosen per sequence); "
                     + "guesses per sequence adapt to acceptance and load (default: draft with -md, else off)")
     String mode;
 

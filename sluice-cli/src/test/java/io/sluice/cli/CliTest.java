@@ -171,6 +171,17 @@ class CliTest {
     }
 
     @Test
+    void runWithBothDraftSourcesPrintsTheSameTextAndEachSourcesCounts() {
+        String model = Fixtures.model("stories260K.gguf").toString(), draft = Fixtures.model("stories260K-f16.gguf").toString();
+        Result plain = run("run", "-m", model, "-p", "Once upon a time", "-n", "64", "--temp", "0");
+        Result auto = run("run", "-m", model, "-p", "Once upon a time", "-n", "64", "--temp", "0", "--speculate", "auto", "-md", draft);
+        assertEquals(0, auto.code(), auto.err());
+        assertEquals(plain.out(), auto.out(), "greedy text is the same");
+        assertTrue(auto.err().matches("(?s).*speculation \\(auto\\): drafted \\d+ \\| accepted \\d+ \\| acceptance rate .*"
+                + " \\| ngram: drafted \\d+, accepted \\d+ \\(.*\\) \\| draft model: drafted \\d+, accepted \\d+ \\(.*"), auto.err());
+    }
+
+    @Test
     void infoPrintsMetadataAndTensors() {
         Result r = run("info", Fixtures.model("stories260K.gguf").toString());
         assertEquals(0, r.code(), r.err());

@@ -75,6 +75,11 @@ final class DraftModelDrafter implements Drafter {
     }
 
     @Override
+    public List<Source> sources() {
+        return List.of(Source.DRAFT);
+    }
+
+    @Override
     public double secondsPerDraftStep(int n) {
         // Unmeasured: free, so the first steps draft and measure it.
         return passTimes.measured() ? passTimes.seconds(n) : 0;
@@ -87,10 +92,9 @@ final class DraftModelDrafter implements Drafter {
         for (int i = 0; i < seqs.size(); i++) {
             Sequence s = seqs.get(i);
             s.draftLen = 0;
-            if (s.draft.length < want[i]) {
-                s.draft = new int[want[i]];
-                s.draftDraws = new Sampler.Draw[want[i]];
-            }
+            // Separately: prompt lookup (auto) may have grown only the tokens.
+            if (s.draft.length < want[i]) s.draft = new int[want[i]];
+            if (s.draftDraws.length < want[i]) s.draftDraws = new Sampler.Draw[want[i]];
             if (want[i] > 0 && prepare(s, want[i])) {
                 active.add(s);
                 wants.add(want[i]);

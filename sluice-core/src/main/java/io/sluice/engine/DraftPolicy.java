@@ -4,18 +4,22 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * How many guesses each decoding sequence gets this step: SmartSpec's goodput rule (Liu et al.,
- * "Optimizing Speculative Decoding for Serving Large Language Models Using Goodput"). With a
- * sequence's acceptance rate a, its j-th guess is kept with probability a^j, so k guesses are expected
- * to add a + a^2 + ... + a^k tokens to the one a step always yields. The step's time grows with its
- * tokens (measured: {@link StepTimes}) and with the drafter's own passes. Guesses are handed out one
- * at a time, each to the sequence whose next guess is likeliest kept, while the expected tokens per
- * second of the step still rise. A small batch gets long drafts (its pass costs about the same for a
- * few more rows); a full batch, whose every extra row costs, gets none.
+ * How many guesses each decoding sequence gets this step, and from which source: SmartSpec's goodput
+ * rule (Liu et al., "Optimizing Speculative Decoding for Serving Large Language Models Using
+ * Goodput"). With a sequence's acceptance rate a, its j-th guess is kept with probability a^j, so k
+ * guesses are expected to add a + a^2 + ... + a^k tokens to the one a step always yields. The step's
+ * time grows with its tokens (measured: {@link StepTimes}) and with the draft model's passes (one per
+ * guessed position, batched over the sequences it guesses for; prompt lookup costs nothing). Guesses
+ * are handed out one at a time, each where it raises the step's expected tokens per second the most,
+ * while that still rises. A small batch gets long drafts (its pass costs about the same for a few more
+ * rows); a full batch, whose every extra row costs, gets none.
  *
- * <p>Acceptance is estimated per sequence from decayed counts of kept and refused guesses, so a
- * sequence whose guesses stop matching soon stops drafting, and one that starts repeating its
- * prompt picks up again. Policy only: the scheduler asks it, nothing here touches the model.
+ * <p>Acceptance is estimated per sequence and per source from decayed counts of kept and refused
+ * guesses, so a sequence whose guesses stop matching soon stops drafting, and one that starts repeating
+ * its prompt picks up again. With both sources ({@code --speculate auto} and a draft model) each
+ * sequence takes, each step, the source promising the better goodput: a prompt-lookup match with a good
+ * record (free) over the draft model, the draft model where the lookup finds nothing or its guesses
+ * have stopped being kept. Policy only: the scheduler asks it, nothing here touches the model.
  */
 final class DraftPolicy {
     /** Weight of the past in the acceptance counts per verification (about the last 10 matter). */
@@ -35,64 +39,109 @@ final class DraftPolicy {
         this.stepTimes = new StepTimes(maxBatchedTokens);
     }
 
-    /** A sequence's estimated chance that a guess is kept (starts at 1/2). */
-    static double acceptance(Sequence s) {
-        return (s.keptRecently + 1) / (s.keptRecently + s.refusedRecently + 2);
+    /** s's estimated chance that a guess from src is kept (starts at 1/2). */
+    static double acceptance(Sequence s, Drafter.Source src) {
+        int i = src.ordinal();
+        return (s.keptRecently[i] + 1) / (s.keptRecently[i] + s.refusedRecently[i] + 2);
     }
 
-    /** Records a verification: of `drafted` guesses the first `kept` were kept. */
-    static void observe(Sequence s, int drafted, int kept) {
+    /** Records a verification: of `drafted` guesses from src the first `kept` were kept. */
+    static void observe(Sequence s, Drafter.Source src, int drafted, int kept) {
         if (drafted == 0) return;
-        s.drafted += drafted;
-        s.accepted += kept;
-        s.keptRecently = s.keptRecently * DECAY + kept;
-        s.refusedRecently = s.refusedRecently * DECAY + (kept < drafted ? 1 : 0);
+        int i = src.ordinal();
+        s.drafted[i] += drafted;
+        s.accepted[i] += kept;
+        s.keptRecently[i] = s.keptRecently[i] * DECAY + kept;
+        s.refusedRecently[i] = s.refusedRecently[i] * DECAY + (kept < drafted ? 1 : 0);
     }
 
     /**
      * Guesses per sequence for a step of `tokens` tokens so far, with at most `spareTokens` more
-     * tokens and `spareRows` more logits rows; each entry is 0 or in draftMin..draftMax.
+     * tokens and `spareRows` more logits rows; each entry is 0 or in draftMin..draftMax. Sets each
+     * sequence's {@link Sequence#draftSource}.
      */
     int[] lengths(List<Sequence> decodes, int tokens, int spareTokens, int spareRows) {
         int n = decodes.size();
         int[] k = new int[n];
         int[] cap = new int[n];
         double[] a = new double[n];
+        boolean[] byModel = new boolean[n];
+        double time = stepTimes.seconds(tokens), passCost = drafter.secondsPerDraftStep(n);
         for (int i = 0; i < n; i++) {
             Sequence s = decodes.get(i);
             int c = Math.min(draftMax, contextLength - s.length);
             // The step yields one token beyond the guesses: guessing past max_tokens is waste.
             if (s.request.maxTokens() > 0) c = Math.min(c, s.request.maxTokens() - s.generated - 1);
-            cap[i] = Math.max(0, c);
-            a[i] = acceptance(s);
+            cap[i] = choose(s, Math.max(0, c), n, tokens, passCost);
+            a[i] = acceptance(s, s.draftSource);
+            byModel[i] = s.draftSource == Drafter.Source.DRAFT;
         }
         int budget = Math.min(spareTokens, spareRows);
-        double expected = n, time = stepTimes.seconds(tokens);
-        int maxK = 0;
+        double expected = n;
+        // The draft model's passes this step: as many as its longest draft.
+        int passes = 0;
         while (budget > 0) {
             int best = -1;
-            double gain = 0;
+            double bestRate = expected / time, bestTime = 0;
             for (int i = 0; i < n; i++) {
                 if (k[i] >= cap[i]) continue;
-                double g = Math.pow(a[i], k[i] + 1);
-                if (g > gain) {
-                    gain = g;
+                double t = stepTimes.seconds(tokens + 1) + (byModel[i] ? Math.max(passes, k[i] + 1) : passes) * passCost;
+                double rate = (expected + Math.pow(a[i], k[i] + 1)) / t;
+                if (rate > bestRate) {
+                    bestRate = rate;
+                    bestTime = t;
                     best = i;
                 }
             }
             if (best < 0) break;
-            int mk = Math.max(maxK, k[best] + 1);
-            double t = stepTimes.seconds(tokens + 1) + mk * drafter.secondsPerDraftStep(n);
-            if ((expected + gain) / t <= expected / time) break;
+            expected += Math.pow(a[best], k[best] + 1);
             k[best]++;
+            if (byModel[best]) passes = Math.max(passes, k[best]);
             tokens++;
             budget--;
-            expected += gain;
-            time = t;
-            maxK = mk;
+            time = bestTime;
         }
         for (int i = 0; i < n; i++) if (k[i] < draftMin) k[i] = 0;
         return k;
+    }
+
+    /**
+     * Sets s's source for this step: of the drafter's sources, the one whose guesses promise the step
+     * the most tokens per second (as if s alone guessed, at the best length up to what the source
+     * offers), from s's acceptance of each and what each costs; returns how many guesses it offers.
+     * A source s has never had verified goes first: until then its acceptance is only the prior, and
+     * a well-kept other source would never let it be measured.
+     */
+    private int choose(Sequence s, int max, int n, int tokens, double passCost) {
+        List<Drafter.Source> sources = drafter.sources();
+        s.draftSource = sources.getFirst();
+        int[] offers = new int[sources.size()];
+        for (int i = 0; i < offers.length; i++) {
+            Drafter.Source src = sources.get(i);
+            offers[i] = max == 0 ? 0 : drafter.offered(s, src, max);
+            if (offers[i] > 0 && sources.size() > 1 && s.drafted[src.ordinal()] == 0) {
+                s.draftSource = src;
+                return offers[i];
+            }
+        }
+        int offer = 0;
+        double bestRate = 0;
+        for (int i = 0; i < offers.length; i++) {
+            Drafter.Source src = sources.get(i);
+            int m = offers[i];
+            double a = acceptance(s, src), cost = src == Drafter.Source.DRAFT ? passCost : 0, kept = 0, p = 1;
+            for (int j = 1; j <= m; j++) {
+                p *= a;
+                kept += p;
+                double rate = (n + kept) / (stepTimes.seconds(tokens + j) + j * cost);
+                if (rate > bestRate) {
+                    bestRate = rate;
+                    s.draftSource = src;
+                    offer = m;
+                }
+            }
+        }
+        return offer;
     }
 
     /**

@@ -28,8 +28,8 @@ import java.util.function.Consumer;
  * {@link MemoryPlan}.
  *
  * <p>Speculative decoding ({@link Speculation}) adds one room and one step: the {@link Scheduler}
- * asks its {@link DraftPolicy} how many guesses each decoding sequence gets, a {@link Drafter}
- * (prompt lookup or a draft model) writes them, the runner puts them into the same forward pass, the
+ * asks its {@link DraftPolicy} how many guesses each decoding sequence gets and from which source, a
+ * {@link Drafter} (prompt lookup, a draft model, or both) writes them, the runner puts them into the same forward pass, the
  * output processor verifies them, and the refused ones' KV is rolled back.
  *
  * <p>Failures stay local: a failing step ends the requests in it with Finished(ERROR), a listener
@@ -73,8 +73,8 @@ public final class LlmEngine implements Engine {
     private volatile long generatedTokens;
     private volatile long finishedRequests;
     private volatile long steps;
-    private volatile long draftedTokens;
-    private volatile long acceptedTokens;
+    /** Verified and kept guesses by source (engine thread writes). */
+    private volatile long ngramDrafted, ngramAccepted, draftModelDrafted, draftModelAccepted;
 
     /** Sizes the KV pool (see {@link MemoryPlan#of}), allocates it and starts the engine thread. */
     public LlmEngine(Model model, EngineConfig config) {
@@ -88,7 +88,7 @@ public final class LlmEngine implements Engine {
         this.config = config;
         this.tokenizer = model.tokenizer();
         this.vocab = model.config().vocabSize() > 0 ? model.config().vocabSize() : tokenizer.vocabSize();
-        this.plan = MemoryPlan.of(config, model);
+        this.plan = MemoryPlan.of(config, model, speculation);
         if (plan.weightBytes() < model.weightBytes()) {
             model.limitResidentWeights(plan.weightBytes());
             LOG.log(Level.INFO, String.format("memory budget: %.1f of %.1f MiB of weights stay resident, the rest is read from the page cache",
@@ -98,8 +98,7 @@ public final class LlmEngine implements Engine {
         this.blocks = new KvCacheManager(plan.numBlocks(), config.kvBlockSize(), model.kvLayout().windows());
         // A sequence can never hold more positions than the whole pool (sliding-window groups hold only their windows).
         this.contextLength = (int) Math.min(plan.contextLength(), model.kvLayout().maxTokens(plan.numBlocks(), config.kvBlockSize()));
-        // Guesses need rows of their own: room for one sequence's longest draft twice over (a single stream gets it whole).
-        int logitRows = Math.min(config.maxSeqs() + (speculation.enabled() ? 2 * speculation.draftMax() : 0), config.maxBatchedTokens());
+        int logitRows = MemoryPlan.logitRows(config, speculation);
         Drafter d = null;
         try {
             d = speculation.enabled() ? Drafter.of(speculation, model, config, plan.numBlocks()) : null;
@@ -180,7 +179,7 @@ public final class LlmEngine implements Engine {
         RoutingStats r = model.routingStats();
         return new EngineMetrics(running, inboxPending.get() + queued, blocks.numBlocks(), kvUsed, kvCached,
                 scheduler.prefixHitTokens, scheduler.preemptions, promptTokens, computedPromptTokens,
-                generatedTokens, finishedRequests, steps, draftedTokens, acceptedTokens,
+                generatedTokens, finishedRequests, steps, ngramDrafted, ngramAccepted, draftModelDrafted, draftModelAccepted,
                 r != null ? r.expertsTouched() : null, r != null ? r.tokensPerExpert() : null);
     }
 
@@ -364,9 +363,14 @@ public final class LlmEngine implements Engine {
         } finally {
             s.draftLen = 0;
         }
-        DraftPolicy.observe(s, guessed, v.kept());
-        draftedTokens += guessed;
-        acceptedTokens += v.kept();
+        DraftPolicy.observe(s, s.draftSource, guessed, v.kept());
+        if (s.draftSource == Drafter.Source.NGRAM) {
+            ngramDrafted += guessed;
+            ngramAccepted += v.kept();
+        } else {
+            draftModelDrafted += guessed;
+            draftModelAccepted += v.kept();
+        }
         scheduler.rollBack(s, base + v.kept());
         blocks.commit(s.table, s.tokens, s.computed);
         for (OutputProcessor.Step out : v.steps()) {
@@ -407,7 +411,9 @@ public final class LlmEngine implements Engine {
         publishGauges();
         finishedRequests++;
         RequestTiming timing = new RequestTiming(s.id, reason, s.usage(), s.arrivalNanos, s.firstScheduledNanos,
-                s.firstTokenNanos, System.nanoTime(), Arrays.copyOf(s.gaps, s.gapCount), s.drafted, s.accepted);
+                s.firstTokenNanos, System.nanoTime(), Arrays.copyOf(s.gaps, s.gapCount),
+                s.drafted[Drafter.Source.NGRAM.ordinal()], s.accepted[Drafter.Source.NGRAM.ordinal()],
+                s.drafted[Drafter.Source.DRAFT.ordinal()], s.accepted[Drafter.Source.DRAFT.ordinal()]);
         s.timing = timing;
         s.done = true;
         try {

@@ -1,5 +1,6 @@
 package io.sluice.engine;
 
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -13,27 +14,45 @@ final class NgramDrafter implements Drafter {
     static final int MAX_N = 4, MIN_N = 2;
 
     @Override
+    public List<Source> sources() {
+        return List.of(Source.NGRAM);
+    }
+
+    @Override
+    public int offered(Sequence s, Source src, int max) {
+        int from = match(s.tokens, s.length);
+        return from < 0 ? 0 : Math.min(max, s.length - from);
+    }
+
+    @Override
     public void propose(List<Sequence> seqs, int[] want) {
         for (int i = 0; i < seqs.size(); i++) {
             Sequence s = seqs.get(i);
             if (s.draft.length < want[i]) s.draft = new int[want[i]];
             s.draftLen = lookup(s.tokens, s.length, want[i], s.draft);
+            // Copied guesses are certain, not drawn: no draft model's distribution may linger from an earlier step.
+            Arrays.fill(s.draftDraws, 0, Math.min(s.draftLen, s.draftDraws.length), null);
         }
     }
 
     /** Writes up to k tokens into out: those after the latest earlier occurrence of tokens[length-n, length); returns how many. */
     static int lookup(int[] tokens, int length, int k, int[] out) {
-        if (k <= 0) return 0;
+        int from = k <= 0 ? -1 : match(tokens, length);
+        if (from < 0) return 0;
+        int m = Math.min(k, length - from);
+        System.arraycopy(tokens, from, out, 0, m);
+        return m;
+    }
+
+    /** Where the tokens after the latest earlier occurrence of the last n-gram (longest n first) start; -1 when none occurs. */
+    private static int match(int[] tokens, int length) {
         for (int n = Math.min(MAX_N, length - 1); n >= MIN_N; n--) {
             int tail = length - n;
             for (int start = tail - 1; start >= 0; start--) {
-                if (!same(tokens, start, tail, n)) continue;
-                int from = start + n, m = Math.min(k, length - from);
-                System.arraycopy(tokens, from, out, 0, m);
-                return m;
+                if (same(tokens, start, tail, n)) return start + n;
             }
         }
-        return 0;
+        return -1;
     }
 
     private static boolean same(int[] t, int a, int b, int n) {

@@ -7,8 +7,10 @@ package io.sluice.engine;
  * @param firstScheduledNanos when it first entered a forward pass; 0 if never
  * @param firstTokenNanos     when its first token was sampled; 0 if none
  * @param interTokenSeconds   gaps between consecutive tokens (completionTokens - 1 of them)
- * @param draftedTokens       guessed tokens verified (speculative decoding; 0 without)
- * @param acceptedTokens      of those, the ones kept
+ * @param ngramDraftedTokens  guessed tokens from prompt lookup verified (speculative decoding; 0 without)
+ * @param ngramAcceptedTokens of those, the ones kept
+ * @param draftModelDraftedTokens  guessed tokens from the draft model verified
+ * @param draftModelAcceptedTokens of those, the ones kept
  */
 public record RequestTiming(
         long requestId,
@@ -19,12 +21,24 @@ public record RequestTiming(
         long firstTokenNanos,
         long finishNanos,
         double[] interTokenSeconds,
-        int draftedTokens,
-        int acceptedTokens) {
+        int ngramDraftedTokens,
+        int ngramAcceptedTokens,
+        int draftModelDraftedTokens,
+        int draftModelAcceptedTokens) {
+
+    /** Guessed tokens verified, from either source. */
+    public int draftedTokens() {
+        return ngramDraftedTokens + draftModelDraftedTokens;
+    }
+
+    /** Of those, the ones kept. */
+    public int acceptedTokens() {
+        return ngramAcceptedTokens + draftModelAcceptedTokens;
+    }
 
     /** Kept guesses per guess; NaN when nothing was guessed. */
     public double acceptanceRate() {
-        return draftedTokens == 0 ? Double.NaN : (double) acceptedTokens / draftedTokens;
+        return draftedTokens() == 0 ? Double.NaN : (double) acceptedTokens() / draftedTokens();
     }
 
     public double queueSeconds() {

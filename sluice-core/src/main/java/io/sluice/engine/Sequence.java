@@ -35,10 +35,12 @@ final class Sequence implements GenerationHandle {
     int draftLen;
     /** What each guess was drawn from (a draft model sampling at temperature > 0); null entries: certain guesses. */
     Sampler.Draw[] draftDraws = new Sampler.Draw[0];
-    /** Guessed and kept tokens so far (metrics). */
-    int drafted, accepted;
-    /** Recent acceptance, as decayed counts of kept and refused guesses (the draft policy's estimate). */
-    double keptRecently, refusedRecently;
+    /** Where this step's guesses come from (the draft policy's choice). */
+    Drafter.Source draftSource;
+    /** Per source (by ordinal): guessed and kept tokens so far (metrics). */
+    final int[] drafted = new int[Drafter.Source.values().length], accepted = new int[Drafter.Source.values().length];
+    /** Per source: recent acceptance as decayed counts of kept and refused guesses (the draft policy's estimate). */
+    final double[] keptRecently = new double[drafted.length], refusedRecently = new double[drafted.length];
     /** The draft model's state for this sequence (see {@link DraftModelDrafter}); null without one. */
     Object drafterState;
 

@@ -7,9 +7,9 @@ import io.sluice.model.Model;
  * tokens a step, which the target model verifies in the same forward pass as everything else (k
  * guesses: k + 1 logits rows); the accepted ones cost one step together. Where the guesses come from:
  * {@link Mode#NGRAM} copies them from earlier in the sequence (prompt lookup), {@link Mode#DRAFT} runs
- * a small draft model of the same vocabulary. How many a sequence gets each step is the scheduler's
- * call ({@link DraftPolicy}): from its measured acceptance rate and the batch, so that a full batch
- * drafts nothing. Guesses shorter than {@code draftMin} are not verified.
+ * a small draft model of the same vocabulary, {@link Mode#AUTO} uses both, choosing per sequence. How
+ * many a sequence gets each step is the scheduler's call ({@link DraftPolicy}): from its measured
+ * acceptance rate and the batch, so that a full batch drafts nothing. Guesses shorter than {@code draftMin} are not verified.
  *
  * @param draftModel the draft model for DRAFT (and AUTO); null otherwise. The engine does not close it.
  */
@@ -22,7 +22,10 @@ public record Speculation(Mode mode, int draftMax, int draftMin, Model draftMode
         NGRAM,
         /** A draft model proposes greedily (or samples, at temperature > 0). */
         DRAFT,
-        /** The draft model when one is given, else prompt lookup. */
+        /**
+         * Prompt lookup and, when one is given, the draft model side by side: each sequence takes,
+         * each step, the source its acceptance so far says guesses better per second (see {@link DraftPolicy}).
+         */
         AUTO
     }
 
@@ -54,7 +57,7 @@ public record Speculation(Mode mode, int draftMax, int draftMin, Model draftMode
         return mode != Mode.OFF;
     }
 
-    /** Whether the guesses come from the draft model (else from prompt lookup). */
+    /** Whether a draft model runs (DRAFT, or AUTO with one): its weights, KV pool and work buffers are in the memory plan. */
     public boolean usesDraftModel() {
         return mode == Mode.DRAFT || (mode == Mode.AUTO && draftModel != null);
     }

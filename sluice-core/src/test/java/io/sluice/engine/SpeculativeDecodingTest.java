@@ -77,9 +77,16 @@ class SpeculativeDecodingTest {
     static final class Repeating implements Model {
         static final int PERIOD = 5;
         final FakeModel inner;
+        /** Every breakEvery-th position (0: none) the fake model's own choice instead: the repetition breaks. */
+        final int breakEvery;
 
         Repeating(int ctx) {
+            this(ctx, 0);
+        }
+
+        Repeating(int ctx, int breakEvery) {
             inner = new FakeModel(ctx);
+            this.breakEvery = breakEvery;
         }
 
         @Override public ModelConfig config() { return inner.config(); }
@@ -99,7 +106,7 @@ class SpeculativeDecodingTest {
             for (int t = 0; t < b.size; t++) {
                 if (!b.wantLogits[t]) continue;
                 int from = b.positions[t] + 1 - PERIOD;
-                if (from >= 0) {
+                if (from >= 0 && (breakEvery == 0 || (b.positions[t] + 1) % breakEvery != 0)) {
                     int[] table = b.table(b.seqOf[t], kv.groupOf(0));
                     kv.readKey(0, table[from / bs], from % bs, 0, read, 0);
                     logits[row * FakeModel.VOCAB + (int) read[0]] = 500f;
@@ -177,11 +184,16 @@ class SpeculativeDecodingTest {
         assertTrue(m.preemptions() > 0, "the tiny pool forced preemptions");
         assertTrue(m.draftedTokens() > 0, "guesses were verified: " + m);
         assertTrue(m.acceptedTokens() <= m.draftedTokens(), "kept at most what was guessed: " + m);
+        if (spec.mode() == Speculation.Mode.AUTO) assertTrue(m.ngramDraftedTokens() > 0 && m.draftModelDraftedTokens() > 0, "both sources guessed: " + m);
         e.close();
-        KvCacheManager blocks = e.blockManager();
-        blocks.checkConsistency();
-        assertEquals(0, blocks.usedBlocks());
-        for (int b = 0; b < blocks.numBlocks(); b++) assertEquals(0, blocks.refCount(b), "block " + b);
+        List<KvCacheManager> pools = new ArrayList<>(List.of(e.blockManager()));
+        if (e.drafter() instanceof DraftModelDrafter d) pools.add(d.blockManager());
+        if (e.drafter() instanceof AutoDrafter a) pools.add(((DraftModelDrafter) a.model()).blockManager());
+        for (KvCacheManager blocks : pools) {
+            blocks.checkConsistency();
+            assertEquals(0, blocks.usedBlocks());
+            for (int b = 0; b < blocks.numBlocks(); b++) assertEquals(0, blocks.refCount(b), "block " + b);
+        }
     }
 
     @Test
@@ -193,6 +205,12 @@ class SpeculativeDecodingTest {
     void anOftenWrongDraftModelKeepsThousandRandomRequestsExactAndLeaksNoBlock() throws Exception {
         WrongSometimes draft = new WrongSometimes(48, 3);
         thousandRequests(Speculation.draft(draft, 4), draft);
+    }
+
+    @Test
+    void autoWithAnOftenWrongDraftKeepsThousandRandomRequestsExactAndLeaksNoBlock() throws Exception {
+        WrongSometimes draft = new WrongSometimes(48, 3);
+        thousandRequests(new Speculation(Speculation.Mode.AUTO, 4, 0, draft), draft);
     }
 
     @Test
@@ -218,23 +236,155 @@ class SpeculativeDecodingTest {
         draft.close();
     }
 
+    /** A prompt whose last bigram occurred 10 tokens earlier: prompt lookup offers 10 guesses. */
+    private static final int[] REPEATED = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2};
+
     @Test
     void aCostlyPassGetsNoGuessesAndACheapOneGetsLongOnes() {
         Speculation spec = Speculation.ngram(8);
         DraftPolicy p = new DraftPolicy(spec, 1000, 512, new NgramDrafter());
-        Sequence s = new Sequence(1, greedy(new int[]{1, 2, 3}, 0, false), ev -> { }, null);
-        for (int i = 0; i < 20; i++) DraftPolicy.observe(s, 4, 4); // a sequence whose guesses are always kept
+        Sequence s = new Sequence(1, greedy(REPEATED, 0, false), ev -> { }, null);
+        for (int i = 0; i < 20; i++) DraftPolicy.observe(s, Drafter.Source.NGRAM, 4, 4); // a sequence whose guesses are always kept
         p.stepTimes.assume(1, 0);
         assertEquals(8, p.lengths(List.of(s), 1, 100, 100)[0], "free rows: the longest draft");
         assertEquals(3, p.lengths(List.of(s), 1, 3, 100)[0], "capped by the token budget");
         p.stepTimes.assume(0, 1);
         assertEquals(0, p.lengths(List.of(s), 1, 100, 100)[0], "a guess costs as much as the decode itself: none pays");
-        Sequence bad = new Sequence(2, greedy(new int[]{1, 2, 3}, 0, false), ev -> { }, null);
-        for (int i = 0; i < 20; i++) DraftPolicy.observe(bad, 4, 0);
+        Sequence bad = new Sequence(2, greedy(REPEATED, 0, false), ev -> { }, null);
+        for (int i = 0; i < 20; i++) DraftPolicy.observe(bad, Drafter.Source.NGRAM, 4, 0);
         p.stepTimes.assume(1, 1.0 / 16);
         int[] k = p.lengths(List.of(s, bad), 2, 100, 100);
         assertTrue(k[0] >= 4, "the well-guessing sequence drafts long: " + k[0]);
         assertEquals(0, k[1], "the badly-guessing one not at all");
+        Sequence unmatched = new Sequence(3, greedy(new int[]{1, 2, 3}, 0, false), ev -> { }, null);
+        for (int i = 0; i < 20; i++) DraftPolicy.observe(unmatched, Drafter.Source.NGRAM, 4, 4);
+        assertEquals(0, p.lengths(List.of(unmatched), 1, 100, 100)[0], "no lookup match: nothing to guess, no blocks held for it");
+    }
+
+    /** Both sources behind one drafter; the draft model's cost per position is fixed, and it offers every guess. */
+    private static final class TwoSources implements Drafter {
+        final NgramDrafter lookup = new NgramDrafter();
+        double modelCost;
+
+        @Override public List<Source> sources() { return List.of(Source.NGRAM, Source.DRAFT); }
+        @Override public int offered(Sequence s, Source src, int max) { return src == Source.NGRAM ? lookup.offered(s, src, max) : max; }
+        @Override public void propose(List<Sequence> seqs, int[] want) { }
+        @Override public double secondsPerDraftStep(int n) { return modelCost; }
+    }
+
+    private static Sequence withHistory(int[] prompt, int lookupKept, int modelKept) {
+        Sequence s = new Sequence(1, greedy(prompt, 0, false), ev -> { }, null);
+        for (int i = 0; i < 20; i++) {
+            DraftPolicy.observe(s, Drafter.Source.NGRAM, 4, lookupKept);
+            DraftPolicy.observe(s, Drafter.Source.DRAFT, 4, modelKept);
+        }
+        return s;
+    }
+
+    @Test
+    void bothSourcesTheBetterGoodputWinsPerSequence() {
+        TwoSources d = new TwoSources();
+        DraftPolicy p = new DraftPolicy(new Speculation(Speculation.Mode.AUTO, 8, 0, null), 1000, 512, d);
+        p.stepTimes.assume(1, 1.0 / 64);
+        d.modelCost = 0.05;
+        Sequence goodLookup = withHistory(REPEATED, 4, 4);
+        int[] k = p.lengths(List.of(goodLookup), 1, 100, 100);
+        assertEquals(Drafter.Source.NGRAM, goodLookup.draftSource, "a match as good as the model, and free: prompt lookup");
+        assertTrue(k[0] >= 8, "as long as the match and the cap allow: " + k[0]);
+
+        Sequence noMatch = withHistory(new int[]{1, 2, 3}, 4, 4);
+        int kept = p.lengths(List.of(noMatch), 1, 100, 100)[0];
+        assertEquals(Drafter.Source.DRAFT, noMatch.draftSource, "no match: the draft model");
+        assertTrue(kept >= 4, "which pays at this cost: " + kept);
+
+        Sequence collapsed = withHistory(REPEATED, 0, 4);
+        k = p.lengths(List.of(collapsed), 1, 100, 100);
+        assertEquals(Drafter.Source.DRAFT, collapsed.draftSource, "a match whose guesses are refused loses to a model that is kept");
+        assertTrue(k[0] > 0);
+
+        Sequence fresh = new Sequence(4, greedy(REPEATED, 0, false), ev -> { }, null);
+        for (int i = 0; i < 20; i++) DraftPolicy.observe(fresh, Drafter.Source.DRAFT, 4, 4);
+        p.lengths(List.of(fresh), 1, 100, 100);
+        assertEquals(Drafter.Source.NGRAM, fresh.draftSource, "a source never tried is tried, however good the other");
+
+        Sequence badModel = withHistory(new int[]{1, 2, 3}, 4, 0);
+        int refused = p.lengths(List.of(badModel), 1, 100, 100)[0];
+        assertTrue(refused <= 1 && refused < kept, "a model whose guesses are refused gets at most one guess: " + refused);
+
+        // The draft model costs as much as a step: only the free lookup still guesses.
+        d.modelCost = 1;
+        Sequence both = withHistory(REPEATED, 3, 4);
+        k = p.lengths(List.of(both, withHistory(new int[]{1, 2, 3}, 4, 4)), 2, 100, 100);
+        assertEquals(Drafter.Source.NGRAM, both.draftSource, "the model's passes cost more than its better guesses bring");
+        assertTrue(k[0] > 0, "the lookup guesses: " + k[0]);
+        assertEquals(0, k[1], "the draft model's sequence does not");
+    }
+
+    /** Greedy ids of every prompt through an engine with these settings (all submitted at once), and its metrics at the end. */
+    private record Outcome(List<int[]> ids, EngineMetrics metrics) {
+    }
+
+    private static Outcome generate(Model target, Speculation spec, int[][] prompts, int maxTokens) throws Exception {
+        try (LlmEngine e = new LlmEngine(target, config(200, 32, 4, 64, 128), spec)) {
+            if (e.draftPolicy() != null) e.draftPolicy().stepTimes.assume(1, 0);
+            Collector[] cs = new Collector[prompts.length];
+            for (int i = 0; i < prompts.length; i++) {
+                cs[i] = new Collector();
+                e.submit(greedy(prompts[i], maxTokens, true), cs[i]);
+            }
+            List<int[]> ids = new ArrayList<>();
+            for (Collector c : cs) {
+                assertNotEquals(FinishReason.ERROR, c.await().reason(), c.finished.message());
+                ids.add(c.idArray());
+            }
+            EngineMetrics m = e.metrics();
+            if (e.drafter() instanceof AutoDrafter auto) {
+                e.close();
+                KvCacheManager draftPool = ((DraftModelDrafter) auto.model()).blockManager();
+                draftPool.checkConsistency();
+                assertEquals(0, draftPool.usedBlocks(), "the draft model's pool holds nothing once every sequence left");
+            }
+            return new Outcome(ids, m);
+        }
+    }
+
+    private static int[][] prompts(long seed, int n) {
+        Random r = new Random(seed);
+        int[][] p = new int[n][];
+        for (int i = 0; i < n; i++) p[i] = r.ints(Repeating.PERIOD + r.nextInt(20), 1, 64).toArray();
+        return p;
+    }
+
+    @Test
+    void autoGuessesByPromptLookupWhereTheTextRepeatsAndByTheDraftModelWhereItHasNoMatch() throws Exception {
+        int[][] prompts = prompts(11, 8);
+        Repeating target = new Repeating(128);
+        Outcome auto = generate(target, new Speculation(Speculation.Mode.AUTO, 6, 0, new FakeModel(128)), prompts, 40);
+        for (int i = 0; i < prompts.length; i++) assertArrayEquals(Repeating.expected(prompts[i], 40), auto.ids().get(i), "request " + i);
+        EngineMetrics m = auto.metrics();
+        // The draft (the fake model, not repeating) guesses the first steps, before the text repeats, and is refused.
+        assertTrue(m.draftModelDraftedTokens() > 0 && m.draftModelAcceptedTokens() < m.draftModelDraftedTokens() / 2, "draft model: " + m);
+        assertTrue(m.ngramDraftedTokens() > 4 * m.draftModelDraftedTokens(), "prompt lookup guesses the repetition: " + m);
+        assertTrue(m.ngramAcceptedTokens() > 0.8 * m.ngramDraftedTokens(), "and is kept: " + m);
+        assertEquals(m.ngramDraftedTokens() + m.draftModelDraftedTokens(), m.draftedTokens());
+    }
+
+    @Test
+    void autoTurnsToTheDraftModelWhenPromptLookupIsRefused() throws Exception {
+        // Prompts that repeat themselves, so the first lookups match; but the target breaks the repetition at every other
+        // position, so they are refused. The draft model is the target itself.
+        int[][] prompts = prompts(12, 8);
+        for (int i = 0; i < prompts.length; i++) {
+            int[] unit = java.util.Arrays.copyOf(prompts[i], Repeating.PERIOD);
+            prompts[i] = java.util.stream.IntStream.range(0, 3 * Repeating.PERIOD).map(j -> unit[j % Repeating.PERIOD]).toArray();
+        }
+        Outcome plain = generate(new Repeating(128, 2), Speculation.OFF, prompts, 60);
+        Outcome auto = generate(new Repeating(128, 2), new Speculation(Speculation.Mode.AUTO, 6, 0, new Repeating(128, 2)), prompts, 60);
+        for (int i = 0; i < prompts.length; i++) assertArrayEquals(plain.ids().get(i), auto.ids().get(i), "request " + i);
+        EngineMetrics m = auto.metrics();
+        assertEquals(m.draftModelDraftedTokens(), m.draftModelAcceptedTokens(), "the draft model is the target: every guess kept");
+        assertTrue(m.ngramDraftedTokens() > 0 && m.ngramAcceptedTokens() < m.ngramDraftedTokens(), "prompt lookup was tried, and refused: " + m);
+        assertTrue(m.draftModelDraftedTokens() > 3 * m.ngramDraftedTokens(), "then the draft model guesses: " + m);
     }
 
     @Test

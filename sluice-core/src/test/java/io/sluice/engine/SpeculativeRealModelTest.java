@@ -19,9 +19,10 @@ import java.util.function.Function;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * Greedy identity on real models: stories260K with prompt lookup and with stories260K-f16 as its
- * draft, and a self-made model with both, print token for token what decoding without speculation
- * prints, also under grammars; and a draft of another vocabulary is refused by name.
+ * Greedy identity on real models: stories260K with prompt lookup, with stories260K-f16 as its draft,
+ * and with both chosen per sequence (auto), and a self-made model the same ways, print token for
+ * token what decoding without speculation prints, also under grammars; and a draft of another
+ * vocabulary is refused by name.
  */
 class SpeculativeRealModelTest {
     private static final String[] PROMPTS = {"Once upon a time", "Lily and Tom went to the park. Lily and Tom", "The cat sat on the mat. The cat",
@@ -33,6 +34,11 @@ class SpeculativeRealModelTest {
 
     /** Every prompt's greedy ids (120 tokens, or to EOS), all submitted at once (batched), through an engine with these settings. */
     private static List<List<Integer>> run(Model m, Speculation spec, Function<int[], GenerationRequest> request, boolean forceGuesses) throws Exception {
+        return run(m, spec, request, forceGuesses, metrics -> { });
+    }
+
+    private static List<List<Integer>> run(Model m, Speculation spec, Function<int[], GenerationRequest> request, boolean forceGuesses,
+                                           java.util.function.Consumer<EngineMetrics> atEnd) throws Exception {
         try (LlmEngine e = new LlmEngine(m, config(), spec)) {
             if (forceGuesses && e.draftPolicy() != null) e.draftPolicy().stepTimes.assume(1, 0);
             List<Collector> cs = new ArrayList<>();
@@ -47,6 +53,7 @@ class SpeculativeRealModelTest {
                 out.add(c.ids);
             }
             if (forceGuesses) assertTrue(e.metrics().draftedTokens() > 0, "guesses were verified: " + e.metrics());
+            atEnd.accept(e.metrics());
             return out;
         }
     }
@@ -54,7 +61,10 @@ class SpeculativeRealModelTest {
     private static void identical(Model m, Model draft, Function<int[], GenerationRequest> request) throws Exception {
         List<List<Integer>> plain = run(m, Speculation.OFF, request, false);
         assertEquals(plain, run(m, Speculation.ngram(6), request, true), "prompt lookup");
-        if (draft != null) assertEquals(plain, run(m, Speculation.draft(draft, 5), request, true), "draft model");
+        if (draft != null) {
+            assertEquals(plain, run(m, Speculation.draft(draft, 5), request, true), "draft model");
+            assertEquals(plain, run(m, new Speculation(Speculation.Mode.AUTO, 5, 0, draft), request, true), "both, chosen per sequence");
+        }
         // The adaptive policy on measured times decides differently, never the text.
         assertEquals(plain, run(m, Speculation.ngram(8), request, false), "prompt lookup, measured costs");
     }
@@ -68,6 +78,19 @@ class SpeculativeRealModelTest {
             identical(m, draft, p -> GenerationRequest.greedy(p, 120).withGrammar(letters));
             TokenGrammar json = TokenGrammar.compile(JsonSchemaGrammar.fromSchema(BatchedBench.TEN_PROPERTY_SCHEMA), vocab);
             identical(m, draft, p -> GenerationRequest.greedy(p, 200).withGrammar(json));
+        }
+    }
+
+    @Test
+    void autoOnStories260KGuessesFromBothSourcesAndPrintsTheSameText() throws Exception {
+        try (Model m = Model.load(Fixtures.model("stories260K.gguf")); Model draft = Model.load(Fixtures.model("stories260K-f16.gguf"))) {
+            Function<int[], GenerationRequest> request = p -> GenerationRequest.greedy(p, 120);
+            List<EngineMetrics> seen = new ArrayList<>();
+            assertEquals(run(m, Speculation.OFF, request, false), run(m, new Speculation(Speculation.Mode.AUTO, 6, 0, draft), request, true, seen::add));
+            EngineMetrics e = seen.getFirst();
+            // The stories repeat names and phrases (prompt lookup) and the f16 copy agrees with its target (the draft model).
+            assertTrue(e.ngramDraftedTokens() > 0, "prompt lookup guessed: " + e);
+            assertTrue(e.draftModelDraftedTokens() > 0 && e.draftModelAcceptedTokens() > 0.8 * e.draftModelDraftedTokens(), "the draft model too: " + e);
         }
     }
 

@@ -61,6 +61,8 @@ final class ServerMetrics {
         counter("sluice.speculative.accepted.tokens", "Guessed tokens kept by speculative decoding", EngineMetrics::acceptedTokens);
         gauge("sluice.speculative.acceptance.rate", "Kept guesses per guess since start (0 before any)",
                 m -> m.draftedTokens() == 0 ? 0 : (double) m.acceptedTokens() / m.draftedTokens());
+        bySource("ngram", EngineMetrics::ngramDraftedTokens, EngineMetrics::ngramAcceptedTokens);
+        bySource("draft", EngineMetrics::draftModelDraftedTokens, EngineMetrics::draftModelAcceptedTokens);
         gauge("sluice.requests.running", "Sequences running", EngineMetrics::runningSeqs);
         gauge("sluice.requests.waiting", "Requests queued, waiting to start", EngineMetrics::waitingSeqs);
         gauge("sluice.kv.blocks.capacity", "KV cache blocks in the pool", EngineMetrics::kvBlocksTotal);
@@ -96,6 +98,14 @@ final class ServerMetrics {
                 return name;
             }
         });
+    }
+
+    /** One source's guesses (source: ngram, prompt lookup; draft, the draft model), beside the totals above. */
+    private void bySource(String source, ToDoubleFunction<EngineMetrics> drafted, ToDoubleFunction<EngineMetrics> accepted) {
+        FunctionCounter.builder("sluice.speculative.source.drafted.tokens", this, s -> drafted.applyAsDouble(s.snapshot))
+                .description("Guessed tokens verified by speculative decoding, by source").tag("source", source).register(registry);
+        FunctionCounter.builder("sluice.speculative.source.accepted.tokens", this, s -> accepted.applyAsDouble(s.snapshot))
+                .description("Guessed tokens kept by speculative decoding, by source").tag("source", source).register(registry);
     }
 
     private void counter(String name, String help, ToDoubleFunction<EngineMetrics> f) {

@@ -145,7 +145,8 @@ final class FakeEngine implements Engine {
 
     @Override
     public EngineMetrics metrics() {
-        return new EngineMetrics(running.get(), 0, 100, running.get() * 2, 3, 7, 0, 0, 0, 0, ids.get(), 0);
+        // Speculation's counters by source: prompt lookup 30 drafted / 20 kept, the draft model 10 / 4.
+        return new EngineMetrics(running.get(), 0, 100, running.get() * 2, 3, 7, 0, 0, 0, 0, ids.get(), 0, 30, 20, 10, 4, null, null);
     }
 
     volatile boolean alive = true;

@@ -448,7 +448,13 @@ class ServerApiTest {
                 "sluice_time_to_first_token_seconds_bucket{le=",
                 "sluice_kv_blocks_capacity 100.0", "sluice_kv_blocks_cached 3.0", "sluice_kv_blocks_free 100.0",
                 "sluice_prefix_cache_hit_tokens_total 7.0", "sluice_requests_waiting 0.0", "sluice_preemptions_total 0.0",
-                "sluice_prompt_tokens_total", "sluice_generation_tokens_total")) {
+                "sluice_prompt_tokens_total", "sluice_generation_tokens_total",
+                "sluice_speculative_drafted_tokens_total 40.0", "sluice_speculative_accepted_tokens_total 24.0",
+                "sluice_speculative_acceptance_rate 0.6",
+                "sluice_speculative_source_drafted_tokens_total{source=\"ngram\"} 30.0",
+                "sluice_speculative_source_accepted_tokens_total{source=\"ngram\"} 20.0",
+                "sluice_speculative_source_drafted_tokens_total{source=\"draft\"} 10.0",
+                "sluice_speculative_source_accepted_tokens_total{source=\"draft\"} 4.0")) {
             if (!m.contains(want)) missing.add(want);
         }
         assertEquals(List.of(), missing, m);
