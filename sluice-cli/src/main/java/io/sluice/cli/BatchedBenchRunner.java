@@ -34,9 +34,22 @@ final class BatchedBenchRunner {
             if (!json) {
                 System.out.println(BatchedBench.header());
             }
+            // Speculation's counts per row, on stderr so the table stays llama-batched-bench's: a delta of the
+            // engine's totals, so the first row also counts the warm-up.
+            long[] seen = new long[4];
+            boolean[] first = {true};
             BatchedBench.run(engine, npp, ntg, npl, 1, grammar, row -> {
                 System.out.println(json ? row.toJson() : row.toTableRow());
                 System.out.flush();
+                if (speculation.mode() != io.sluice.engine.Speculation.Mode.OFF) {
+                    io.sluice.engine.EngineMetrics em = engine.metrics();
+                    long[] now = {em.ngramDraftedTokens(), em.ngramAcceptedTokens(), em.draftModelDraftedTokens(), em.draftModelAcceptedTokens()};
+                    System.err.printf("speculation, pl %d%s: prompt lookup %d drafted / %d accepted, draft model %d / %d%n",
+                            row.pl(), first[0] ? " (with the warm-up)" : "",
+                            now[0] - seen[0], now[1] - seen[1], now[2] - seen[2], now[3] - seen[3]);
+                    System.arraycopy(now, 0, seen, 0, 4);
+                    first[0] = false;
+                }
             });
         }
     }
