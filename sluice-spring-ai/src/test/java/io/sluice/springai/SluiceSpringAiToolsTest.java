@@ -93,6 +93,22 @@ class SluiceSpringAiToolsTest {
         }
     }
 
+    @Test
+    void streamingEndsWithTheCalls() throws Exception {
+        ToolCallback[] tools = ToolCallbacks.from(new WeatherTools());
+        JsonNode schema = JSON.readTree(tools[0].getToolDefinition().inputSchema());
+        SluiceChatOptions o = SluiceChatOptions.builder().toolCallbacks(tools).toolChoice("weather").temperature(1.0).seed(9L).maxTokens(200).build();
+        List<ChatResponse> pieces = chat.stream(new Prompt(List.of(new UserMessage("Weather in Rome?")), o)).collectList().block();
+        ChatResponse last = pieces.getLast();
+        assertEquals("TOOL_CALLS", last.getResult().getMetadata().getFinishReason(), pieces.toString());
+        assertEquals(1, last.getResult().getOutput().getToolCalls().size(), "a named function is one call");
+        String args = last.getResult().getOutput().getToolCalls().getFirst().arguments();
+        assertTrue(JsonValidator.errors(schema, args).isEmpty(), args);
+        StringBuilder text = new StringBuilder();
+        for (ChatResponse r : pieces) text.append(r.getResult().getOutput().getText());
+        assertTrue(text.toString().isBlank(), "the call's markup is not streamed as text: " + text);
+    }
+
     /** Records what the tool loop sends the model. */
     record Recording(ChatModel model, List<Prompt> prompts) implements ChatModel {
         @Override
