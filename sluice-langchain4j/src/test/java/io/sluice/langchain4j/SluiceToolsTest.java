@@ -159,6 +159,47 @@ class SluiceToolsTest {
         assertTrue(String.join("", text).isBlank(), "the call's markup is not streamed as text: " + text);
     }
 
+    /**
+     * A reasoning template (its answers open with {@code <think>}, and it knows {@code </think>}): what the model
+     * writes before closing the block is its thinking, not its text. stories260K never closes it, so all of it is.
+     */
+    @Test
+    void reasoningIsTheAiMessagesThinking() throws Exception {
+        String thinking = """
+                {#- a reasoning model's template: </think> ends its thoughts -#}
+                {%- for m in messages %}<|im_start|>{{ m.role }}
+                {{ m.content }}<|im_end|>
+                {% endfor %}
+                {%- if add_generation_prompt %}<|im_start|>assistant
+                <think>
+                {% endif %}""";
+        try (SluiceModel thinker = SluiceModel.load(Fixtures.model("stories260K.gguf"), EngineConfig.defaults(), thinking)) {
+            assertTrue(thinker.format().thinks());
+            ChatResponse r = SluiceChatModel.builder().model(thinker).temperature(0).maxTokens(24).build().chat(ChatRequest.builder().messages(UserMessage.from("Once upon a time")).build());
+            assertTrue(r.aiMessage().thinking() != null && !r.aiMessage().thinking().isBlank(), r.toString());
+            assertTrue(r.aiMessage().text() == null || r.aiMessage().text().isEmpty(), r.toString());
+            List<String> parts = new CopyOnWriteArrayList<>();
+            CompletableFuture<ChatResponse> done = new CompletableFuture<>();
+            SluiceStreamingChatModel.builder().model(thinker).temperature(0).maxTokens(24).build()
+                    .chat(ChatRequest.builder().messages(UserMessage.from("Once upon a time")).build(), new StreamingChatResponseHandler() {
+                        public void onPartialThinking(dev.langchain4j.model.chat.response.PartialThinking t) {
+                            parts.add(t.text());
+                        }
+
+                        public void onCompleteResponse(ChatResponse c) {
+                            done.complete(c);
+                        }
+
+                        public void onError(Throwable t) {
+                            done.completeExceptionally(t);
+                        }
+                    });
+            ChatResponse streamed = done.get(60, TimeUnit.SECONDS);
+            assertEquals(r.aiMessage().thinking(), String.join("", parts), "the partial thinking makes the whole");
+            assertEquals(r.aiMessage().thinking(), streamed.aiMessage().thinking(), "greedy: the same thoughts");
+        }
+    }
+
     interface Assistant {
         String chat(String question);
     }
