@@ -52,6 +52,11 @@ public final class ChatPrompt {
         return new ChatPrompt(ChatTemplate.chatml(), m.tokenizer(), false);
     }
 
+    /** The template chosen (the given one, the model's, or ChatML). */
+    public ChatTemplate template() {
+        return template;
+    }
+
     /** Where the template came from, for the chat's greeting line. */
     public String describe() {
         return fromModel ? "the model's chat template" : "ChatML (the model has no chat template)";

@@ -13,6 +13,7 @@ abstract class ModelBuilder<B extends ModelBuilder<B>> {
     Integer topK, maxTokens;
     Long seed;
     List<String> stop;
+    boolean parallelToolCalls = true;
 
     @SuppressWarnings("unchecked")
     private B self() {
@@ -59,6 +60,15 @@ abstract class ModelBuilder<B extends ModelBuilder<B>> {
 
     public B stopSequences(List<String> s) {
         this.stop = List.copyOf(s);
+        return self();
+    }
+
+    /**
+     * Whether an answer may make several tool calls (OpenAI's parallel_tool_calls; default true). With false a
+     * forced answer is exactly one call.
+     */
+    public B parallelToolCalls(boolean p) {
+        this.parallelToolCalls = p;
         return self();
     }
 

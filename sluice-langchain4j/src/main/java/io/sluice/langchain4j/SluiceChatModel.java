@@ -1,11 +1,11 @@
 package io.sluice.langchain4j;
 
-import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.model.ModelProvider;
 import dev.langchain4j.model.chat.ChatModel;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.response.ChatResponse;
+import io.sluice.chat.ChatFormat;
 import io.sluice.engine.GenerationEvent;
 import io.sluice.engine.GenerationHandle;
 
@@ -21,19 +21,26 @@ import java.util.concurrent.ExecutionException;
  *     String answer = model.chat("Why is the sky blue?");
  * }
  * }</pre>
- * The model's own chat template formats the conversation. Thread-safe: concurrent calls are batched by the engine.
+ * The model's own chat template formats the conversation, tools and their calls and results included: a
+ * request's {@code toolSpecifications} are offered to the model ({@code toolChoice} REQUIRED forces a call whose
+ * arguments match the tool's parameters, by grammar), the calls come back as the AiMessage's tool execution
+ * requests (finish reason TOOL_EXECUTION), and a JSON {@code responseFormat}, with or without a schema, constrains
+ * the answer likewise. A reasoning model's thinking is the AiMessage's {@code thinking}.
+ * Thread-safe: concurrent calls are batched by the engine.
  */
 public final class SluiceChatModel implements ChatModel, AutoCloseable {
     private final SluiceModel model;
     private final boolean ownsModel;
     private final ChatRequestParameters defaults;
     private final Long seed;
+    private final boolean parallelToolCalls;
 
     private SluiceChatModel(Builder b) {
         this.ownsModel = b.model == null;
         this.model = b.model != null ? b.model : SluiceModel.load(b.requirePath());
         this.defaults = b.parameters(model.name());
         this.seed = b.seed;
+        this.parallelToolCalls = b.parallelToolCalls;
     }
 
     public static Builder builder() {
@@ -42,11 +49,12 @@ public final class SluiceChatModel implements ChatModel, AutoCloseable {
 
     @Override
     public ChatResponse doChat(ChatRequest request) {
-        StringBuilder text = new StringBuilder();
+        Requests.Prepared prepared = Requests.toEngine(model, request, defaults, seed, parallelToolCalls);
+        ChatFormat.Reader reader = prepared.chat().reader();
         CompletableFuture<GenerationEvent.Finished> done = new CompletableFuture<>();
-        GenerationHandle h = model.engine().submit(Requests.toEngine(model, request, defaults, seed), ev -> {
+        GenerationHandle h = model.engine().submit(prepared.request(), ev -> {
             switch (ev) {
-                case GenerationEvent.Token t -> text.append(t.text());
+                case GenerationEvent.Token t -> reader.push(t);
                 case GenerationEvent.Finished f -> done.complete(f);
             }
         });
@@ -60,9 +68,10 @@ public final class SluiceChatModel implements ChatModel, AutoCloseable {
         } catch (ExecutionException e) {
             throw new IllegalStateException(e.getCause());
         }
+        reader.finish();
         return ChatResponse.builder()
-                .aiMessage(AiMessage.from(text.toString()))
-                .finishReason(Requests.finishReason(f))
+                .aiMessage(Requests.aiMessage(reader.output()))
+                .finishReason(Requests.finishReason(f, reader.output()))
                 .tokenUsage(Requests.usage(f.usage()))
                 .modelName(model.name())
                 .build();

@@ -2,27 +2,31 @@ package io.sluice.langchain4j;
 
 import io.sluice.engine.EngineConfig;
 import io.sluice.engine.LlmEngine;
-import io.sluice.model.Model;
+import io.sluice.chat.ChatFormat;
 import io.sluice.chat.ChatPrompt;
+import io.sluice.grammar.GrammarCache;
+import io.sluice.model.Model;
 
 import java.nio.file.Path;
 
 /**
  * A GGUF model running in this JVM: the weights (memory-mapped), its engine (continuous batching, so
  * several chats can run at once) and its chat template. One instance can back a {@link SluiceChatModel}
- * and a {@link SluiceStreamingChatModel} together; close it when done.
+ * and a {@link SluiceStreamingChatModel} together; close it when done. The template also says how the
+ * model calls tools (the formats the server knows), so tools and JSON answers work as over HTTP.
  */
 public final class SluiceModel implements AutoCloseable {
     private final Model model;
     private final LlmEngine engine;
-    private final ChatPrompt prompt;
+    private final ChatFormat format;
     private final String name;
     private final boolean owned;
 
-    private SluiceModel(Model model, LlmEngine engine, String name, boolean owned) {
+    private SluiceModel(Model model, LlmEngine engine, String name, boolean owned, String chatTemplate) {
         this.model = model;
         this.engine = engine;
-        this.prompt = ChatPrompt.of(model, null);
+        // The given template, else the model's, else ChatML; one that fails its trial render falls back to ChatML.
+        this.format = ChatFormat.of(ChatPrompt.of(model, chatTemplate).template(), model.tokenizer(), new GrammarCache(model.tokenizer(), 32));
         this.name = name;
         this.owned = owned;
     }
@@ -33,9 +37,14 @@ public final class SluiceModel implements AutoCloseable {
     }
 
     public static SluiceModel load(Path gguf, EngineConfig config) {
+        return load(gguf, config, null);
+    }
+
+    /** @param chatTemplate a Jinja chat template to use instead of the model's (null: the model's) */
+    public static SluiceModel load(Path gguf, EngineConfig config, String chatTemplate) {
         Model m = Model.load(gguf);
         try {
-            return new SluiceModel(m, new LlmEngine(m, config), gguf.getFileName().toString(), true);
+            return new SluiceModel(m, new LlmEngine(m, config), gguf.getFileName().toString(), true, chatTemplate);
         } catch (RuntimeException e) {
             m.close();
             throw e;
@@ -44,7 +53,12 @@ public final class SluiceModel implements AutoCloseable {
 
     /** Uses an engine the caller owns (and closes). */
     public static SluiceModel of(LlmEngine engine, String name) {
-        return new SluiceModel(engine.model(), engine, name, false);
+        return of(engine, name, null);
+    }
+
+    /** @param chatTemplate a Jinja chat template to use instead of the model's (null: the model's) */
+    public static SluiceModel of(LlmEngine engine, String name, String chatTemplate) {
+        return new SluiceModel(engine.model(), engine, name, false, chatTemplate);
     }
 
     public String name() {
@@ -55,8 +69,8 @@ public final class SluiceModel implements AutoCloseable {
         return engine;
     }
 
-    ChatPrompt prompt() {
-        return prompt;
+    ChatFormat format() {
+        return format;
     }
 
     int contextLength() {

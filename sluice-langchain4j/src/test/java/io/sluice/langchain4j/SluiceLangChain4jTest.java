@@ -4,7 +4,6 @@ import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.SystemMessage;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.exception.UnsupportedFeatureException;
-import dev.langchain4j.agent.tool.ToolSpecification;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
@@ -103,11 +102,10 @@ class SluiceLangChain4jTest {
                 .chat(ChatRequest.builder().messages(UserMessage.from("Once upon a time")).build());
         assertEquals(7, capped.tokenUsage().outputTokenCount(), "the builder's maxTokens applies when the request has none");
 
-        ChatRequest withTools = ChatRequest.builder().messages(UserMessage.from("x"))
-                .toolSpecifications(ToolSpecification.builder().name("f").description("d").build()).build();
-        assertThrows(UnsupportedFeatureException.class, () -> chat.chat(withTools));
+        ChatRequest withImage = ChatRequest.builder().messages(UserMessage.from(dev.langchain4j.data.message.ImageContent.from("https://example.com/cat.png"))).build();
+        assertThrows(UnsupportedFeatureException.class, () -> chat.chat(withImage));
         CompletableFuture<Throwable> err = new CompletableFuture<>();
-        SluiceStreamingChatModel.builder().model(model).build().chat(withTools, new StreamingChatResponseHandler() {
+        SluiceStreamingChatModel.builder().model(model).build().chat(withImage, new StreamingChatResponseHandler() {
             public void onCompleteResponse(ChatResponse r) {
                 err.complete(null);
             }

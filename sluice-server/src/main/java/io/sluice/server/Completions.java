@@ -3,6 +3,7 @@ package io.sluice.server;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.http.Context;
+import io.sluice.chat.ChatFormat;
 import io.sluice.chat.output.ChatOutput;
 import io.sluice.chat.output.OutputDelta;
 import io.sluice.chat.output.OutputParser;
@@ -115,7 +116,7 @@ final class Completions {
         if (p.model() != null && !p.model().equals(s.alias())) {
             throw new ApiException(404, "invalid_request_error", "The model '" + p.model() + "' does not exist (this server serves '" + s.alias() + "')", "model", "model_not_found");
         }
-        ChatAnswer answer = null;
+        ChatFormat.Answer answer = null;
         int[] prompt;
         if (p.isChat()) {
             String text = renderPrompt(s, p);
@@ -172,25 +173,12 @@ final class Completions {
      */
     String renderPrompt(ModelState s, ParsedRequest p) throws InterruptedException {
         ChatInput input = p.chat();
-        input = input.withMessages(s.toolFormat().history(input.messages()));
-        if (p.tools() != null && s.toolsInPrompt()) {
-            input = input.withMessages(s.toolFormat().prepare(input.messages(), ChatAnswer.offered(p), p.tools().parallel(), !p.tools().forced()))
-                    .withTools(null);
-        }
-        return renderer.render(s.template(), input, s.bosText(), s.eosText());
+        ChatFormat.Conversation c = s.format().conversation(input.messages(), input.tools(), p.tools());
+        return renderer.render(s.template(), input.withMessages(c.messages()).withTools(c.tools()), s.bosText(), s.eosText());
     }
 
     private static int[] chatPrompt(ModelState s, String text) {
-        Tokenizer tok = s.tokenizer();
-        // The template writes special tokens as text (<|im_start|>, maybe bos_token); parse them as special.
-        int[] ids = tok.encode(text, false, true);
-        if (tok.addBos() && tok.bos() >= 0 && (ids.length == 0 || ids[0] != tok.bos())) {
-            int[] withBos = new int[ids.length + 1];
-            withBos[0] = tok.bos();
-            System.arraycopy(ids, 0, withBos, 1, ids.length);
-            ids = withBos;
-        }
-        return ids;
+        return s.format().tokens(text);
     }
 
     private static int[] completionPrompt(ModelState s, ParsedRequest p) {
@@ -200,7 +188,7 @@ final class Completions {
 
     // ---- non-streaming ----
 
-    private void respond(Context ctx, ModelState s, ParsedRequest p, ChatAnswer answer, Run run, String id, long created) throws InterruptedException {
+    private void respond(Context ctx, ModelState s, ParsedRequest p, ChatFormat.Answer answer, Run run, String id, long created) throws InterruptedException {
         StringBuilder text = new StringBuilder();
         ChatOutput parsed = answer != null && answer.parser() != null ? new ChatOutput() : null;
         Logprobs lp = p.topLogprobs() >= 0 ? new Logprobs(s.tokenizer(), p.isChat()) : null;
@@ -287,7 +275,7 @@ final class Completions {
 
     // ---- streaming ----
 
-    private void stream(Context ctx, ModelState s, ParsedRequest p, ChatAnswer answer, Run run, String id, long created) throws InterruptedException {
+    private void stream(Context ctx, ModelState s, ParsedRequest p, ChatFormat.Answer answer, Run run, String id, long created) throws InterruptedException {
         OutputParser parser = answer == null ? null : answer.parser();
         boolean called = false;
         ctx.status(200);

@@ -1,8 +1,8 @@
 package io.sluice.server;
 
+import io.sluice.chat.ChatFormat;
 import io.sluice.chat.ChatTemplate;
 import io.sluice.chat.output.ToolFormat;
-import io.sluice.chat.output.ToolFormats;
 import io.sluice.engine.Engine;
 import io.sluice.engine.LlmEngine;
 import io.sluice.grammar.GrammarCache;
@@ -13,8 +13,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /** Everything the handlers need about the served model, fixed once the engine is set. */
-record ModelState(Engine engine, String alias, Tokenizer tokenizer, ChatTemplate template, String bosText, String eosText,
-                  int contextLength, RequestParser parser, GrammarCache grammars, ToolFormat toolFormat, boolean thinks, boolean toolsInPrompt) {
+record ModelState(Engine engine, String alias, Tokenizer tokenizer, ChatFormat format, int contextLength, RequestParser parser, GrammarCache grammars) {
     private static final Logger LOG = LoggerFactory.getLogger(ModelState.class);
     /** Compiled grammars kept for reuse (schemas and GBNF texts seen most recently). */
     static final int GRAMMARS = 64;
@@ -32,16 +31,34 @@ record ModelState(Engine engine, String alias, Tokenizer tokenizer, ChatTemplate
         String eos = tok.eos() >= 0 ? tok.tokenText(tok.eos()) : "";
         ChatTemplate template = template(cfg, file == null ? null : file.getString("tokenizer.chat_template", null), bos, eos);
         GrammarCache grammars = new GrammarCache(tok, GRAMMARS);
-        // The template says how the model writes tool calls and whether it reasons in <think> blocks or harmony channels.
-        ToolFormat tools = ToolFormats.forTemplate(template.source());
-        boolean thinks = template.source().contains("</think>") || tools == ToolFormats.HARMONY || tools == ToolFormats.COMMAND_R7B;
-        // A template that knows no tools at all gets them described in a system message (the generic format);
-        // one that renders them in a format Sluice does not parse keeps its own rendering.
-        boolean toolsInPrompt = !tools.templateRendersTools() && !template.source().contains("tools");
-        LOG.info("chat output: tool calls in the {} format{}{}", tools.name(), toolsInPrompt ? " (described in a system message)" : "",
-                thinks ? ", reasoning split out" : "");
-        return new ModelState(engine, alias, tok, template, bos, eos, ctx, new RequestParser(tok.vocabSize(), ctx, grammars), grammars, tools, thinks,
-                toolsInPrompt);
+        ChatFormat format = ChatFormat.of(template, tok, grammars);
+        LOG.info("chat output: tool calls in the {} format{}{}", format.toolFormat().name(), format.toolsInPrompt() ? " (described in a system message)" : "",
+                format.thinks() ? ", reasoning split out" : "");
+        return new ModelState(engine, alias, tok, format, ctx, new RequestParser(tok.vocabSize(), ctx, grammars), grammars);
+    }
+
+    ChatTemplate template() {
+        return format.template();
+    }
+
+    String bosText() {
+        return format.bosText();
+    }
+
+    String eosText() {
+        return format.eosText();
+    }
+
+    ToolFormat toolFormat() {
+        return format.toolFormat();
+    }
+
+    boolean thinks() {
+        return format.thinks();
+    }
+
+    boolean toolsInPrompt() {
+        return format.toolsInPrompt();
     }
 
     /**

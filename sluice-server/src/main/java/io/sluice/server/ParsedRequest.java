@@ -1,5 +1,6 @@
 package io.sluice.server;
 
+import io.sluice.chat.ToolChoice;
 import io.sluice.engine.SamplingParams;
 import io.sluice.grammar.TokenGrammar;
 

@@ -3,6 +3,8 @@ package io.sluice.server;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sluice.engine.SamplingParams;
+import io.sluice.chat.ChatFormat;
+import io.sluice.chat.ToolChoice;
 import io.sluice.grammar.GrammarCache;
 import io.sluice.grammar.GrammarException;
 import io.sluice.grammar.TokenGrammar;
@@ -279,7 +281,7 @@ final class RequestParser {
         }
         if (param == null) return null;
         try {
-            return anyObject ? grammars.jsonObject() : grammars.jsonSchema(schemaNode);
+            return ChatFormat.jsonOutput(grammars, anyObject ? null : schemaNode);
         } catch (GrammarException e) {
             throw ApiException.invalid(param, "Invalid or unsupported JSON schema: " + e.getMessage(), "invalid_json_schema");
         }

@@ -1,0 +1,102 @@
+package io.sluice.chat;
+
+import io.sluice.Fixtures;
+import io.sluice.chat.output.ToolFormats;
+import io.sluice.grammar.GrammarCache;
+import io.sluice.model.Model;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** ChatFormat's choices for in-process requests: which grammar and parser an answer gets, and what the template is given. */
+class ChatFormatTest {
+    static final String HERMES = """
+            {%- if tools %}<|im_start|>system
+            Tools:{% for t in tools %} {{ t.function.name }}{% endfor %}. Call one as <tool_call>{"name": ..., "arguments": ...}</tool_call><|im_end|>
+            {% endif %}
+            {%- for m in messages %}<|im_start|>{{ m.role }}
+            {% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>
+            {"name": "{{ c.function.name }}", "arguments": {{ c.function.arguments | tojson }}}
+            </tool_call>{% endfor %}{% else %}{{ m.content }}{% endif %}<|im_end|>
+            {% endfor %}
+            {%- if add_generation_prompt %}<|im_start|>assistant
+            {% endif %}""";
+    static final List<Map<String, Object>> TOOLS = List.of(ChatFormat.tool("weather", "The weather",
+            Map.of("type", "object", "properties", Map.of("city", Map.of("enum", List.of("PARIS", "OSLO"))), "required", List.of("city"))));
+
+    static Model model;
+    static ChatFormat hermes, chatml;
+
+    @BeforeAll
+    static void load() {
+        model = Model.load(Fixtures.model("stories260K.gguf"));
+        hermes = ChatFormat.of(ChatTemplate.compile(HERMES), model.tokenizer(), new GrammarCache(model.tokenizer(), 8));
+        chatml = ChatFormat.of(ChatTemplate.chatml(), model.tokenizer(), new GrammarCache(model.tokenizer(), 8));
+    }
+
+    @AfterAll
+    static void close() {
+        if (model != null) model.close();
+    }
+
+    @Test
+    void theTemplatePicksTheFormat() {
+        assertEquals(ToolFormats.HERMES, hermes.toolFormat());
+        assertFalse(hermes.toolsInPrompt(), "it renders the tools itself");
+        assertEquals(ToolFormats.GENERIC, chatml.toolFormat());
+        assertTrue(chatml.toolsInPrompt(), "ChatML knows no tools: they are described in a system message");
+        assertFalse(hermes.thinks());
+    }
+
+    @Test
+    void forcedCallsGetAGrammarAndAParserAutoOnlyAParser() {
+        List<ChatMessage> user = List.of(ChatMessage.user("Weather in Oslo?"));
+        ChatFormat.Prepared forced = hermes.prepare(user, TOOLS, ToolChoice.required(false), false, null);
+        assertNotNull(forced.grammar());
+        assertNotNull(forced.answer().parser());
+        assertTrue(forced.prompt().contains("Tools: weather."), forced.prompt());
+        ChatFormat.Prepared auto = hermes.prepare(user, TOOLS, ToolChoice.auto(true), false, null);
+        assertNull(auto.grammar(), "auto is not constrained where the template told the model about the tools");
+        assertNotNull(auto.answer().parser());
+        ChatFormat.Prepared none = hermes.prepare(user, TOOLS, null, false, null);
+        assertNull(none.grammar());
+        assertNull(none.answer().parser(), "no tools offered, nothing to parse");
+        assertFalse(none.prompt().contains("Tools:"), none.prompt());
+        assertTrue(chatml.prepare(user, TOOLS, ToolChoice.auto(true), false, null).grammar() != null,
+                "in the generic format auto is constrained too (calls or a JSON answer)");
+        ChatFormat.Prepared json = hermes.prepare(user, null, null, true, null);
+        assertNotNull(json.grammar());
+        assertNull(json.answer().parser());
+    }
+
+    @Test
+    void theHistoryAndToolsReachTheTemplate() {
+        List<ChatMessage> history = List.of(ChatMessage.user("Weather?"),
+                ChatMessage.assistant("", List.of(ToolCall.of("call_1", "weather", Map.of("city", "OSLO")))),
+                ChatMessage.tool("call_1", "weather", "snow"));
+        String p = hermes.prepare(history, TOOLS, ToolChoice.auto(true), false, null).prompt();
+        assertTrue(p.contains("<tool_call>\n{\"name\": \"weather\", \"arguments\": {\"city\": \"OSLO\"}}\n</tool_call>"), p);
+        assertTrue(p.contains("<|im_start|>tool\nsnow<|im_end|>"), p);
+        String described = chatml.prepare(List.of(ChatMessage.user("Weather?")), TOOLS, ToolChoice.auto(true), false, null).prompt();
+        assertTrue(described.startsWith("<|im_start|>system") && described.contains("weather"), described);
+    }
+
+    @Test
+    void contradictoryRequestsAreRefused() {
+        List<ChatMessage> user = List.of(ChatMessage.user("x"));
+        assertThrows(IllegalArgumentException.class, () -> hermes.prepare(user, TOOLS, ToolChoice.required(true), true, null), "tools and JSON");
+        assertThrows(IllegalArgumentException.class, () -> hermes.prepare(user, TOOLS, ToolChoice.named("nope"), false, null), "an unknown function");
+        assertThrows(IllegalArgumentException.class, () -> hermes.prepare(user, null, ToolChoice.required(true), false, null), "required without tools");
+        assertThrows(IllegalArgumentException.class, () -> new ToolChoice(ToolChoice.Mode.AUTO, "f", true));
+    }
+}
