@@ -224,6 +224,8 @@ static const uint8_t mxfp4_plus16[16] = {16, 17, 18, 19, 20, 22, 24, 28, 16, 15,
  * 2p and 2p + 1. IQ1's -1/0/1 are stored as 8v + 16 (its kernel's integer values, +-1 to come). */
 static uint32_t grid_iq2xxs[2 * 256], grid_iq2xs[2 * 512], grid_iq2s[2 * 1024], grid_iq3xxs[256], grid_iq3s[512], grid_iq1s[2 * 2048];
 static int grid_ready[6];
+/* [m][i] = 256 if bit i of m: 8 rows' index bit 8 from a byte of a row mask (the AVX2 i-quant kernels) */
+static uint16_t iq_rowbit16[256][8] __attribute__((aligned(16)));
 
 #include "repack.inc"
 
@@ -406,6 +408,8 @@ int sl_set_grid(int which, const uint8_t *points, int count, int width) {
     if (which < 0 || which >= 6 || count != counts[which] || width != widths[which]) return -1;
     uint8_t *g = (uint8_t *) grids[which];
     for (int i = 0; i < count * width; i++) g[i] = which == 5 ? (uint8_t) (8 * (int8_t) points[i] + 16) : points[i];
+    for (int m = 0; m < 256; m++)
+        for (int i = 0; i < 8; i++) iq_rowbit16[m][i] = (uint16_t) ((m >> i & 1) << 8);
     grid_ready[which] = 1;
     return 0;
 }
