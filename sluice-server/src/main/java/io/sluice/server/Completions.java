@@ -12,6 +12,7 @@ import io.sluice.engine.GenerationHandle;
 import io.sluice.engine.GenerationRequest;
 import io.sluice.engine.Usage;
 import io.sluice.model.tokenizer.Tokenizer;
+import io.sluice.template.Rendered;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -118,8 +119,9 @@ final class Completions {
         ChatAnswer answer = null;
         int[] prompt;
         if (p.isChat()) {
-            String text = renderPrompt(s, p);
-            prompt = chatPrompt(s, text);
+            Rendered rendered = renderPrompt(s, p);
+            String text = rendered.text();
+            prompt = chatPrompt(s, rendered);
             answer = ChatAnswer.of(s, p, text);
             if (answer.grammar() != null) p = p.withGrammar(answer.grammar());
         } else {
@@ -170,7 +172,7 @@ final class Completions {
      * The model's chat template applied to the request (what /apply-template returns); tools go to the
      * template, or into the conversation for templates that know none (the generic format).
      */
-    String renderPrompt(ModelState s, ParsedRequest p) throws InterruptedException {
+    Rendered renderPrompt(ModelState s, ParsedRequest p) throws InterruptedException {
         ChatInput input = p.chat();
         input = input.withMessages(s.toolFormat().history(input.messages()));
         if (p.tools() != null && s.toolsInPrompt()) {
@@ -180,10 +182,13 @@ final class Completions {
         return renderer.render(s.template(), input, s.bosText(), s.eosText());
     }
 
-    private static int[] chatPrompt(ModelState s, String text) {
+    private static int[] chatPrompt(ModelState s, Rendered prompt) {
         Tokenizer tok = s.tokenizer();
-        // The template writes special tokens as text (<|im_start|>, maybe bos_token); parse them as special.
-        int[] ids = tok.encode(text, false, true);
+        // The template writes special tokens as text (<|im_start|>, maybe bos_token): parse them as special,
+        // but only in the template's own text. What came from the request (messages, tools, documents,
+        // chat_template_kwargs values) is the user's text: <|im_end|> typed there stays plain text, so a
+        // message cannot close its turn and forge a system or assistant turn (prompt injection).
+        int[] ids = tok.encodePrompt(prompt.text(), false, prompt.untrusted());
         if (tok.addBos() && tok.bos() >= 0 && (ids.length == 0 || ids[0] != tok.bos())) {
             int[] withBos = new int[ids.length + 1];
             withBos[0] = tok.bos();
@@ -195,6 +200,8 @@ final class Completions {
 
     private static int[] completionPrompt(ModelState s, ParsedRequest p) {
         if (p.promptTokens() != null) return p.promptTokens();
+        // A raw completion prompt is the client's whole prompt, template markers and all (it may send token
+        // ids as well): special tokens are parsed in it, as llama-server does.
         return s.tokenizer().encode(p.promptText(), true, true);
     }
 
