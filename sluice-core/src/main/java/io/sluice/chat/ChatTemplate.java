@@ -79,7 +79,13 @@ public final class ChatTemplate {
      */
     public Rendered renderPrompt(List<ChatMessage> messages, ChatOptions options) {
         List<Object> msgs = new ArrayList<>(messages.size());
-        for (ChatMessage m : messages) msgs.add(m.toTemplateData());
+        for (ChatMessage m : messages) {
+            Map<String, Object> d = m.toTemplateData();
+            // One of the API's fixed role names is the client's legitimate choice, and holds no marker text:
+            // trusted, so templates that build markers from it ('<|' + role + '|>', Phi-4) still make tokens.
+            if (m.role() != null && TRUSTED_ROLES.contains(m.role())) d.put("role", Value.Str.trusted(m.role()));
+            msgs.add(d);
+        }
         // HF's globals first: render variables (kwargs included) shadow them, as in Jinja.
         Map<String, Object> trusted = new HashMap<>(globals(options.clock()));
         trusted.put("bos_token", options.bosToken());
@@ -92,6 +98,9 @@ public final class ChatTemplate {
         // As before, a kwarg shadows a trusted variable of its name (bos_token included): then it is untrusted.
         return template.render(trusted, untrusted, options.limits());
     }
+
+    /** Role names trusted in {@link #renderPrompt}: the OpenAI API's (the server accepts no others). */
+    public static final java.util.Set<String> TRUSTED_ROLES = java.util.Set.of("system", "developer", "user", "assistant", "tool");
 
     /**
      * The globals Hugging Face adds to every chat template: {@code raise_exception(message)} (throws

@@ -77,6 +77,14 @@ public sealed interface Value permits Value.None, Value.Undefined, Value.Bool, V
             return new Str(value, true, taint);
         }
 
+        /**
+         * Text the caller vouches for, trusted even inside untrusted data (e.g. a message's role when it is
+         * one of the API's fixed role names).
+         */
+        public static Str trusted(String value) {
+            return new Str(value, false, null);
+        }
+
         /** Wholly untrusted text (request data). */
         public static Str untrusted(String value) {
             return new Str(value, false, Taint.full(value.length()));
@@ -232,7 +240,8 @@ public sealed interface Value permits Value.None, Value.Undefined, Value.Bool, V
 
     /**
      * Like {@link #of(Object)}, with every string in it (dict keys included) marked untrusted: request data,
-     * whose text is never tokenized as special tokens. Values given as Values keep their own taint.
+     * whose text is never tokenized as special tokens. Values given as Values keep their own taint (a
+     * {@link Str} made outside a render is trusted: see {@link Str#trusted}).
      */
     static Value untrusted(Object o) {
         return of(o, 0, true);
@@ -242,17 +251,6 @@ public sealed interface Value permits Value.None, Value.Undefined, Value.Bool, V
         if (depth > MAX_DATA_DEPTH) throw new IllegalArgumentException("template data nested deeper than " + MAX_DATA_DEPTH + " levels");
         return switch (o) {
             case null -> None.NONE;
-            case Str s when untrusted -> s.isMarkup() ? Str.markupOf(s.value(), Taint.full(s.value().length())) : Str.untrusted(s.value());
-            case Seq s when untrusted -> {
-                ArrayList<Value> out = new ArrayList<>(s.items.size());
-                for (Value x : s.items) out.add(of(x, depth + 1, true));
-                yield new Seq(out, s.tuple);
-            }
-            case Dict d when untrusted -> {
-                LinkedHashMap<Value, Value> out = LinkedHashMap.newLinkedHashMap(d.map.size());
-                for (var e : d.map.entrySet()) out.put(of(e.getKey(), depth + 1, true), of(e.getValue(), depth + 1, true));
-                yield new Dict(out);
-            }
             case Value v -> v;
             case CharSequence s -> untrusted ? Str.untrusted(s.toString()) : Str.of(s.toString(), null);
             case Boolean b -> Bool.of(b);
