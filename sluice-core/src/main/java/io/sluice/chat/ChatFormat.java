@@ -110,14 +110,22 @@ public final class ChatFormat {
         return ChatOptions.defaults().withTools(c.tools()).withKwargs(kwargs).withAddGenerationPrompt(addGenerationPrompt).withSpecialTokens(bos, eos);
     }
 
-    /** @throws io.sluice.template.TemplateException when the template rejects or fails on the conversation */
-    public String render(Conversation c, Map<String, Object> kwargs, boolean addGenerationPrompt) {
-        return template.render(c.messages(), options(c, kwargs, addGenerationPrompt));
+    /**
+     * The prompt with which of its characters came from the conversation's data (see {@link ChatTemplate#renderPrompt}).
+     *
+     * @throws io.sluice.template.TemplateException when the template rejects or fails on the conversation
+     */
+    public io.sluice.template.Rendered render(Conversation c, Map<String, Object> kwargs, boolean addGenerationPrompt) {
+        return template.renderPrompt(c.messages(), options(c, kwargs, addGenerationPrompt));
     }
 
-    /** A rendered prompt as tokens: special tokens parsed (the template writes them as text), BOS added when the model wants one and the template did not write it. */
-    public int[] tokens(String prompt) {
-        int[] ids = tokenizer.encode(prompt, false, true);
+    /**
+     * A rendered prompt as tokens: special tokens parsed only in the template's own text (the template writes
+     * them as text; the same text typed in a message, a tool or a kwarg stays text, so a message cannot forge
+     * a turn), BOS added when the model wants one and the template did not write it.
+     */
+    public int[] tokens(io.sluice.template.Rendered prompt) {
+        int[] ids = tokenizer.encodePrompt(prompt.text(), false, prompt.untrusted());
         if (tokenizer.addBos() && tokenizer.bos() >= 0 && (ids.length == 0 || ids[0] != tokenizer.bos())) {
             int[] withBos = new int[ids.length + 1];
             withBos[0] = tokenizer.bos();
@@ -278,9 +286,10 @@ public final class ChatFormat {
             }
         }
         Conversation c = conversation(messages, tools, choice);
-        String prompt = render(c, null, true);
+        io.sluice.template.Rendered rendered = render(c, null, true);
+        String prompt = rendered.text();
         Answer a = answer(prompt, tools, choice, true);
-        return new Prepared(prompt, tokens(prompt), a, a.grammar() != null ? a.grammar() : jsonGrammar);
+        return new Prepared(prompt, tokens(rendered), a, a.grammar() != null ? a.grammar() : jsonGrammar);
     }
 
     /**

@@ -2,6 +2,7 @@ package io.sluice.chat;
 
 import io.sluice.model.Model;
 import io.sluice.model.tokenizer.Tokenizer;
+import io.sluice.template.Rendered;
 import io.sluice.template.TemplateException;
 
 import java.util.ArrayList;
@@ -10,7 +11,8 @@ import java.util.List;
 /**
  * A conversation as prompt tokens, for chats that run in-process (the CLI's interactive chat, the
  * LangChain4j and Spring AI models): the model's chat template (ChatML when it has none) rendered with a
- * generation prompt, tokenized with special tokens parsed, BOS added when the model wants one and the
+ * generation prompt, tokenized with special tokens parsed in the template's own text only (never in the
+ * messages'), BOS added when the model wants one and the
  * template did not write it - as the server builds chat prompts for its HTTP API. Thread-safe.
  */
 public final class ChatPrompt {
@@ -64,14 +66,24 @@ public final class ChatPrompt {
 
     /** @throws TemplateException when the template rejects or fails on the conversation */
     public String render(List<Message> conversation) {
-        List<ChatMessage> msgs = new ArrayList<>();
-        for (Message m : conversation) msgs.add(ChatMessage.of(m.role(), m.content()));
-        return template.render(msgs, ChatOptions.defaults().withSpecialTokens(bos, eos));
+        return template.render(messages(conversation), ChatOptions.defaults().withSpecialTokens(bos, eos));
     }
 
-    /** @throws TemplateException when the template rejects or fails on the conversation */
+    private static List<ChatMessage> messages(List<Message> conversation) {
+        List<ChatMessage> msgs = new ArrayList<>();
+        for (Message m : conversation) msgs.add(ChatMessage.of(m.role(), m.content()));
+        return msgs;
+    }
+
+    /**
+     * The prompt's ids: the template's own markers as special tokens, the messages' text never (control-token
+     * text typed in a message stays text: see {@link ChatTemplate#renderPrompt}).
+     *
+     * @throws TemplateException when the template rejects or fails on the conversation
+     */
     public int[] tokens(List<Message> conversation) {
-        int[] ids = tok.encode(render(conversation), false, true);
+        Rendered r = template.renderPrompt(messages(conversation), ChatOptions.defaults().withSpecialTokens(bos, eos));
+        int[] ids = tok.encodePrompt(r.text(), false, r.untrusted());
         if (tok.addBos() && tok.bos() >= 0 && (ids.length == 0 || ids[0] != tok.bos())) {
             int[] withBos = new int[ids.length + 1];
             withBos[0] = tok.bos();

@@ -1,6 +1,7 @@
 package io.sluice.chat;
 
 import io.sluice.template.Args;
+import io.sluice.template.Rendered;
 import io.sluice.template.Template;
 import io.sluice.template.TemplateException;
 import io.sluice.template.TemplateLimits;
@@ -61,19 +62,45 @@ public final class ChatTemplate {
      * @throws TemplateException                    the template failed (a broken template, or data it cannot handle)
      */
     public String render(List<ChatMessage> messages, ChatOptions options) {
-        List<Object> msgs = new ArrayList<>(messages.size());
-        for (ChatMessage m : messages) msgs.add(m.toTemplateData());
-        // HF's globals first: render variables (kwargs included) shadow them, as in Jinja.
-        Map<String, Object> vars = new HashMap<>(globals(options.clock()));
-        vars.put("bos_token", options.bosToken());
-        vars.put("eos_token", options.eosToken());
-        vars.putAll(options.kwargs());
-        vars.put("messages", msgs);
-        vars.put("tools", options.tools());
-        vars.put("documents", options.documents());
-        vars.put("add_generation_prompt", options.addGenerationPrompt());
-        return template.render(vars, options.limits());
+        return renderPrompt(messages, options).text();
     }
+
+    /**
+     * The prompt text with the provenance of its characters, to tokenize with
+     * {@link io.sluice.model.tokenizer.Tokenizer#encodePrompt}: the conversation's data (messages, tools,
+     * documents, the kwargs' values) is untrusted, so special-token text in it stays text; only the
+     * template's own literals and what it computes from them and from the trusted variables
+     * ({@code bos_token}, {@code eos_token}, {@code add_generation_prompt}, the HF globals) can be control tokens.
+     * The text is exactly {@link #render(List, ChatOptions)}'s.
+     *
+     * @throws TemplateRaisedException              the template rejected the conversation (raise_exception): a client error
+     * @throws io.sluice.template.TemplateLimitException the render went over a limit (which: {@code limit()})
+     * @throws TemplateException                    the template failed (a broken template, or data it cannot handle)
+     */
+    public Rendered renderPrompt(List<ChatMessage> messages, ChatOptions options) {
+        List<Object> msgs = new ArrayList<>(messages.size());
+        for (ChatMessage m : messages) {
+            Map<String, Object> d = m.toTemplateData();
+            // One of the API's fixed role names is the client's legitimate choice, and holds no marker text:
+            // trusted, so templates that build markers from it ('<|' + role + '|>', Phi-4) still make tokens.
+            if (m.role() != null && TRUSTED_ROLES.contains(m.role())) d.put("role", Value.Str.trusted(m.role()));
+            msgs.add(d);
+        }
+        // HF's globals first: render variables (kwargs included) shadow them, as in Jinja.
+        Map<String, Object> trusted = new HashMap<>(globals(options.clock()));
+        trusted.put("bos_token", options.bosToken());
+        trusted.put("eos_token", options.eosToken());
+        trusted.put("add_generation_prompt", options.addGenerationPrompt());
+        Map<String, Object> untrusted = new HashMap<>(options.kwargs());
+        untrusted.put("messages", msgs);
+        untrusted.put("tools", options.tools());
+        untrusted.put("documents", options.documents());
+        // As before, a kwarg shadows a trusted variable of its name (bos_token included): then it is untrusted.
+        return template.render(trusted, untrusted, options.limits());
+    }
+
+    /** Role names trusted in {@link #renderPrompt}: the OpenAI API's (the server accepts no others). */
+    public static final java.util.Set<String> TRUSTED_ROLES = java.util.Set.of("system", "developer", "user", "assistant", "tool");
 
     /**
      * The globals Hugging Face adds to every chat template: {@code raise_exception(message)} (throws

@@ -3,9 +3,16 @@ package io.sluice.template;
 import java.util.List;
 import java.util.Map;
 
-/** The arguments of one call: positional, then keyword (in call order). */
-public record Args(List<Value> positional, Map<String, Value> keywords) {
+/**
+ * The arguments of one call: positional, then keyword (in call order). {@code taintedNames}: some keyword
+ * names came from untrusted data ({@code f(**message.extra)}), so strings made from them are untrusted.
+ */
+public record Args(List<Value> positional, Map<String, Value> keywords, boolean taintedNames) {
     public static final Args NONE = new Args(List.of(), Map.of());
+
+    public Args(List<Value> positional, Map<String, Value> keywords) {
+        this(positional, keywords, false);
+    }
 
     public int size() {
         return positional.size();

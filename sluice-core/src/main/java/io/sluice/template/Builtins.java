@@ -123,16 +123,16 @@ final class Builtins {
         FILTERS.put("trim", (in, v, a) -> {
             a.expect("trim", "chars");
             Value c = a.get(0, "chars");
-            return str(PyStr.strip(Py.str(v), c == null || c instanceof Value.None ? null : Py.str(c), true, true));
+            return PyStr.strip(in.strOf(v), c == null || c instanceof Value.None ? null : Py.str(c), true, true);
         });
         FILTERS.put("replace", (in, v, a) -> {
             a.require("replace", 2, "old", "new", "count");
             Value count = a.get(2, "count");
-            return str(PyStr.replace(in, Py.str(v), Py.str(a.get(0, "old")), Py.str(a.get(1, "new")),
-                    count == null || count instanceof Value.None ? -1 : Py.asLong(count)));
+            return PyStr.replace(in, in.strOf(v), in.strOf(a.get(0, "old")), in.strOf(a.get(1, "new")),
+                    count == null || count instanceof Value.None ? -1 : Py.asLong(count));
         });
         FILTERS.put("string", (in, v, a) -> v instanceof Str ? v : str(Py.str(v)));
-        FILTERS.put("safe", (in, v, a) -> v instanceof Str s && s.isMarkup() ? v : Str.markup(Py.str(v)));
+        FILTERS.put("safe", (in, v, a) -> v instanceof Str s && s.isMarkup() ? v : Str.markupOf(Py.str(v), in.strOf(v).taint()));
         Filter escape = (in, v, a) -> {
             if (v instanceof Str s && s.isMarkup()) return s;
             String e = Py.htmlEscape(Py.str(v));
@@ -310,18 +310,18 @@ final class Builtins {
         });
         FILTERS.put("join", (in, v, a) -> {
             a.expect("join", "d", "attribute");
-            String sep = Py.str(a.get(0, "d", Str.EMPTY));
+            Str sep = in.strOf(a.get(0, "d", Str.EMPTY));
             Value attr = a.get(1, "attribute");
             List<Value> items = iterate(in, v);
-            StringBuilder sb = new StringBuilder();
+            Taint.Buf sb = new Taint.Buf(); // each character keeps its provenance
             for (int i = 0; i < items.size(); i++) {
                 Value x = attr == null || attr instanceof Value.None ? items.get(i) : attribute(in, items.get(i), attr, null);
-                String s = Py.str(x);
-                in.charge(s.length() + sep.length());
+                Str s = in.strOf(x);
+                in.charge(s.value().length() + sep.value().length());
                 if (i > 0) sb.append(sep);
                 sb.append(s);
             }
-            return str(sb.toString());
+            return sb.toStr();
         });
         FILTERS.put("default", Builtins::dflt);
         FILTERS.put("d", Builtins::dflt);
@@ -443,7 +443,7 @@ final class Builtins {
                 for (Value x : items) out.add(attribute(in, x, attr, dflt));
             } else {
                 String name = Py.str(a.positional().getFirst());
-                Args rest = new Args(a.positional().subList(1, a.positional().size()), a.keywords());
+                Args rest = new Args(a.positional().subList(1, a.positional().size()), a.keywords(), a.taintedNames());
                 for (Value x : items) out.add(in.filter(name, x, rest));
             }
             return list(in, out);
@@ -571,13 +571,13 @@ final class Builtins {
         }));
         GLOBALS.put("cycler", Func.builtin("cycler", (in, a) -> new Interpreter.Cycler(a.positional())));
         GLOBALS.put("joiner", Func.builtin("joiner", (in, a) -> {
-            String sep = Py.str(a.expect("joiner", "sep").get(0, "sep", str(", ")));
+            Str sep = in.strOf(a.expect("joiner", "sep").get(0, "sep", Str.of(", ", null)));
             boolean[] used = {false};
-            return Func.builtin("joiner", (in2, b) -> {
-                if (used[0]) return str(sep);
+            return new Func("joiner", "function", (in2, b) -> {
+                if (used[0]) return sep;
                 used[0] = true;
                 return Str.EMPTY;
-            });
+            }, sep);
         }));
     }
 
@@ -616,7 +616,7 @@ final class Builtins {
             at = 1;
         }
         String test = pos.size() > at ? Py.str(pos.get(at)) : null;
-        Args rest = new Args(pos.size() > at + 1 ? pos.subList(at + 1, pos.size()) : List.of(), a.keywords());
+        Args rest = new Args(pos.size() > at + 1 ? pos.subList(at + 1, pos.size()) : List.of(), a.keywords(), a.taintedNames());
         List<Value> out = new ArrayList<>();
         for (Value x : Py.truthy(v) ? iterate(in, v) : List.<Value>of()) {
             Value subject = byAttr ? attribute(in, x, attr, null) : x;

@@ -34,7 +34,120 @@ public final class Interpreter {
     private long steps;
     private long allocated;
     private int depth;
-    private StringBuilder out = new StringBuilder();
+    private Taint.Buf out = new Taint.Buf();
+    /** The innermost builtin call running (null: template code): its inputs decide the taint of strings born in it. */
+    private TaintScope scope;
+
+    /** The render running on this thread, for {@link #birthTaint}. */
+    private static final ThreadLocal<Interpreter> CURRENT = new ThreadLocal<>();
+
+    /**
+     * The inputs of one builtin call (a filter, method, function, or an operator on values). Any string
+     * the call makes from Java text ({@code new Str(...)}) is wholly untrusted when any of its inputs holds
+     * an untrusted character - the default that keeps every builtin safe without knowing what it does.
+     * Builtins that keep taint per character (concatenation, join, trim, slicing, ...) build their result
+     * with an explicit taint instead. Decided lazily: most calls make no string at all.
+     */
+    private static final class TaintScope {
+        final Value a, b;
+        final Args args;
+        int state; // 0 unknown, 1 trusted, 2 tainted
+
+        TaintScope(Value a, Value b, Args args) {
+            this.a = a;
+            this.b = b;
+            this.args = args;
+        }
+
+        boolean tainted(Interpreter in) {
+            if (state == 0) {
+                java.util.IdentityHashMap<Value, Boolean> seen = new java.util.IdentityHashMap<>();
+                boolean t = in.holdsTaint(a, seen, 0) || in.holdsTaint(b, seen, 0);
+                if (!t && args != null) {
+                    t = args.taintedNames();
+                    for (Value v : args.positional()) t = t || in.holdsTaint(v, seen, 0);
+                    for (Value v : args.keywords().values()) t = t || in.holdsTaint(v, seen, 0);
+                }
+                state = t ? 2 : 1;
+            }
+            return state == 2;
+        }
+    }
+
+    /** The taint of a new string of {@code len} chars made from Java text: see {@link TaintScope}. */
+    static int[] birthTaint(int len) {
+        if (len == 0) return null;
+        Interpreter in = CURRENT.get();
+        return in != null && in.scope != null && in.scope.tainted(in) ? Taint.full(len) : null;
+    }
+
+    /** Whether {@code v} holds an untrusted character anywhere (what it contains, a bound method's receiver). */
+    boolean holdsTaint(Value v, java.util.IdentityHashMap<Value, Boolean> seen, int depth) {
+        if (v == null) return false;
+        if (depth > Value.MAX_DATA_DEPTH) return true; // cannot tell: assume the worst
+        return switch (v) {
+            case Str s -> s.isTainted();
+            case Seq q -> {
+                if (seen.put(q, Boolean.TRUE) != null) yield false;
+                work(q.items.size());
+                for (Value x : q.items) if (holdsTaint(x, seen, depth + 1)) yield true;
+                yield false;
+            }
+            case Dict d -> {
+                if (seen.put(d, Boolean.TRUE) != null) yield false;
+                work(d.map.size());
+                for (var e : d.map.entrySet()) if (holdsTaint(e.getKey(), seen, depth + 1) || holdsTaint(e.getValue(), seen, depth + 1)) yield true;
+                yield false;
+            }
+            case Namespace ns -> {
+                if (seen.put(ns, Boolean.TRUE) != null) yield false;
+                work(ns.attrs.size());
+                for (Value x : ns.attrs.values()) if (holdsTaint(x, seen, depth + 1)) yield true;
+                yield false;
+            }
+            case Func f -> holdsTaint(f.self, seen, depth + 1);
+            case Loop l -> {
+                if (seen.put(l, Boolean.TRUE) != null) yield false;
+                for (Value x : l.items) if (holdsTaint(x, seen, depth + 1)) yield true;
+                yield false;
+            }
+            case Cycler c -> {
+                if (seen.put(c, Boolean.TRUE) != null) yield false;
+                for (Value x : c.items) if (holdsTaint(x, seen, depth + 1)) yield true;
+                yield false;
+            }
+            default -> false;
+        };
+    }
+
+    /** Python's str() of {@code v} with provenance: a string as it is; anything else untrusted when it holds untrusted text. */
+    Str strOf(Value v) {
+        if (v instanceof Str s) return s;
+        String s = Py.str(v);
+        return Str.of(s, !s.isEmpty() && holdsTaint(v, new java.util.IdentityHashMap<>(), 0) ? Taint.full(s.length()) : null);
+    }
+
+    /** Runs {@code body} as a builtin call on these inputs (see {@link TaintScope}). */
+    private <T> T scoped(Value a, Value b, Args args, java.util.function.Supplier<T> body) {
+        TaintScope saved = scope;
+        scope = new TaintScope(a, b, args);
+        try {
+            return body.get();
+        } finally {
+            scope = saved;
+        }
+    }
+
+    /** Runs template code (a macro body) from inside a builtin: strings it makes are judged by their own calls. */
+    private <T> T unscoped(java.util.function.Supplier<T> body) {
+        TaintScope saved = scope;
+        scope = null;
+        try {
+            return body.get();
+        } finally {
+            scope = saved;
+        }
+    }
 
     /** Variables of one block level; lookups walk the parents. */
     private static final class Scope {
@@ -59,8 +172,10 @@ public final class Interpreter {
         this.deadline = System.nanoTime() + limits.maxTime().toNanos();
     }
 
-    static String render(List<Node> body, Map<String, Value> vars, TemplateLimits limits) {
+    static Rendered render(List<Node> body, Map<String, Value> vars, TemplateLimits limits) {
         Interpreter in = new Interpreter(limits);
+        Interpreter previous = CURRENT.get();
+        CURRENT.set(in);
         Scope globals = new Scope(null);
         globals.vars.putAll(Builtins.GLOBALS);
         globals.vars.put("self", SELF);
@@ -69,8 +184,11 @@ public final class Interpreter {
             in.exec(body, new Scope(globals));
         } catch (StackOverflowError e) {
             throw new TemplateLimitException(TemplateLimits.Limit.DEPTH, "template recursion too deep for the renderer's stack", 0);
+        } finally {
+            if (previous == null) CURRENT.remove();
+            else CURRENT.set(previous);
         }
-        return in.out.toString();
+        return new Rendered(in.out.sb.toString(), in.out.taint());
     }
 
     public TemplateLimits limits() {
@@ -108,21 +226,35 @@ public final class Interpreter {
         return new TemplateLimitException(l, message, 0);
     }
 
+    /** Template text: trusted. */
     private void emit(String s) {
+        emit(s, null);
+    }
+
+    /** {{ value }}: a string keeps its taint; anything else prints untrusted when it holds untrusted text. */
+    private void emit(Value v) {
+        if (v instanceof Str s) emit(s.value(), s.taint());
+        else {
+            String s = Py.str(v);
+            emit(s, !s.isEmpty() && holdsTaint(v, new java.util.IdentityHashMap<>(), 0) ? Taint.full(s.length()) : null);
+        }
+    }
+
+    private void emit(String s, int[] taint) {
         if (s.isEmpty()) return;
         charge(s.length());
         if ((long) out.length() + s.length() > limits.maxOutputChars()) {
             throw limit(TemplateLimits.Limit.OUTPUT, "template output longer than " + limits.maxOutputChars() + " characters");
         }
-        out.append(s);
+        out.append(s, taint);
     }
 
-    private String capture(List<Node> body, Scope sc) {
-        StringBuilder saved = out;
-        out = new StringBuilder();
+    private Str capture(List<Node> body, Scope sc) {
+        Taint.Buf saved = out;
+        out = new Taint.Buf();
         try {
             exec(body, sc);
-            return out.toString();
+            return out.toStr();
         } finally {
             out = saved;
         }
@@ -143,7 +275,7 @@ public final class Interpreter {
         try {
             switch (node) {
                 case Node.Text t -> emit(t.text());
-                case Node.Print p -> emit(Py.str(eval(p.expr(), sc)));
+                case Node.Print p -> emit(eval(p.expr(), sc));
                 case Node.If f -> {
                     for (int i = 0; i < f.tests().size(); i++) {
                         if (Py.truthy(eval(f.tests().get(i), sc))) return exec(f.bodies().get(i), sc);
@@ -155,16 +287,16 @@ public final class Interpreter {
                 }
                 case Node.Set s -> assign(s.target(), eval(s.value(), sc), sc);
                 case Node.SetBlock s -> {
-                    Value v = new Str(capture(s.body(), sc));
+                    Value v = capture(s.body(), sc);
                     for (Expr.Filter f : s.filters()) v = filter(f.name(), v, args(f.args(), sc));
                     assign(s.target(), v, sc);
                 }
                 case Node.Macro m -> sc.vars.put(m.name(), macro(m, sc));
-                case Node.CallBlock c -> emit(Py.str(call(c.call(), sc, macro(c.caller(), sc))));
+                case Node.CallBlock c -> emit(call(c.call(), sc, macro(c.caller(), sc)));
                 case Node.FilterBlock f -> {
-                    Value v = new Str(capture(f.body(), sc));
+                    Value v = capture(f.body(), sc);
                     for (Expr.Filter x : f.filters()) v = filter(x.name(), v, args(x.args(), sc));
-                    emit(Py.str(v));
+                    emit(v);
                 }
                 case Node.With w -> {
                     List<Value> values = new ArrayList<>();
@@ -192,7 +324,7 @@ public final class Interpreter {
 
     private int loop(Node.For f, Scope sc, Value iterable, int loopDepth) {
         if (iterable instanceof Value.None) throw Py.typeError("'NoneType' object is not iterable");
-        List<Value> items = Py.iterate(iterable);
+        List<Value> items = iterable instanceof Str ? scoped(iterable, null, null, () -> Py.iterate(iterable)) : Py.iterate(iterable);
         work(items.size());
         if (f.filter() != null) {
             List<Value> kept = new ArrayList<>();
@@ -223,7 +355,7 @@ public final class Interpreter {
                 ns.attrs.put(a.attr(), v);
             }
             case Target.Tuple tu -> {
-                List<Value> items = Py.iterate(v);
+                List<Value> items = scoped(v, null, null, () -> Py.iterate(v));
                 if (items.size() != tu.items().size()) {
                     throw Py.typeError(items.size() > tu.items().size() ? "too many values to unpack (expected " + tu.items().size() + ")"
                             : "not enough values to unpack (expected " + tu.items().size() + ", got " + items.size() + ")");
@@ -238,6 +370,10 @@ public final class Interpreter {
     }
 
     private Value invoke(Node.Macro m, Scope defined, Args a) {
+        return unscoped(() -> invokeBody(m, defined, a));
+    }
+
+    private Value invokeBody(Node.Macro m, Scope defined, Args a) {
         if (++depth > limits.maxDepth()) {
             depth--;
             throw limit(TemplateLimits.Limit.DEPTH, "macro calls nested deeper than " + limits.maxDepth());
@@ -268,7 +404,7 @@ public final class Interpreter {
             if (!kw.isEmpty()) {
                 if (!m.usesKwargs()) throw Py.typeError("macro '" + m.name() + "' takes no keyword argument '" + kw.keySet().iterator().next() + "'");
                 LinkedHashMap<Value, Value> d = new LinkedHashMap<>();
-                kw.forEach((k, v) -> d.put(new Str(k), v));
+                kw.forEach((k, v) -> d.put(a.taintedNames() ? Str.untrusted(k) : Str.of(k, null), v));
                 sc.vars.put("kwargs", new Dict(d));
             } else if (m.usesKwargs()) {
                 sc.vars.put("kwargs", new Dict());
@@ -277,7 +413,7 @@ public final class Interpreter {
                 if (!m.usesCaller()) throw Py.typeError("macro '" + m.name() + "' takes no keyword argument 'caller'");
                 sc.vars.put("caller", caller);
             }
-            return new Str(capture(m.body(), sc));
+            return capture(m.body(), sc);
         } finally {
             depth--;
         }
@@ -319,17 +455,22 @@ public final class Interpreter {
             case Expr.GetItem g -> {
                 Value obj = eval(g.obj(), sc);
                 if (g.key() instanceof Expr.Slice s) {
-                    yield Py.slice(this, obj, s.start() == null ? null : eval(s.start(), sc), s.stop() == null ? null : eval(s.stop(), sc),
-                            s.step() == null ? null : eval(s.step(), sc));
+                    Value start = s.start() == null ? null : eval(s.start(), sc), stop = s.stop() == null ? null : eval(s.stop(), sc),
+                            step = s.step() == null ? null : eval(s.step(), sc);
+                    yield scoped(obj, null, null, () -> Py.slice(this, obj, start, stop, step));
                 }
-                yield getitem(obj, eval(g.key(), sc));
+                Value key = eval(g.key(), sc);
+                yield scoped(obj, key, null, () -> getitem(obj, key));
             }
             case Expr.Slice s -> throw Py.typeError("a slice is only valid inside [ ]");
             case Expr.Call c -> call(c, sc, null);
             case Expr.Filter f -> filter(f.name(), eval(f.value(), sc), args(f.args(), sc));
             case Expr.Test t -> Bool.of(test(t.name(), eval(t.value(), sc), args(t.args(), sc)) != t.negated());
             case Expr.Unary u -> u.op().equals("-") ? Py.neg(eval(u.operand(), sc)) : Py.pos(eval(u.operand(), sc));
-            case Expr.Binary b -> binary(b.op(), eval(b.left(), sc), eval(b.right(), sc));
+            case Expr.Binary b -> {
+                Value l = eval(b.left(), sc), r = eval(b.right(), sc);
+                yield scoped(l, r, null, () -> binary(b.op(), l, r));
+            }
             case Expr.And a -> {
                 Value l = eval(a.left(), sc);
                 yield Py.truthy(l) ? eval(a.right(), sc) : l;
@@ -349,13 +490,15 @@ public final class Interpreter {
                 yield Bool.TRUE;
             }
             case Expr.Concat c -> {
-                StringBuilder sb = new StringBuilder();
+                Taint.Buf sb = new Taint.Buf();
                 for (Expr p : c.parts()) {
-                    String s = Py.str(eval(p, sc));
+                    Value v = eval(p, sc);
+                    String s = Py.str(v);
                     charge(s.length());
-                    sb.append(s);
+                    if (v instanceof Str x) sb.append(x);
+                    else sb.append(s, !s.isEmpty() && holdsTaint(v, new java.util.IdentityHashMap<>(), 0));
                 }
-                yield new Str(sb.toString());
+                yield sb.toStr();
             }
             case Expr.Cond c -> Py.truthy(eval(c.test(), sc)) ? eval(c.then(), sc)
                     : c.orElse() != null ? eval(c.orElse(), sc) : new Undefined("the inline if-expression evaluated to false and no else section was defined");
@@ -404,16 +547,21 @@ public final class Interpreter {
         if (ca == Expr.CallArgs.NONE) return Args.NONE;
         List<Value> pos = new ArrayList<>(ca.args().size());
         for (Expr x : ca.args()) pos.add(eval(x, sc));
-        if (ca.dynArgs() != null) pos.addAll(Py.iterate(eval(ca.dynArgs(), sc)));
+        if (ca.dynArgs() != null) {
+            Value dyn = eval(ca.dynArgs(), sc);
+            pos.addAll(scoped(dyn, null, null, () -> Py.iterate(dyn)));
+        }
         Map<String, Value> kw = new LinkedHashMap<>();
         for (int i = 0; i < ca.names().size(); i++) kw.put(ca.names().get(i), eval(ca.kwargs().get(i), sc));
+        boolean taintedNames = false;
         if (ca.dynKwargs() != null) {
             for (var en : Py.dict(eval(ca.dynKwargs(), sc)).entrySet()) {
                 if (!(en.getKey() instanceof Str k)) throw Py.typeError("keywords must be strings");
                 kw.put(k.value(), en.getValue());
+                taintedNames |= k.isTainted();
             }
         }
-        return new Args(pos, kw);
+        return new Args(pos, kw, taintedNames);
     }
 
     private Value call(Expr.Call c, Scope sc, Func caller) {
@@ -422,7 +570,7 @@ public final class Interpreter {
         if (caller != null) {
             Map<String, Value> kw = new LinkedHashMap<>(a.keywords());
             kw.put("caller", caller);
-            a = new Args(a.positional(), kw);
+            a = new Args(a.positional(), kw, a.taintedNames());
         }
         if (fn instanceof Loop l) return l.recurse(a);
         return call(fn, a);
@@ -431,7 +579,8 @@ public final class Interpreter {
     /** Calls a template callable (builtin, macro, bound method); anything else is not callable. */
     public Value call(Value fn, Args a) {
         return switch (fn) {
-            case Func f -> f.impl.call(this, a);
+            case Func f when f.kind.equals("macro") -> f.impl.call(this, a);
+            case Func f -> scoped(f.self, null, a, () -> f.impl.call(this, a));
             case Undefined u -> throw Py.undefinedError(u);
             default -> throw Py.typeError("'" + Py.typeName(fn) + "' object is not callable");
         };
@@ -440,13 +589,13 @@ public final class Interpreter {
     Value filter(String name, Value v, Args a) {
         Builtins.Filter f = Builtins.FILTERS.get(name);
         if (f == null) throw Py.typeError("No filter named '" + name + "'.");
-        return f.apply(this, v, a);
+        return scoped(v, null, a, () -> f.apply(this, v, a));
     }
 
     boolean test(String name, Value v, Args a) {
         Builtins.Test t = Builtins.TESTS.get(name);
         if (t == null) throw Py.typeError("No test named '" + name + "'.");
-        return t.test(this, v, a);
+        return scoped(v, null, a, () -> t.test(this, v, a));
     }
 
     /** {@code obj.name}: a Python attribute (method), else a dict key; missing is undefined. Underscore names are refused. */
@@ -537,7 +686,7 @@ public final class Interpreter {
         private final Interpreter in;
         private final Node.For node;
         private final Scope scope;
-        private final List<Value> items;
+        final List<Value> items;
         private final int depth0;
         int index0;
         private Value lastChanged;
@@ -590,11 +739,11 @@ public final class Interpreter {
             if (a.size() != 1) throw Py.typeError("loop() takes exactly one argument");
             if (in.depth + 1 > in.limits.maxDepth()) throw limit(TemplateLimits.Limit.DEPTH, "recursive loop nested deeper than " + in.limits.maxDepth());
             in.depth++;
-            StringBuilder saved = in.out;
-            in.out = new StringBuilder();
+            Taint.Buf saved = in.out;
+            in.out = new Taint.Buf();
             try {
-                in.loop(node, scope, a.positional().getFirst(), depth0 + 1);
-                return new Str(in.out.toString());
+                in.unscoped(() -> in.loop(node, scope, a.positional().getFirst(), depth0 + 1));
+                return in.out.toStr();
             } finally {
                 in.out = saved;
                 in.depth--;
@@ -604,7 +753,7 @@ public final class Interpreter {
 
     /** Jinja's cycler(*items). */
     static final class Cycler implements Obj {
-        private final List<Value> items;
+        final List<Value> items;
         private int pos;
 
         Cycler(List<Value> items) {

@@ -21,12 +21,14 @@ final class Methods {
 
     /** The bound method {@code name} of {@code v}, or null when the type has none. */
     static Func of(Value v, String name) {
-        return switch (v) {
-            case Str s -> str(s.value(), name);
+        Func f = switch (v) {
+            case Str s -> str(s, s.value(), name);
             case Seq s -> seq(s, name);
             case Dict d -> dict(d, name);
             default -> null;
         };
+        // Bound to its receiver: what the method makes from an untrusted receiver is untrusted (Interpreter.TaintScope).
+        return f == null ? null : new Func(f.name, f.kind, f.impl, v);
     }
 
     private static Func m(String name, Value.Func.Impl impl) {
@@ -50,11 +52,11 @@ final class Methods {
         return new Seq(new ArrayList<>(items), false);
     }
 
-    private static Func str(String s, String name) {
+    private static Func str(Str self, String s, String name) {
         return switch (name) {
             case "strip", "lstrip", "rstrip" -> m(name, (in, a) -> {
                 a.expect(name, "chars");
-                return new Str(PyStr.strip(s, optChars(a.get(0, "chars")), !name.equals("rstrip"), !name.equals("lstrip")));
+                return PyStr.strip(self, optChars(a.get(0, "chars")), !name.equals("rstrip"), !name.equals("lstrip"));
             });
             case "split", "rsplit" -> m(name, (in, a) -> {
                 a.expect(name, "sep", "maxsplit");
@@ -83,8 +85,9 @@ final class Methods {
             });
             case "replace" -> m(name, (in, a) -> {
                 a.require(name, 2, "old", "new", "count");
-                return new Str(PyStr.replace(in, s, strArg(a.get(0, "old"), "replace() argument 1"), strArg(a.get(1, "new"), "replace() argument 2"),
-                        optLong(a.get(2, "count"), -1)));
+                strArg(a.get(0, "old"), "replace() argument 1");
+                strArg(a.get(1, "new"), "replace() argument 2");
+                return PyStr.replace(in, self, (Str) a.get(0, "old"), (Str) a.get(1, "new"), optLong(a.get(2, "count"), -1));
             });
             case "upper" -> m(name, (in, a) -> new Str(PyStr.upper(s)));
             case "lower", "casefold" -> m(name, (in, a) -> new Str(PyStr.lower(s)));
@@ -116,12 +119,12 @@ final class Methods {
                     total += x.value().length() + s.length();
                 }
                 in.charge(total);
-                StringBuilder sb = new StringBuilder();
+                Taint.Buf sb = new Taint.Buf(); // each character keeps its provenance
                 for (int i = 0; i < items.size(); i++) {
-                    if (i > 0) sb.append(s);
-                    sb.append(((Str) items.get(i)).value());
+                    if (i > 0) sb.append(self);
+                    sb.append((Str) items.get(i));
                 }
-                return new Str(sb.toString());
+                return sb.toStr();
             });
             case "format" -> m(name, (in, a) -> new Str(PyFormat.format(in, s, a)));
             case "center", "ljust", "rjust" -> m(name, (in, a) -> {

@@ -307,7 +307,8 @@ public final class Py {
             if (s.isMarkup() != t.isMarkup()) { // Markup + str escapes the str (and str + Markup, via Markup.__radd__)
                 return Str.markup((s.isMarkup() ? s.value() : htmlEscape(s.value())) + (t.isMarkup() ? t.value() : htmlEscape(t.value())));
             }
-            return s.isMarkup() ? Str.markup(s.value() + t.value()) : new Str(s.value() + t.value());
+            Taint.Buf sb = new Taint.Buf().append(s).append(t); // each character keeps its provenance
+            return s.isMarkup() ? sb.toMarkup() : sb.toStr();
         }
         if (a instanceof Seq s && b instanceof Seq t && s.tuple == t.tuple) {
             in.charge((long) s.items.size() + t.items.size());
@@ -561,11 +562,17 @@ public final class Py {
             for (int i : idx) out.add(s.items.get(i));
             return new Seq(out, s.tuple);
         }
-        String s = ((Str) v).value();
+        Str str = (Str) v;
+        String s = str.value();
         StringBuilder sb = new StringBuilder(idx.size());
-        if (PyStr.isBmpOnly(s)) {
-            if (st == 1) return new Str(s.substring((int) lo, (int) Math.max(lo, hi)));
-            for (int i : idx) sb.append(s.charAt(i));
+        if (PyStr.isBmpOnly(s)) { // chars are code points here: each keeps its provenance
+            if (st == 1) {
+                int b = (int) lo, e = (int) Math.max(lo, hi);
+                return Str.of(s.substring(b, e), Taint.sub(str.taint(), b, e));
+            }
+            Taint.Buf tb = new Taint.Buf(sb);
+            for (int i : idx) tb.appendChar(s, str.taint(), i);
+            return tb.toStr();
         } else {
             int[] cps = s.codePoints().toArray();
             for (int i : idx) sb.appendCodePoint(cps[i]);

@@ -53,6 +53,20 @@ final class PyStr {
     }
 
     static String strip(String s, String chars, boolean left, boolean right) {
+        long b = stripBounds(s, chars, left, right);
+        return s.substring((int) (b >>> 32), (int) b);
+    }
+
+    /** strip() keeping each remaining character's provenance. */
+    static Str strip(Str str, String chars, boolean left, boolean right) {
+        String s = str.value();
+        long b = stripBounds(s, chars, left, right);
+        int lo = (int) (b >>> 32), hi = (int) b;
+        return Str.of(s.substring(lo, hi), Taint.sub(str.taint(), lo, hi));
+    }
+
+    /** The kept range of strip(): start in the high 32 bits, end in the low. */
+    private static long stripBounds(String s, String chars, boolean left, boolean right) {
         int lo = 0, hi = s.length();
         if (left) {
             while (lo < hi) {
@@ -68,7 +82,7 @@ final class PyStr {
                 hi -= Character.charCount(c);
             }
         }
-        return s.substring(lo, hi);
+        return ((long) lo << 32) | hi;
     }
 
     private static boolean stripped(int c, String chars) {
@@ -201,6 +215,30 @@ final class PyStr {
             sb.append(Character.isUpperCase(c) ? lower(ch) : Character.isLowerCase(c) ? upper(ch) : ch);
         });
         return sb.toString();
+    }
+
+    /**
+     * str.replace keeping provenance: kept characters of {@code str} keep theirs, each inserted {@code rep}
+     * keeps its own. (Replacing the empty string is judged as a whole by the call's scope.)
+     */
+    static Str replace(Interpreter in, Str str, Str oldStr, Str repStr, long count) {
+        String s = str.value(), old = oldStr.value(), rep = repStr.value();
+        if (old.isEmpty() || count == 0) {
+            String r = replace(in, s, old, rep, count);
+            return r.equals(s) ? str : new Str(r);
+        }
+        long hits = 0;
+        for (int i = s.indexOf(old); i >= 0 && (count < 0 || hits < count); i = s.indexOf(old, i + old.length())) hits++;
+        if (hits == 0) return str;
+        in.charge(s.length() + Py.sizeTimes(hits, Math.max(0, rep.length() - old.length())));
+        Taint.Buf sb = new Taint.Buf();
+        int i = 0;
+        for (long k = 0; k < hits; k++) {
+            int j = s.indexOf(old, i);
+            sb.append(s.substring(i, j), Taint.sub(str.taint(), i, j)).append(repStr);
+            i = j + old.length();
+        }
+        return sb.append(s.substring(i), Taint.sub(str.taint(), i, s.length())).toStr();
     }
 
     static String replace(Interpreter in, String s, String old, String rep, long count) {

@@ -51,14 +51,23 @@ public final class Template {
      * @throws TemplateException       any other failure (type error, undefined value used, bad argument)
      */
     public String render(Map<String, ?> vars, TemplateLimits limits) {
+        return render(vars, Map.of(), limits).text();
+    }
+
+    /**
+     * Renders with {@code trusted} variables (the caller's own: special tokens, flags, functions) and
+     * {@code untrusted} ones (request data: every string in them, keys included, is untrusted); an untrusted
+     * variable shadows a trusted one of the same name. The text is what {@link #render(Map, TemplateLimits)}
+     * gives for the same variables; {@link Rendered#untrusted()} says which characters came from untrusted data.
+     *
+     * @throws TemplateRaisedException the template called raise_exception
+     * @throws TemplateLimitException  the render went over a limit
+     * @throws TemplateException       any other failure (type error, undefined value used, bad argument)
+     */
+    public Rendered render(Map<String, ?> trusted, Map<String, ?> untrusted, TemplateLimits limits) {
         Map<String, Value> values = new HashMap<>();
-        for (var e : vars.entrySet()) {
-            try {
-                values.put(e.getKey(), Value.of(e.getValue()));
-            } catch (IllegalArgumentException ex) {
-                throw new TemplateException("template variable '" + e.getKey() + "': " + ex.getMessage(), 0);
-            }
-        }
+        put(values, trusted, false);
+        put(values, untrusted, true);
         try {
             return Interpreter.render(body, values, limits);
         } catch (TemplateException e) {
@@ -66,6 +75,16 @@ public final class Template {
         } catch (RuntimeException e) {
             // A renderer bug must still surface as a template failure, never escape as something else.
             throw new TemplateException("internal template error: " + e, 0);
+        }
+    }
+
+    private static void put(Map<String, Value> values, Map<String, ?> vars, boolean untrusted) {
+        for (var e : vars.entrySet()) {
+            try {
+                values.put(e.getKey(), untrusted ? Value.untrusted(e.getValue()) : Value.of(e.getValue()));
+            } catch (IllegalArgumentException ex) {
+                throw new TemplateException("template variable '" + e.getKey() + "': " + ex.getMessage(), 0);
+            }
         }
     }
 }

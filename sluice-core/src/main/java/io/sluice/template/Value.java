@@ -44,23 +44,50 @@ public sealed interface Value permits Value.None, Value.Undefined, Value.Bool, V
     /**
      * Python str. {@code markup} marks MarkupSafe's Markup (from |safe and |escape): concatenating a plain
      * string to it with + HTML-escapes the plain one, as Jinja does; some templates rely on that.
+     * {@code taint} ({@link Taint}) marks the characters that came from untrusted data; it is invisible to
+     * templates (equality, hashing and every operation ignore it) and only says how the output is tokenized.
+     * A string a builtin makes from untrusted input is untrusted (see {@code Interpreter.birthTaint}).
      */
     final class Str implements Value {
-        public static final Str EMPTY = new Str("");
+        public static final Str EMPTY = new Str("", false, null);
         private final String value;
         private final boolean markup;
+        private final int[] taint;
 
         public Str(String value) {
-            this(value, false);
+            this(value, false, Interpreter.birthTaint(value.length()));
         }
 
-        private Str(String value, boolean markup) {
+        private Str(String value, boolean markup, int[] taint) {
             this.value = value;
             this.markup = markup;
+            this.taint = taint;
         }
 
         public static Str markup(String value) {
-            return new Str(value, true);
+            return new Str(value, true, Interpreter.birthTaint(value.length()));
+        }
+
+        /** A string with exactly this taint (null: trusted). */
+        static Str of(String value, int[] taint) {
+            return new Str(value, false, taint);
+        }
+
+        static Str markupOf(String value, int[] taint) {
+            return new Str(value, true, taint);
+        }
+
+        /**
+         * Text the caller vouches for, trusted even inside untrusted data (e.g. a message's role when it is
+         * one of the API's fixed role names).
+         */
+        public static Str trusted(String value) {
+            return new Str(value, false, null);
+        }
+
+        /** Wholly untrusted text (request data). */
+        public static Str untrusted(String value) {
+            return new Str(value, false, Taint.full(value.length()));
         }
 
         public String value() {
@@ -69,6 +96,15 @@ public sealed interface Value permits Value.None, Value.Undefined, Value.Bool, V
 
         public boolean isMarkup() {
             return markup;
+        }
+
+        /** The untrusted char ranges ({@link Taint}), or null when every char is trusted. */
+        int[] taint() {
+            return taint;
+        }
+
+        public boolean isTainted() {
+            return taint != null;
         }
 
         @Override
@@ -159,11 +195,18 @@ public sealed interface Value permits Value.None, Value.Undefined, Value.Bool, V
         public final String name;
         public final String kind; // for repr: "function", "macro", "method"
         final Impl impl;
+        /** The receiver a bound method reads (its taint counts as the call's input), or null. */
+        final Value self;
 
         public Func(String name, String kind, Impl impl) {
+            this(name, kind, impl, null);
+        }
+
+        Func(String name, String kind, Impl impl, Value self) {
             this.name = name;
             this.kind = kind;
             this.impl = impl;
+            this.self = self;
         }
 
         public static Func builtin(String name, Impl impl) {
@@ -192,15 +235,24 @@ public sealed interface Value permits Value.None, Value.Undefined, Value.Bool, V
      * @throws IllegalArgumentException for an unsupported type or nesting deeper than {@link #MAX_DATA_DEPTH}
      */
     static Value of(Object o) {
-        return of(o, 0);
+        return of(o, 0, false);
     }
 
-    private static Value of(Object o, int depth) {
+    /**
+     * Like {@link #of(Object)}, with every string in it (dict keys included) marked untrusted: request data,
+     * whose text is never tokenized as special tokens. Values given as Values keep their own taint (a
+     * {@link Str} made outside a render is trusted: see {@link Str#trusted}).
+     */
+    static Value untrusted(Object o) {
+        return of(o, 0, true);
+    }
+
+    private static Value of(Object o, int depth, boolean untrusted) {
         if (depth > MAX_DATA_DEPTH) throw new IllegalArgumentException("template data nested deeper than " + MAX_DATA_DEPTH + " levels");
         return switch (o) {
             case null -> None.NONE;
             case Value v -> v;
-            case CharSequence s -> new Str(s.toString());
+            case CharSequence s -> untrusted ? Str.untrusted(s.toString()) : Str.of(s.toString(), null);
             case Boolean b -> Bool.of(b);
             case Integer i -> new Int(i);
             case Long l -> new Int(l);
@@ -212,17 +264,17 @@ public sealed interface Value permits Value.None, Value.Undefined, Value.Bool, V
             case Float f -> new Real(f);
             case Map<?, ?> m -> {
                 LinkedHashMap<Value, Value> out = LinkedHashMap.newLinkedHashMap(m.size());
-                for (var e : m.entrySet()) out.put(of(e.getKey(), depth + 1), of(e.getValue(), depth + 1));
+                for (var e : m.entrySet()) out.put(of(e.getKey(), depth + 1, untrusted), of(e.getValue(), depth + 1, untrusted));
                 yield new Dict(out);
             }
             case Object[] a -> {
                 ArrayList<Value> out = new ArrayList<>(a.length);
-                for (Object x : a) out.add(of(x, depth + 1));
+                for (Object x : a) out.add(of(x, depth + 1, untrusted));
                 yield new Seq(out, false);
             }
             case Iterable<?> it -> {
                 ArrayList<Value> out = new ArrayList<>();
-                for (Object x : it) out.add(of(x, depth + 1));
+                for (Object x : it) out.add(of(x, depth + 1, untrusted));
                 yield new Seq(out, false);
             }
             default -> throw new IllegalArgumentException("template data cannot hold a " + o.getClass().getSimpleName()

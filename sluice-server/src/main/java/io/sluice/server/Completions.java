@@ -13,6 +13,7 @@ import io.sluice.engine.GenerationHandle;
 import io.sluice.engine.GenerationRequest;
 import io.sluice.engine.Usage;
 import io.sluice.model.tokenizer.Tokenizer;
+import io.sluice.template.Rendered;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -119,8 +120,9 @@ final class Completions {
         ChatFormat.Answer answer = null;
         int[] prompt;
         if (p.isChat()) {
-            String text = renderPrompt(s, p);
-            prompt = chatPrompt(s, text);
+            Rendered rendered = renderPrompt(s, p);
+            String text = rendered.text();
+            prompt = chatPrompt(s, rendered);
             answer = ChatAnswer.of(s, p, text);
             if (answer.grammar() != null) p = p.withGrammar(answer.grammar());
         } else {
@@ -171,18 +173,22 @@ final class Completions {
      * The model's chat template applied to the request (what /apply-template returns); tools go to the
      * template, or into the conversation for templates that know none (the generic format).
      */
-    String renderPrompt(ModelState s, ParsedRequest p) throws InterruptedException {
+    Rendered renderPrompt(ModelState s, ParsedRequest p) throws InterruptedException {
         ChatInput input = p.chat();
         ChatFormat.Conversation c = s.format().conversation(input.messages(), input.tools(), p.tools());
         return renderer.render(s.template(), input.withMessages(c.messages()).withTools(c.tools()), s.bosText(), s.eosText());
     }
 
-    private static int[] chatPrompt(ModelState s, String text) {
-        return s.format().tokens(text);
+    private static int[] chatPrompt(ModelState s, Rendered prompt) {
+        // Special tokens parsed only in the template's own text: <|im_end|> typed in a message, a tool or a
+        // kwarg stays plain text, so request data cannot close its turn and forge another (prompt injection).
+        return s.format().tokens(prompt);
     }
 
     private static int[] completionPrompt(ModelState s, ParsedRequest p) {
         if (p.promptTokens() != null) return p.promptTokens();
+        // A raw completion prompt is the client's whole prompt, template markers and all (it may send token
+        // ids as well): special tokens are parsed in it, as llama-server does.
         return s.tokenizer().encode(p.promptText(), true, true);
     }
 

@@ -1,6 +1,7 @@
 package io.sluice.server;
 
 import io.sluice.chat.ChatTemplate;
+import io.sluice.template.Rendered;
 import io.sluice.template.TemplateException;
 import io.sluice.template.TemplateLimitException;
 import io.sluice.template.TemplateRaisedException;
@@ -34,11 +35,14 @@ final class PromptRenderer implements AutoCloseable {
         pool.allowCoreThreadTimeOut(true);
     }
 
-    /** The prompt text, or an ApiException (400) that says why the template would not render it. */
-    String render(ChatTemplate template, ChatInput input, String bos, String eos) throws InterruptedException {
-        Future<String> f;
+    /**
+     * The prompt text with which of its characters came from the request (see ChatTemplate.renderPrompt),
+     * or an ApiException (400) that says why the template would not render it.
+     */
+    Rendered render(ChatTemplate template, ChatInput input, String bos, String eos) throws InterruptedException {
+        Future<Rendered> f;
         try {
-            f = pool.submit(() -> template.render(input.messages(), input.options(bos, eos)));
+            f = pool.submit(() -> template.renderPrompt(input.messages(), input.options(bos, eos)));
         } catch (RejectedExecutionException e) {
             throw new ApiException(429, "rate_limit_error", "Too many chat prompts are being rendered at once; retry shortly", null, "template_queue_full");
         }

@@ -440,7 +440,7 @@ public final class SluiceServer implements AutoCloseable {
         JsonNode body = readJson(ctx);
         ParsedRequest p = s.parser().parseChat(body);
         ObjectNode out = JSON.createObjectNode();
-        out.put("prompt", completions.renderPrompt(s, p));
+        out.put("prompt", completions.renderPrompt(s, p).text());
         ctx.contentType("application/json").result(out.toString());
     }
 

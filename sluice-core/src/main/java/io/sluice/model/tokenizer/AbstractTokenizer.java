@@ -21,6 +21,15 @@ abstract sealed class AbstractTokenizer implements Tokenizer permits SpmTokenize
         return out.toArray();
     }
 
+    @Override
+    public final int[] encodePrompt(String text, boolean addSpecial, int[] untrusted) {
+        if (text == null) throw new IllegalArgumentException("text is null");
+        List<Fragment> fragments = vocab.partition(Unicode.sanitize(text), true, untrusted); // sanitize keeps char offsets
+        IntList out = new IntList();
+        encode(fragments, addSpecial, out);
+        return out.toArray();
+    }
+
     /** Tokenizes the partitioned input, adding the kind's special tokens when {@code addSpecial}. */
     abstract void encode(List<Fragment> fragments, boolean addSpecial, IntList out);
 

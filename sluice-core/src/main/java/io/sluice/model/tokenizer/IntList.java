@@ -12,6 +12,10 @@ final class IntList {
         a[n++] = v;
     }
 
+    void addAll(int[] v) {
+        for (int x : v) add(x);
+    }
+
     int size() {
         return n;
     }

@@ -43,6 +43,31 @@ public interface Tokenizer {
      */
     int[] encode(String text, boolean addSpecial, boolean parseSpecial);
 
+    /**
+     * Token ids of a prompt whose text is partly the user's: as {@code encode(text, addSpecial, true)},
+     * except that control-token text overlapping the {@code untrusted} char ranges ({@code [start, end)}
+     * pairs, sorted and disjoint, as {@link io.sluice.template.Rendered#untrusted()} gives them) is tokenized
+     * as plain text, as {@code parseSpecial=false} does. A chat template's own markers stay control tokens;
+     * {@code <|im_end|>} typed in a message does not become one. The text between recognised special tokens
+     * is tokenized in one piece, exactly as {@code encode} does, so a prompt whose untrusted text holds no
+     * control-token text gives the same ids as {@code encode(text, addSpecial, true)}.
+     */
+    default int[] encodePrompt(String text, boolean addSpecial, int[] untrusted) {
+        // For tokenizers other than the GGUF ones (which cut exactly): trusted and untrusted pieces apart.
+        if (untrusted == null || untrusted.length == 0) return encode(text, addSpecial, true);
+        IntList out = new IntList();
+        if (addSpecial && addBos() && bos() >= 0) out.add(bos());
+        int at = 0;
+        for (int i = 0; i <= untrusted.length; i += 2) {
+            int s = i < untrusted.length ? untrusted[i] : text.length(), e = i < untrusted.length ? untrusted[i + 1] : text.length();
+            if (s > at) out.addAll(encode(text.substring(at, s), false, true));
+            if (e > s) out.addAll(encode(text.substring(s, e), false, false));
+            at = e;
+        }
+        if (addSpecial && addEos() && eos() >= 0) out.add(eos());
+        return out.toArray();
+    }
+
     int vocabSize();
 
     /** The raw vocabulary string of {@code id}. */

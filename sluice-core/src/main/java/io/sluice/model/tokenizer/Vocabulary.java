@@ -307,37 +307,73 @@ final class Vocabulary {
      * only when {@code parseSpecial}. A token with LSTRIP/RSTRIP also eats the whitespace before/after it.
      */
     List<Fragment> partition(String text, boolean parseSpecial) {
+        return partition(text, parseSpecial, null);
+    }
+
+    /**
+     * {@link #partition(String, boolean)} with special tokens parsed, except that an occurrence of a control
+     * or unknown token counts only when none of its characters is in {@code untrusted} (sorted disjoint
+     * {@code [start, end)} char ranges of {@code text}; null or empty: none): text there is tokenized as
+     * parseSpecial=false would. With no untrusted ranges this is exactly partition(text, true).
+     */
+    List<Fragment> partition(String text, boolean parseSpecial, int[] untrusted) {
         List<Fragment> frags = new ArrayList<>();
         if (text.isEmpty()) return frags;
+        if (untrusted != null && untrusted.length == 0) untrusted = null;
         frags.add(Fragment.text(text));
+        List<Integer> starts = new ArrayList<>(); // where each fragment begins in text (tokens included, unused)
+        starts.add(0);
         for (int id : specials) {
             int a = attr[id];
-            if (!parseSpecial && (a & (CONTROL | UNKNOWN)) != 0) continue;
+            boolean control = (a & (CONTROL | UNKNOWN)) != 0;
+            if (!parseSpecial && control) continue;
             String tok = this.text[id];
             if (!text.contains(tok)) continue; // cheap filter: most specials never occur
             List<Fragment> next = new ArrayList<>(frags.size() + 2);
-            for (Fragment fr : frags) {
+            List<Integer> nextStarts = new ArrayList<>(frags.size() + 2);
+            for (int k = 0; k < frags.size(); k++) {
+                Fragment fr = frags.get(k);
+                int base = starts.get(k);
                 if (!fr.isText()) {
                     next.add(fr);
+                    nextStarts.add(base);
                     continue;
                 }
                 String s = fr.text();
-                int from = 0;
+                int from = 0, search = 0;
                 while (true) {
-                    int at = s.indexOf(tok, from);
+                    int at = s.indexOf(tok, search);
                     if (at < 0) break;
+                    if (control && untrusted != null && overlaps(untrusted, base + at, base + at + tok.length())) {
+                        search = at + 1; // the user's text, not the template's: stays text
+                        continue;
+                    }
                     int leftEnd = at;
                     if ((a & LSTRIP) != 0) while (leftEnd > from && isCSpace(s.charAt(leftEnd - 1))) leftEnd--;
-                    if (leftEnd > from) next.add(Fragment.text(s.substring(from, leftEnd)));
+                    if (leftEnd > from) {
+                        next.add(Fragment.text(s.substring(from, leftEnd)));
+                        nextStarts.add(base + from);
+                    }
                     next.add(Fragment.token(id));
+                    nextStarts.add(base + at);
                     from = at + tok.length();
                     if ((a & RSTRIP) != 0) while (from < s.length() && isCSpace(s.charAt(from))) from++;
+                    search = from;
                 }
-                if (from < s.length()) next.add(from == 0 ? fr : Fragment.text(s.substring(from)));
+                if (from < s.length()) {
+                    next.add(from == 0 ? fr : Fragment.text(s.substring(from)));
+                    nextStarts.add(base + from);
+                }
             }
             frags = next;
+            starts = nextStarts;
         }
         return frags;
+    }
+
+    private static boolean overlaps(int[] ranges, int from, int to) {
+        for (int i = 0; i < ranges.length; i += 2) if (ranges[i] < to && ranges[i + 1] > from) return true;
+        return false;
     }
 
     /** C's isspace: the whitespace LSTRIP/RSTRIP remove. */
