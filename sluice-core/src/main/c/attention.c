@@ -21,7 +21,9 @@
  * Query rows are quantized to 8 bits for the integer K types (as llama.cpp does for q8_0 KV), by
  * sluice_native.c's quantizer, and multiplied with vpdpbusd.
  *
- * AVX512 only (level 2 of sl_level); elsewhere sl_attention returns -2 and Java computes.
+ * Two kernel sets, picked by sl_level: AVX512-VNNI (levels 2, 3) with 16-position groups, and
+ * AVX2 + FMA + F16C (level 1) with 8-position groups and vpmaddubsw for the integer K types (see
+ * its section). At level 0 sl_attention returns -2 and Java computes.
  */
 #include <immintrin.h>
 #include <stdint.h>
