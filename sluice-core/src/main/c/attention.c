@@ -21,7 +21,9 @@
  * Query rows are quantized to 8 bits for the integer K types (as llama.cpp does for q8_0 KV), by
  * sluice_native.c's quantizer, and multiplied with vpdpbusd.
  *
- * AVX512 only (level 2 of sl_level); elsewhere sl_attention returns -2 and Java computes.
+ * Two kernel sets, picked by sl_level: AVX512-VNNI (levels 2, 3) with 16-position groups, and
+ * AVX2 + FMA + F16C (level 1) with 8-position groups and vpmaddubsw for the integer K types (see
+ * its section). At level 0 sl_attention returns -2 and Java computes.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -566,18 +568,507 @@ static int attend(const int32_t *cfg, const float *fcfg, const float *q, float *
     return 0;
 }
 
+#pragma GCC pop_options
+
+/* ---- the AVX2 (+FMA, F16C) kernel (level 1) -----------------------------------------------
+ * The same algorithm with 8-lane vectors: groups of 8 positions (half a 16-slot group, so the
+ * layouts are unchanged), 8 groups a chunk (64 positions: the same scratch regions). 16 vector
+ * registers instead of 32, so register blocks are at most 4 rows x 2 vectors. No vpdpbusd: the
+ * integer dot products are vpmaddubsw + vpmaddwd, whose int16 pair sums would saturate on the
+ * +128-biased bytes (q8_0's, IQ4_NL's), so signed K values go in as |k| with the query carrying
+ * k's sign (|k| <= 128, |q| <= 127: the pair sums stay below 2^15) and need no bias correction. */
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
+#define L2 8            /* positions per group: one 256-bit float vector */
+#define CH2 (CPOS / L2) /* groups per chunk */
+#define RB2 4           /* query rows per register block */
+#define NV2 2           /* groups (scores) or V vectors (values) per register block */
+
+/* exp16's polynomial; AVX2 has no vscalefps and 2^n down to 2^-150 is no float exponent, so 2^n
+ * is applied as two factors whose product underflows to 0 under flush-to-zero. */
+static inline __m256 exp8(__m256 x) {
+    __m256 t = _mm256_mul_ps(_mm256_max_ps(x, _mm256_set1_ps(-104.0f)), _mm256_set1_ps(1.44269504088896341f));
+    __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 f = _mm256_sub_ps(t, n);
+    __m256 p = _mm256_set1_ps(1.535336188319500E-4f);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.339887440266574E-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.618437357674640E-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550332471162809E-2f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.402264791363012E-1f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931472028550421E-1f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    __m256i ni = _mm256_cvtps_epi32(n), n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+static inline __m256 softcap8(__m256 x, float cap) {
+    __m256 e = exp8(_mm256_mul_ps(x, _mm256_set1_ps(2.0f / cap)));
+    __m256 t = _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+    return _mm256_mul_ps(t, _mm256_set1_ps(cap));
+}
+
+static inline float hmax8(__m256 x) {
+    __m128 a = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    a = _mm_max_ps(a, _mm_movehl_ps(a, a));
+    return _mm_cvtss_f32(_mm_max_ss(a, _mm_shuffle_ps(a, a, 1)));
+}
+
+static inline float hsum8(__m256 x) {
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    return _mm_cvtss_f32(_mm_add_ss(a, _mm_shuffle_ps(a, a, 1)));
+}
+
+/* all-ones in lanes < n */
+static inline __m256i mask8(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+
+/* qk_fp on 8-lane groups: s[r][8g + j] = q_r . k_j */
+static inline __attribute__((always_inline))
+void qk_fp2(const int f16, const float *q, int dim, const uint8_t *const *kp, int stride, const int RB, const int NG, float *s) {
+    __m256 acc[RB2][NV2];
+    for (int r = 0; r < RB; r++)
+        for (int g = 0; g < NG; g++) acc[r][g] = _mm256_setzero_ps();
+    for (int i = 0; i < dim; i++) {
+        __m256 k[NV2];
+        for (int g = 0; g < NG; g++) {
+            k[g] = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (kp[g] + 2 * (size_t) i * stride)))
+                       : _mm256_loadu_ps((const float *) kp[g] + (size_t) i * stride);
+        }
+        for (int r = 0; r < RB; r++) {
+            __m256 b = _mm256_set1_ps(q[(size_t) r * dim + i]);
+            for (int g = 0; g < NG; g++) acc[r][g] = _mm256_fmadd_ps(b, k[g], acc[r][g]);
+        }
+    }
+    for (int r = 0; r < RB; r++)
+        for (int g = 0; g < NG; g++) _mm256_storeu_ps(s + r * CPOS + L2 * g, acc[r][g]);
+}
+
+#define QK_FP2_CASES(f16, RB) \
+    if (n2 == 2) qk_fp2(f16, q, dim, kp + g0, stride, RB, 2, s + L2 * g0); else qk_fp2(f16, q, dim, kp + g0, stride, RB, 1, s + L2 * g0);
+
+static void qk_fp2_rows(int f16, const float *q, int dim, const uint8_t *const *kp, int stride, int rows, int ng, float *s) {
+    const int rbs = row_block(rows, RB2);
+    for (int r0 = 0; r0 < rows; r0 += rbs, q += (size_t) rbs * dim, s += rbs * CPOS) {
+        int rb = rows - r0 < rbs ? rows - r0 : rbs;
+        for (int g0 = 0; g0 < ng; g0 += NV2) {
+            int n2 = ng - g0 < NV2 ? ng - g0 : NV2;
+            if (f16) {
+                switch (rb) {
+                    case 4: QK_FP2_CASES(1, 4) break; case 3: QK_FP2_CASES(1, 3) break;
+                    case 2: QK_FP2_CASES(1, 2) break; default: QK_FP2_CASES(1, 1) break;
+                }
+            } else {
+                switch (rb) {
+                    case 4: QK_FP2_CASES(0, 4) break; case 3: QK_FP2_CASES(0, 3) break;
+                    case 2: QK_FP2_CASES(0, 2) break; default: QK_FP2_CASES(0, 1) break;
+                }
+            }
+        }
+    }
+}
+
+/* qk_i8 on 8-lane groups (see the section comment for the signed bytes). */
+static inline __attribute__((always_inline))
+void qk_i8_2(const int type, const att_q8 *qa, int nb, const uint8_t *const *ks, const uint8_t *const *kq, int slots, const int RB, const int NG, float *s) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), bias = _mm256_set1_epi8((char) 0x80);
+    const __m256i tbl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *) IQ4NL));
+    const int chunks = type == KV_Q8_0 ? 8 : 4;
+    __m256 f[RB2][NV2];
+    for (int r = 0; r < RB; r++)
+        for (int g = 0; g < NG; g++) f[r][g] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        __m256i is[RB2][NV2];
+        for (int r = 0; r < RB; r++) /* q4_0's nibbles are value + 8: take 8 x the query's sum back */
+            for (int g = 0; g < NG; g++) is[r][g] = type == KV_Q4_0 ? _mm256_set1_epi32(qa[(size_t) r * nb + b].negsum) : _mm256_setzero_si256();
+        for (int k = 0; k < chunks; k++) {
+            const int64_t off = ((int64_t) b * chunks + k) * slots * 4;
+            if (type == KV_Q8_0) {
+                __m256i w[NV2], wa[NV2];
+                for (int g = 0; g < NG; g++) {
+                    w[g] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *) (kq[g] + off)), bias);
+                    wa[g] = _mm256_abs_epi8(w[g]);
+                }
+                for (int r = 0; r < RB; r++) {
+                    int32_t x;
+                    memcpy(&x, qa[(size_t) r * nb + b].qs + 4 * k, 4);
+                    __m256i a = _mm256_set1_epi32(x);
+                    for (int g = 0; g < NG; g++)
+                        is[r][g] = _mm256_add_epi32(is[r][g], _mm256_madd_epi16(_mm256_maddubs_epi16(wa[g], _mm256_sign_epi8(a, w[g])), ones));
+                }
+            } else {
+                __m256i lo[NV2], hi[NV2];
+                for (int g = 0; g < NG; g++) {
+                    __m256i raw = _mm256_loadu_si256((const __m256i *) (kq[g] + off));
+                    lo[g] = _mm256_and_si256(raw, m4);
+                    hi[g] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                    if (type == KV_IQ4_NL) {
+                        lo[g] = _mm256_shuffle_epi8(tbl, lo[g]);
+                        hi[g] = _mm256_shuffle_epi8(tbl, hi[g]);
+                    }
+                }
+                for (int r = 0; r < RB; r++) {
+                    int32_t x0, x1;
+                    memcpy(&x0, qa[(size_t) r * nb + b].qs + 4 * k, 4);
+                    memcpy(&x1, qa[(size_t) r * nb + b].qs + 16 + 4 * k, 4);
+                    __m256i a0 = _mm256_set1_epi32(x0), a1 = _mm256_set1_epi32(x1);
+                    for (int g = 0; g < NG; g++) {
+                        if (type == KV_IQ4_NL) { /* each pair sum up to 2 x 127 x 127: widened separately */
+                            is[r][g] = _mm256_add_epi32(is[r][g], _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(lo[g]), _mm256_sign_epi8(a0, lo[g])), ones));
+                            is[r][g] = _mm256_add_epi32(is[r][g], _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(hi[g]), _mm256_sign_epi8(a1, hi[g])), ones));
+                        } else { /* nibbles <= 15: two pair sums stay below 2^15 */
+                            __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo[g], a0), _mm256_maddubs_epi16(hi[g], a1));
+                            is[r][g] = _mm256_add_epi32(is[r][g], _mm256_madd_epi16(p, ones));
+                        }
+                    }
+                }
+            }
+        }
+        __m256 dk[NV2];
+        for (int g = 0; g < NG; g++) dk[g] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (ks[g] + (int64_t) b * slots * 2)));
+        for (int r = 0; r < RB; r++) {
+            __m256 dq = _mm256_set1_ps(qa[(size_t) r * nb + b].d);
+            for (int g = 0; g < NG; g++) f[r][g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[r][g]), _mm256_mul_ps(dk[g], dq), f[r][g]);
+        }
+    }
+    for (int r = 0; r < RB; r++)
+        for (int g = 0; g < NG; g++) _mm256_storeu_ps(s + r * CPOS + L2 * g, f[r][g]);
+}
+
+#define QK_I82_CASES(type, RB) \
+    if (n2 == 2) qk_i8_2(type, qa, nb, ks + g0, kq + g0, slots, RB, 2, s + L2 * g0); else qk_i8_2(type, qa, nb, ks + g0, kq + g0, slots, RB, 1, s + L2 * g0);
+
+#define QK_I82_ROWS(type) \
+    switch (rb) { case 2: QK_I82_CASES(type, 2) break; default: QK_I82_CASES(type, 1) break; }
+
+static void qk_i8_2_rows(int type, const att_q8 *qa, int nb, const uint8_t *const *ks, const uint8_t *const *kq, int slots, int rows, int ng, float *s) {
+    const int rbs = row_block(rows, 2); /* 2 rows: the integer and float accumulators share the 16 registers */
+    for (int r0 = 0; r0 < rows; r0 += rbs, qa += (size_t) rbs * nb, s += rbs * CPOS) {
+        int rb = rows - r0 < rbs ? rows - r0 : rbs;
+        for (int g0 = 0; g0 < ng; g0 += NV2) {
+            int n2 = ng - g0 < NV2 ? ng - g0 : NV2;
+            switch (type) {
+                case KV_Q8_0: QK_I82_ROWS(KV_Q8_0) break;
+                case KV_Q4_0: QK_I82_ROWS(KV_Q4_0) break;
+                default: QK_I82_ROWS(KV_IQ4_NL) break;
+            }
+        }
+    }
+}
+
+/* 8 values of V row `row` from dimension i (a multiple of 8), as floats; `n` < 8 only in a float row's tail. */
+static inline __attribute__((always_inline)) __m256 vload2(const int type, const uint8_t *row, int i, int n) {
+    switch (type) {
+        case KV_F32: return n < L2 ? _mm256_maskload_ps((const float *) row + i, mask8(n)) : _mm256_loadu_ps((const float *) row + i);
+        case KV_F16: {
+            if (n >= L2) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) ((const uint16_t *) row + i)));
+            uint16_t h[L2] = {0};
+            memcpy(h, (const uint16_t *) row + i, 2 * (size_t) n);
+            return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) h));
+        }
+        case KV_Q8_0: {
+            const uint8_t *blk = row + (i / 32) * 34;
+            uint16_t h;
+            memcpy(&h, blk, 2);
+            __m256 x = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) (blk + 2 + (i & 31)))));
+            return _mm256_mul_ps(x, _mm256_set1_ps(_cvtsh_ss(h)));
+        }
+        default: { /* q4_0, iq4_nl: values 0..15 in the low nibbles of the 16 quant bytes, 16..31 in the high */
+            const uint8_t *blk = row + (i / 32) * 18;
+            uint16_t h;
+            memcpy(&h, blk, 2);
+            __m128i raw = _mm_loadl_epi64((const __m128i *) (blk + 2 + (i & 15)));
+            __m128i nib = _mm_and_si128(i & 16 ? _mm_srli_epi16(raw, 4) : raw, _mm_set1_epi8(0x0F));
+            __m128i val = type == KV_Q4_0 ? _mm_sub_epi8(nib, _mm_set1_epi8(8)) : _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) IQ4NL), nib);
+            return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(val)), _mm256_set1_ps(_cvtsh_ss(h)));
+        }
+    }
+}
+
+/* pv_block on 8-lane vectors: rows [0, RB) x dimensions [i0, i0 + 8 ND), the last vector `last` lanes. */
+static inline __attribute__((always_inline))
+void pv_block2(const int type, const float *p, float *acc, int dim, const float *alpha, const group_t *grp, int ng, int64_t rowBytes,
+               int maxPos, int i0, const int RB, const int ND, int last) {
+    const __m256i tm = mask8(last);
+    __m256 a[RB2][NV2];
+    for (int r = 0; r < RB; r++) {
+        __m256 al = _mm256_set1_ps(alpha[r]);
+        for (int v = 0; v < ND; v++) {
+            const float *src = acc + (size_t) r * dim + i0 + L2 * v;
+            a[r][v] = _mm256_mul_ps(al, v == ND - 1 && last < L2 ? _mm256_maskload_ps(src, tm) : _mm256_loadu_ps(src));
+        }
+    }
+    for (int g = 0; g < ng; g++) {
+        int n = grp[g].n, lim = maxPos - grp[g].pos0 + 1;
+        if (lim < n) n = lim;
+        for (int c = 0; c < n; c++) {
+            const uint8_t *row = grp[g].v + c * rowBytes;
+            __m256 x[NV2];
+            for (int v = 0; v < ND; v++) x[v] = vload2(type, row, i0 + L2 * v, v == ND - 1 ? last : L2);
+            for (int r = 0; r < RB; r++) {
+                __m256 b = _mm256_set1_ps(p[r * CPOS + L2 * g + c]);
+                for (int v = 0; v < ND; v++) a[r][v] = _mm256_fmadd_ps(b, x[v], a[r][v]);
+            }
+        }
+    }
+    for (int r = 0; r < RB; r++)
+        for (int v = 0; v < ND; v++) {
+            float *dst = acc + (size_t) r * dim + i0 + L2 * v;
+            if (v == ND - 1 && last < L2) _mm256_maskstore_ps(dst, tm, a[r][v]);
+            else _mm256_storeu_ps(dst, a[r][v]);
+        }
+}
+
+#define PV2_ND(type, RB) \
+    if (nd == 2) pv_block2(type, p, acc, dim, alpha, grp, ng, rowBytes, maxPos, i0, RB, 2, last); \
+    else pv_block2(type, p, acc, dim, alpha, grp, ng, rowBytes, maxPos, i0, RB, 1, last);
+
+#define PV2_RB(type) \
+    switch (rb) { \
+        case 4: PV2_ND(type, 4) break; case 3: PV2_ND(type, 3) break; \
+        case 2: PV2_ND(type, 2) break; default: PV2_ND(type, 1) break; \
+    }
+
+static void pv2_rows(int type, const float *p, float *acc, int dim, const float *alpha, const group_t *grp, int ng, int64_t rowBytes, int maxPos, int rows) {
+    const int rbs = row_block(rows, RB2);
+    for (int r0 = 0; r0 < rows; r0 += rbs) {
+        int rb = rows - r0 < rbs ? rows - r0 : rbs;
+        for (int i0 = 0; i0 < dim; i0 += NV2 * L2) {
+            int left = dim - i0, nd = left > L2 ? 2 : 1;
+            int last = left - (nd - 1) * L2;
+            if (last > L2) last = L2;
+            switch (type) {
+                case KV_F32: PV2_RB(KV_F32) break;
+                case KV_F16: PV2_RB(KV_F16) break;
+                case KV_Q8_0: PV2_RB(KV_Q8_0) break;
+                case KV_Q4_0: PV2_RB(KV_Q4_0) break;
+                default: PV2_RB(KV_IQ4_NL) break;
+            }
+        }
+        p += rbs * CPOS;
+        acc += (size_t) rbs * dim;
+        alpha += rbs;
+    }
+}
+
+/* K of the chunk's groups as f32 [g][dim][8] (float K types only). */
+static void k_to_f32_2(int f16, const group_t *grp, int ng, int dim, int slots, float *kf) {
+    for (int g = 0; g < ng; g++) {
+        float *o = kf + (size_t) g * dim * L2;
+        const uint8_t *k = grp[g].k;
+        int s0 = grp[g].slot0;
+        for (int i = 0; i < dim; i++) {
+            __m256 x = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (k + 2 * ((size_t) i * slots + s0))))
+                           : _mm256_loadu_ps((const float *) k + (size_t) i * slots + s0);
+            _mm256_storeu_ps(o + (size_t) i * L2, x);
+        }
+    }
+}
+
+/* V rows of the chunk's groups (up to maxPos) as f32 rows; the groups then point into vf. */
+static void v_to_f32_2(int type, group_t *grp, int ng, int dim, int64_t rowBytes, int maxPos, float *vf) {
+    const __m256i tm = mask8(dim % L2);
+    for (int g = 0; g < ng; g++) {
+        int n = grp[g].n, lim = maxPos - grp[g].pos0 + 1;
+        if (lim < n) n = lim;
+        float *o = vf + (size_t) g * L2 * dim;
+        for (int c = 0; c < n; c++) {
+            const uint8_t *row = grp[g].v + c * rowBytes;
+            for (int i = 0; i < dim; i += L2) {
+                if (i + L2 <= dim) _mm256_storeu_ps(o + (size_t) c * dim + i, vload2(type, row, i, L2));
+                else _mm256_maskstore_ps(o + (size_t) c * dim + i, tm, vload2(type, row, i, dim - i));
+            }
+        }
+        grp[g].v = (const uint8_t *) o;
+    }
+}
+
+/* attend on the AVX2 kernels (same contract). */
+static int attend2(const int32_t *cfg, const float *fcfg, const float *q, float *out, float *partial,
+                  const uint8_t *k, const uint8_t *v, const int32_t *table, const int32_t *rows, const int32_t *pos,
+                  const float *sinks, uint8_t *scratch) {
+    rows += cfg[C_ROW0];
+    if (partial) partial += cfg[C_POFF];
+    if (sinks) sinks += cfg[C_QOFF] / cfg[C_DIM];
+    const int type = cfg[C_TYPE], dim = cfg[C_DIM], bs = cfg[C_BS], slots = cfg[C_SLOTS];
+    const int qStride = cfg[C_QSTRIDE], qOff = cfg[C_QOFF], group = cfg[C_GROUP], ntok = cfg[C_NTOK], window = cfg[C_WINDOW];
+    const int from = cfg[C_FROM], to = cfg[C_TO];
+    const int64_t ktile = cfg[C_KTILE], vtile = cfg[C_VTILE];
+    const float scale = fcfg[0], cap = fcfg[1];
+    const int integer = type == KV_Q8_0 || type == KV_Q4_0 || type == KV_IQ4_NL;
+    const int R = ntok * group, nb = dim / 32;
+    if (!(integer || type == KV_F32 || type == KV_F16) || dim <= 0 || (integer && dim % 32) || bs <= 0 || slots < bs || slots % LANES
+        || group <= 0 || ntok <= 0 || from < 0 || from > to || (from % bs) % LANES || sl_attention_scratch(R, dim) > cfg[C_SCRATCH]) {
+        return -1;
+    }
+    /* the scratch regions */
+    uint8_t *p8 = align64(scratch);
+    float *qf = (float *) p8;                p8 = align64(p8 + 4 * (size_t) R * dim);
+    float *acc = (float *) p8;               p8 = align64(p8 + 4 * (size_t) R * dim);
+    const size_t R16 = (R + LANES - 1) / LANES * LANES;
+    float *m = (float *) p8;                 p8 = align64(p8 + 4 * R16);
+    float *l = (float *) p8;                 p8 = align64(p8 + 4 * R16);
+    float *alpha = (float *) p8;             p8 = align64(p8 + 4 * R16);
+    float *bmax = (float *) p8;              p8 = align64(p8 + 4 * R16);
+    float *s = (float *) p8;                 p8 = align64(p8 + 4 * (size_t) R * CPOS);
+    float *kf = (float *) p8;                p8 = align64(p8 + 4 * (size_t) CPOS * dim);
+    float *vf = (float *) p8;                p8 = align64(p8 + 4 * (size_t) CPOS * dim);
+    att_q8 *qa = (att_q8 *) p8;
+
+    /* Queries, scaled; rows r = t * group + i. Each row's visible positions [lo, hi]. */
+    int minLo = 1 << 30, maxHi = -1, maxLo = 0, minHi = 1 << 30;
+    int lo[256], hi[256];
+    if (ntok > 256) return -1;
+    for (int t = 0; t < ntok; t++) {
+        int p = pos[rows[t]];
+        hi[t] = p;
+        lo[t] = window > 0 && p - window + 1 > 0 ? p - window + 1 : 0;
+        if (lo[t] < minLo) minLo = lo[t];
+        if (lo[t] > maxLo) maxLo = lo[t];
+        if (hi[t] > maxHi) maxHi = hi[t];
+        if (hi[t] < minHi) minHi = hi[t];
+        const float *src = q + (size_t) rows[t] * qStride + qOff;
+        for (int i = 0; i < group * dim; i++) qf[(size_t) t * group * dim + i] = src[i] * scale;
+    }
+    if (integer) sl_quantize(KV_Q8_0, qf, dim, dim, 0, R, (uint8_t *) qa, (int64_t) nb * sizeof(att_q8));
+    for (int r = 0; r < R; r++) {
+        m[r] = sinks ? sinks[r % group] : -INFINITY;
+        l[r] = sinks ? 1.0f : 0.0f;
+    }
+    memset(acc, 0, 4 * (size_t) R * dim);
+
+    const int64_t rowBytes = v_row_bytes(type, dim);
+    const int pre = R >= PRECONVERT;
+    const int end = to < maxHi + 1 ? to : maxHi + 1;
+    /* from the first 16-slot group holding a visible position */
+    int at = minLo - (minLo % bs) % L2;
+    if (at < from) at = from;
+    while (at < end) {
+        /* up to 8 groups of 8 slots */
+        group_t grp[CH2] = {{0}};
+        int ng = 0;
+        while (ng < CH2 && at < end) {
+            int blk = at / bs, slot = at % bs;
+            int n = bs - slot < L2 ? bs - slot : L2;
+            if (at + n > end) n = end - at;
+            grp[ng].k = k + (int64_t) table[blk] * ktile;
+            grp[ng].v = v + (int64_t) table[blk] * vtile + slot * rowBytes;
+            grp[ng].slot0 = slot;
+            grp[ng].pos0 = at;
+            grp[ng].n = n;
+            ng++;
+            at += slot + L2 >= bs ? bs - slot : L2;
+        }
+        const int c0 = grp[0].pos0, c1 = grp[ng - 1].pos0 + grp[ng - 1].n; /* positions [c0, c1) */
+        /* scores */
+        if (integer) {
+            const uint8_t *ks[CH2], *kq[CH2];
+            for (int g = 0; g < ng; g++) {
+                ks[g] = grp[g].k + 2 * (size_t) grp[g].slot0;
+                kq[g] = grp[g].k + (int64_t) nb * slots * 2 + 4 * (size_t) grp[g].slot0;
+            }
+            qk_i8_2_rows(type, qa, nb, ks, kq, slots, R, ng, s);
+        } else if (pre) {
+            k_to_f32_2(type == KV_F16, grp, ng, dim, slots, kf);
+            const uint8_t *kp[CH2];
+            for (int g = 0; g < ng; g++) kp[g] = (const uint8_t *) (kf + (size_t) g * dim * L2);
+            qk_fp2_rows(0, qf, dim, kp, L2, R, ng, s);
+        } else {
+            const uint8_t *kp[CH2];
+            for (int g = 0; g < ng; g++) kp[g] = grp[g].k + (type == KV_F16 ? 2 : 4) * (size_t) grp[g].slot0;
+            qk_fp2_rows(type == KV_F16, qf, dim, kp, slots, R, ng, s);
+        }
+        /* masks and the online softmax: each row's chunk maximum, then the new maxima and their
+         * rescale factors 8 rows at a time, then the probabilities and sums */
+        const int masked = c0 < maxLo || c1 - 1 > minHi;
+        const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        for (int r = 0; r < R; r++) {
+            const int t = r / group;
+            float *sr = s + (size_t) r * CPOS;
+            __m256 mx = _mm256_set1_ps(-INFINITY);
+            for (int g = 0; g < ng; g++) {
+                __m256 x = _mm256_loadu_ps(sr + L2 * g);
+                if (cap > 0) x = softcap8(x, cap);
+                __m256i valid = mask8(grp[g].n);
+                if (masked) {
+                    __m256i p = _mm256_add_epi32(iota, _mm256_set1_epi32(grp[g].pos0));
+                    valid = _mm256_and_si256(valid, _mm256_cmpgt_epi32(p, _mm256_set1_epi32(lo[t] - 1)));
+                    valid = _mm256_andnot_si256(_mm256_cmpgt_epi32(p, _mm256_set1_epi32(hi[t])), valid);
+                }
+                x = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x, _mm256_castsi256_ps(valid));
+                _mm256_storeu_ps(sr + L2 * g, x);
+                mx = _mm256_max_ps(mx, x);
+            }
+            bmax[r] = hmax8(mx);
+        }
+        for (int r = 0; r < R; r += L2) {
+            const __m256i k8 = mask8(R - r);
+            __m256 mo = _mm256_maskload_ps(m + r, k8), mn = _mm256_max_ps(mo, _mm256_maskload_ps(bmax + r, k8));
+            /* nothing visible yet (max still -inf): factor 1, and the row's probabilities are 0 below */
+            __m256 none = _mm256_cmp_ps(mn, _mm256_set1_ps(-INFINITY), _CMP_EQ_OQ);
+            __m256 a = _mm256_blendv_ps(exp8(_mm256_sub_ps(mo, mn)), _mm256_set1_ps(1.0f), none);
+            _mm256_maskstore_ps(alpha + r, k8, a);
+            _mm256_maskstore_ps(m + r, k8, mn);
+        }
+        for (int r = 0; r < R; r++) {
+            float *sr = s + (size_t) r * CPOS;
+            if (m[r] == -INFINITY) {
+                for (int g = 0; g < ng; g++) _mm256_storeu_ps(sr + L2 * g, _mm256_setzero_ps());
+                continue;
+            }
+            __m256 sum = _mm256_setzero_ps(), mv = _mm256_set1_ps(m[r]);
+            for (int g = 0; g < ng; g++) {
+                __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sr + L2 * g), mv));
+                sum = _mm256_add_ps(sum, e);
+                _mm256_storeu_ps(sr + L2 * g, e);
+            }
+            l[r] = l[r] * alpha[r] + hsum8(sum);
+        }
+        /* values */
+        if (pre && type != KV_F32) {
+            v_to_f32_2(type, grp, ng, dim, rowBytes, maxHi, vf);
+            pv2_rows(KV_F32, s, acc, dim, alpha, grp, ng, 4 * (int64_t) dim, maxHi, R);
+        } else {
+            pv2_rows(type, s, acc, dim, alpha, grp, ng, rowBytes, maxHi, R);
+        }
+    }
+
+    if (cfg[C_PARTIAL]) {
+        for (int r = 0; r < R; r++) {
+            float *o = partial + (size_t) r * (dim + 2);
+            o[0] = m[r];
+            o[1] = l[r];
+            memcpy(o + 2, acc + (size_t) r * dim, 4 * (size_t) dim);
+        }
+    } else {
+        for (int r = 0; r < R; r++) {
+            int t = r / group, i = r % group;
+            float *o = out + (size_t) rows[t] * qStride + qOff + (size_t) i * dim;
+            float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
+            const float *a = acc + (size_t) r * dim;
+            for (int j = 0; j < dim; j++) o[j] = a[j] * inv;
+        }
+    }
+    return 0;
+}
+
+#pragma GCC pop_options
+
 /** The exported kernel: attend's contract; -2 when this CPU has no kernel (Java computes). */
 int sl_attention(const int32_t *cfg, const float *fcfg, const float *q, float *out, float *partial,
                  const uint8_t *k, const uint8_t *v, const int32_t *table, const int32_t *rows, const int32_t *pos,
                  const float *sinks, uint8_t *scratch) {
-    if (sl_level() < 2) return -2;
+    const int lvl = sl_level();
+    if (lvl < 1) return -2;
     /* flush-to-zero and denormals-are-zero while the kernel runs: probabilities far below the
      * maximum underflow to 0 instead of taking microcode assists; the caller's state comes back */
     const unsigned csr = _mm_getcsr();
     _mm_setcsr(csr | 0x8040);
-    int rc = attend(cfg, fcfg, q, out, partial, k, v, table, rows, pos, sinks, scratch);
+    int rc = lvl >= 2 ? attend(cfg, fcfg, q, out, partial, k, v, table, rows, pos, sinks, scratch)
+                      : attend2(cfg, fcfg, q, out, partial, k, v, table, rows, pos, sinks, scratch);
     _mm_setcsr(csr);
     return rc;
 }
 
-#pragma GCC pop_options

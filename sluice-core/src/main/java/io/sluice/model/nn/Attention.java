@@ -23,7 +23,7 @@ import java.util.Arrays;
  * run in parallel over (sequence, KV head, query tile). When that gives the threads too little
  * to do - decoding one long sequence - a tile's positions are split and the splits' partial
  * softmax states merged (flash-decoding). The tile kernel is native (attention.c) where the CPU
- * has AVX512, and Java otherwise; both read the KV cache in place.
+ * has AVX2 (+FMA, F16C) or AVX512, and Java otherwise; both read the KV cache in place.
  */
 public final class Attention {
     /**

@@ -43,9 +43,9 @@ final class NativeAttention {
     private NativeAttention() {
     }
 
-    /** Whether the kernel runs here: the library has it and the CPU its instruction set (AVX512). */
+    /** Whether the kernel runs here: the library has it and the CPU its instruction set (AVX2 + FMA + F16C, or AVX512). */
     static boolean available() {
-        return ATTENTION != null && NativeKernels.level() >= 2;
+        return ATTENTION != null && NativeKernels.level() >= 1;
     }
 
     /** Whether the kernel takes this KV layout: every type, any head size for f32/f16. */
