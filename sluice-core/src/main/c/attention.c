@@ -23,7 +23,8 @@
  *
  * Two kernel sets, picked by sl_level: AVX512-VNNI (levels 2, 3) with 16-position groups, and
  * AVX2 + FMA + F16C (level 1) with 8-position groups and vpmaddubsw for the integer K types (see
- * its section). At level 0 sl_attention returns -2 and Java computes.
+ * its section). Both run the one chunk loop of attend.inc, included in each set's section. At
+ * level 0 sl_attention returns -2 and Java computes.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -74,7 +75,7 @@ int64_t sl_attention_scratch(int rows, int dim) {
 
 static inline uint8_t *align64(uint8_t *p) { return (uint8_t *) (((uintptr_t) p + 63) & ~(uintptr_t) 63); }
 
-/* One group: 16 positions of one block's tile. */
+/* One group: a float vector's positions (16, or 8 on AVX2) of one block's tile. */
 typedef struct {
     const uint8_t *k;   /* the tile's K */
     const uint8_t *v;   /* the V row of the group's first slot */
@@ -84,6 +85,15 @@ typedef struct {
 } group_t;
 
 static const int8_t IQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+static int64_t v_row_bytes(int type, int dim) {
+    switch (type) {
+        case KV_F32: return 4 * (int64_t) dim;
+        case KV_F16: return 2 * (int64_t) dim;
+        case KV_Q8_0: return (int64_t) dim / 32 * 34;
+        default: return (int64_t) dim / 32 * 18;
+    }
+}
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")
@@ -149,7 +159,7 @@ static inline int row_block(int rows, int max) {
     return (rows + blocks - 1) / blocks;
 }
 
-static void qk_fp_rows(int f16, const float *q, int dim, const uint8_t *const *kp, int stride, int rows, int ng, float *s) {
+static void qk_fp_rows_avx512(int f16, const float *q, int dim, const uint8_t *const *kp, int stride, int rows, int ng, float *s) {
     const int rbs = row_block(rows, RB_FP);
     for (int r0 = 0; r0 < rows; r0 += rbs, q += (size_t) rbs * dim, s += rbs * CPOS) {
         int rb = rows - r0 < rbs ? rows - r0 : rbs;
@@ -243,7 +253,7 @@ void qk_i8(const int type, const att_q8 *qa, int nb, const uint8_t *const *ks, c
         case 2: QK_I8_CASES(type, 2) break; default: QK_I8_CASES(type, 1) break; \
     }
 
-static void qk_i8_rows(int type, const att_q8 *qa, int nb, const uint8_t *const *ks, const uint8_t *const *kq, int slots, int rows, int ng, float *s) {
+static void qk_i8_rows_avx512(int type, const att_q8 *qa, int nb, const uint8_t *const *ks, const uint8_t *const *kq, int slots, int rows, int ng, float *s) {
     const int rbs = row_block(rows, RB_I8);
     for (int r0 = 0; r0 < rows; r0 += rbs, qa += (size_t) rbs * nb, s += rbs * CPOS) {
         int rb = rows - r0 < rbs ? rows - r0 : rbs;
@@ -324,7 +334,7 @@ void pv_block(const int type, const float *p, float *acc, int dim, const float *
         case 3: PV_ND(type, 3) break; case 2: PV_ND(type, 2) break; default: PV_ND(type, 1) break; \
     }
 
-static void pv_rows(int type, const float *p, float *acc, int dim, const float *alpha, const group_t *grp, int ng, int64_t rowBytes, int maxPos, int rows) {
+static void pv_rows_avx512(int type, const float *p, float *acc, int dim, const float *alpha, const group_t *grp, int ng, int64_t rowBytes, int maxPos, int rows) {
     const int rbs = row_block(rows, RB_FP);
     for (int r0 = 0; r0 < rows; r0 += rbs) {
         int rb = rows - r0 < rbs ? rows - r0 : rbs;
@@ -349,7 +359,7 @@ static void pv_rows(int type, const float *p, float *acc, int dim, const float *
 /* ---- a chunk's K and V as floats, for tiles of many rows ----------------------------------- */
 
 /* K of the chunk's groups as f32 [g][dim][16] (float K types only). */
-static void k_to_f32(int f16, const group_t *grp, int ng, int dim, int slots, float *kf) {
+static void k_to_f32_avx512(int f16, const group_t *grp, int ng, int dim, int slots, float *kf) {
     for (int g = 0; g < ng; g++) {
         float *o = kf + (size_t) g * dim * LANES;
         const uint8_t *k = grp[g].k;
@@ -363,7 +373,7 @@ static void k_to_f32(int f16, const group_t *grp, int ng, int dim, int slots, fl
 }
 
 /* V rows of the chunk's groups (up to maxPos) as f32 rows; the groups then point into vf. */
-static void v_to_f32(int type, group_t *grp, int ng, int dim, int64_t rowBytes, int maxPos, float *vf) {
+static void v_to_f32_avx512(int type, group_t *grp, int ng, int dim, int64_t rowBytes, int maxPos, float *vf) {
     __mmask16 tail = dim % LANES ? (__mmask16) ((1u << (dim % LANES)) - 1) : 0xFFFF;
     for (int g = 0; g < ng; g++) {
         int n = grp[g].n, lim = maxPos - grp[g].pos0 + 1;
@@ -380,193 +390,61 @@ static void v_to_f32(int type, group_t *grp, int ng, int dim, int64_t rowBytes, 
     }
 }
 
-static int64_t v_row_bytes(int type, int dim) {
-    switch (type) {
-        case KV_F32: return 4 * (int64_t) dim;
-        case KV_F16: return 2 * (int64_t) dim;
-        case KV_Q8_0: return (int64_t) dim / 32 * 34;
-        default: return (int64_t) dim / 32 * 18;
+/* ---- the online softmax's vector steps -------------------------------------------------- */
+
+/* A row's scores of the chunk, capped, -inf outside the groups' positions and (when masked) outside
+ * [lo, hi], stored back; returns their maximum. */
+static inline __attribute__((always_inline))
+float mask_max_avx512(float *sr, const group_t *grp, int ng, int masked, int lo, int hi, float cap) {
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int g = 0; g < ng; g++) {
+        __m512 x = _mm512_loadu_ps(sr + LANES * g);
+        if (cap > 0) x = softcap16(x, cap);
+        __mmask16 valid = (__mmask16) ((1u << grp[g].n) - 1);
+        if (masked) {
+            __m512i p = _mm512_add_epi32(iota, _mm512_set1_epi32(grp[g].pos0));
+            valid &= _mm512_cmp_epi32_mask(p, _mm512_set1_epi32(lo), _MM_CMPINT_NLT);
+            valid &= _mm512_cmp_epi32_mask(p, _mm512_set1_epi32(hi), _MM_CMPINT_LE);
+        }
+        x = _mm512_mask_blend_ps(valid, _mm512_set1_ps(-INFINITY), x);
+        _mm512_storeu_ps(sr + LANES * g, x);
+        mx = _mm512_max_ps(mx, x);
+    }
+    return _mm512_reduce_max_ps(mx);
+}
+
+/* The rows' new maxima m = max(m, bmax) and rescale factors alpha = e^(old m - m), 16 rows at a time. */
+static inline __attribute__((always_inline)) void rescale_avx512(float *m, const float *bmax, float *alpha, int R) {
+    for (int r = 0; r < R; r += LANES) {
+        __mmask16 k = R - r >= LANES ? 0xFFFF : (__mmask16) ((1u << (R - r)) - 1);
+        __m512 mo = _mm512_maskz_loadu_ps(k, m + r), mn = _mm512_max_ps(mo, _mm512_maskz_loadu_ps(k, bmax + r));
+        /* nothing visible yet (max still -inf): factor 1 */
+        __mmask16 none = _mm512_cmp_ps_mask(mn, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ);
+        __m512 a = _mm512_mask_blend_ps(none, exp16(_mm512_sub_ps(mo, mn)), _mm512_set1_ps(1.0f));
+        _mm512_mask_storeu_ps(alpha + r, k, a);
+        _mm512_mask_storeu_ps(m + r, k, mn);
     }
 }
 
-/**
- * Attention of ntok query tokens (rows[row0 + t] of the batch, at positions pos[rows[t]]) x `group` query
- * heads (query head i of token t at q[rows[t] * qStride + qOff + i * dim]) over the KV positions
- * [from, to) of one sequence (block b of it at table[b]; from at a 16-slot boundary of a block),
- * each row seeing only 0..pos (or its window). k, v: this KV head's tiles of the layer (tile of
- * block i at + i * ktile / vtile bytes). Writes out (same layout as q) normalized, or - with
- * cfg[C_PARTIAL] - partial[poff + r * (dim + 2)] = m, l, then the unnormalized dim sums (rows
- * r = t * group + i). sinks (or NULL): one logit per query head (of all heads, so the group's are
- * at qOff / dim) joining the denominator.
- * Returns 0, or -1 on a bad argument.
- */
-static int attend(const int32_t *cfg, const float *fcfg, const float *q, float *out, float *partial,
-                  const uint8_t *k, const uint8_t *v, const int32_t *table, const int32_t *rows, const int32_t *pos,
-                  const float *sinks, uint8_t *scratch) {
-    rows += cfg[C_ROW0];
-    if (partial) partial += cfg[C_POFF];
-    if (sinks) sinks += cfg[C_QOFF] / cfg[C_DIM];
-    const int type = cfg[C_TYPE], dim = cfg[C_DIM], bs = cfg[C_BS], slots = cfg[C_SLOTS];
-    const int qStride = cfg[C_QSTRIDE], qOff = cfg[C_QOFF], group = cfg[C_GROUP], ntok = cfg[C_NTOK], window = cfg[C_WINDOW];
-    const int from = cfg[C_FROM], to = cfg[C_TO];
-    const int64_t ktile = cfg[C_KTILE], vtile = cfg[C_VTILE];
-    const float scale = fcfg[0], cap = fcfg[1];
-    const int integer = type == KV_Q8_0 || type == KV_Q4_0 || type == KV_IQ4_NL;
-    const int R = ntok * group, nb = dim / 32;
-    if (!(integer || type == KV_F32 || type == KV_F16) || dim <= 0 || (integer && dim % 32) || bs <= 0 || slots < bs || slots % LANES
-        || group <= 0 || ntok <= 0 || from < 0 || from > to || (from % bs) % LANES || sl_attention_scratch(R, dim) > cfg[C_SCRATCH]) {
-        return -1;
+/* A row's probabilities e^(s - m), stored back; returns their sum. */
+static inline __attribute__((always_inline)) float exp_sum_avx512(float *sr, int ng, float m) {
+    __m512 sum = _mm512_setzero_ps(), mv = _mm512_set1_ps(m);
+    for (int g = 0; g < ng; g++) {
+        __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(sr + LANES * g), mv));
+        sum = _mm512_add_ps(sum, e);
+        _mm512_storeu_ps(sr + LANES * g, e);
     }
-    /* the scratch regions */
-    uint8_t *p8 = align64(scratch);
-    float *qf = (float *) p8;                p8 = align64(p8 + 4 * (size_t) R * dim);
-    float *acc = (float *) p8;               p8 = align64(p8 + 4 * (size_t) R * dim);
-    const size_t R16 = (R + LANES - 1) / LANES * LANES;
-    float *m = (float *) p8;                 p8 = align64(p8 + 4 * R16);
-    float *l = (float *) p8;                 p8 = align64(p8 + 4 * R16);
-    float *alpha = (float *) p8;             p8 = align64(p8 + 4 * R16);
-    float *bmax = (float *) p8;              p8 = align64(p8 + 4 * R16);
-    float *s = (float *) p8;                 p8 = align64(p8 + 4 * (size_t) R * CPOS);
-    float *kf = (float *) p8;                p8 = align64(p8 + 4 * (size_t) CPOS * dim);
-    float *vf = (float *) p8;                p8 = align64(p8 + 4 * (size_t) CPOS * dim);
-    att_q8 *qa = (att_q8 *) p8;
-
-    /* Queries, scaled; rows r = t * group + i. Each row's visible positions [lo, hi]. */
-    int minLo = 1 << 30, maxHi = -1, maxLo = 0, minHi = 1 << 30;
-    int lo[256], hi[256];
-    if (ntok > 256) return -1;
-    for (int t = 0; t < ntok; t++) {
-        int p = pos[rows[t]];
-        hi[t] = p;
-        lo[t] = window > 0 && p - window + 1 > 0 ? p - window + 1 : 0;
-        if (lo[t] < minLo) minLo = lo[t];
-        if (lo[t] > maxLo) maxLo = lo[t];
-        if (hi[t] > maxHi) maxHi = hi[t];
-        if (hi[t] < minHi) minHi = hi[t];
-        const float *src = q + (size_t) rows[t] * qStride + qOff;
-        for (int i = 0; i < group * dim; i++) qf[(size_t) t * group * dim + i] = src[i] * scale;
-    }
-    if (integer) sl_quantize(KV_Q8_0, qf, dim, dim, 0, R, (uint8_t *) qa, (int64_t) nb * sizeof(att_q8));
-    for (int r = 0; r < R; r++) {
-        m[r] = sinks ? sinks[r % group] : -INFINITY;
-        l[r] = sinks ? 1.0f : 0.0f;
-    }
-    memset(acc, 0, 4 * (size_t) R * dim);
-
-    const int64_t rowBytes = v_row_bytes(type, dim);
-    const int pre = R >= PRECONVERT;
-    const int end = to < maxHi + 1 ? to : maxHi + 1;
-    /* from the first 16-slot group holding a visible position */
-    int at = minLo - (minLo % bs) % LANES;
-    if (at < from) at = from;
-    while (at < end) {
-        /* up to 4 groups of 16 slots */
-        group_t grp[CHUNK] = {{0}};
-        int ng = 0;
-        while (ng < CHUNK && at < end) {
-            int blk = at / bs, slot = at % bs;
-            int n = bs - slot < LANES ? bs - slot : LANES;
-            if (at + n > end) n = end - at;
-            grp[ng].k = k + (int64_t) table[blk] * ktile;
-            grp[ng].v = v + (int64_t) table[blk] * vtile + slot * rowBytes;
-            grp[ng].slot0 = slot;
-            grp[ng].pos0 = at;
-            grp[ng].n = n;
-            ng++;
-            at += slot + LANES >= bs ? bs - slot : LANES;
-        }
-        const int c0 = grp[0].pos0, c1 = grp[ng - 1].pos0 + grp[ng - 1].n; /* positions [c0, c1) */
-        /* scores */
-        if (integer) {
-            const uint8_t *ks[CHUNK], *kq[CHUNK];
-            for (int g = 0; g < ng; g++) {
-                ks[g] = grp[g].k + 2 * (size_t) grp[g].slot0;
-                kq[g] = grp[g].k + (int64_t) nb * slots * 2 + 4 * (size_t) grp[g].slot0;
-            }
-            qk_i8_rows(type, qa, nb, ks, kq, slots, R, ng, s);
-        } else if (pre) {
-            k_to_f32(type == KV_F16, grp, ng, dim, slots, kf);
-            const uint8_t *kp[CHUNK];
-            for (int g = 0; g < ng; g++) kp[g] = (const uint8_t *) (kf + (size_t) g * dim * LANES);
-            qk_fp_rows(0, qf, dim, kp, LANES, R, ng, s);
-        } else {
-            const uint8_t *kp[CHUNK];
-            for (int g = 0; g < ng; g++) kp[g] = grp[g].k + (type == KV_F16 ? 2 : 4) * (size_t) grp[g].slot0;
-            qk_fp_rows(type == KV_F16, qf, dim, kp, slots, R, ng, s);
-        }
-        /* masks and the online softmax: each row's chunk maximum, then the new maxima and their
-         * rescale factors 16 rows at a time, then the probabilities and sums */
-        const int masked = c0 < maxLo || c1 - 1 > minHi;
-        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        for (int r = 0; r < R; r++) {
-            const int t = r / group;
-            float *sr = s + (size_t) r * CPOS;
-            __m512 mx = _mm512_set1_ps(-INFINITY);
-            for (int g = 0; g < ng; g++) {
-                __m512 x = _mm512_loadu_ps(sr + LANES * g);
-                if (cap > 0) x = softcap16(x, cap);
-                __mmask16 valid = (__mmask16) ((1u << grp[g].n) - 1);
-                if (masked) {
-                    __m512i p = _mm512_add_epi32(iota, _mm512_set1_epi32(grp[g].pos0));
-                    valid &= _mm512_cmp_epi32_mask(p, _mm512_set1_epi32(lo[t]), _MM_CMPINT_NLT);
-                    valid &= _mm512_cmp_epi32_mask(p, _mm512_set1_epi32(hi[t]), _MM_CMPINT_LE);
-                }
-                x = _mm512_mask_blend_ps(valid, _mm512_set1_ps(-INFINITY), x);
-                _mm512_storeu_ps(sr + LANES * g, x);
-                mx = _mm512_max_ps(mx, x);
-            }
-            bmax[r] = _mm512_reduce_max_ps(mx);
-        }
-        for (int r = 0; r < R; r += LANES) {
-            __mmask16 k = R - r >= LANES ? 0xFFFF : (__mmask16) ((1u << (R - r)) - 1);
-            __m512 mo = _mm512_maskz_loadu_ps(k, m + r), mn = _mm512_max_ps(mo, _mm512_maskz_loadu_ps(k, bmax + r));
-            /* nothing visible yet (max still -inf): factor 1, and the row's probabilities are 0 below */
-            __mmask16 none = _mm512_cmp_ps_mask(mn, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ);
-            __m512 a = _mm512_mask_blend_ps(none, exp16(_mm512_sub_ps(mo, mn)), _mm512_set1_ps(1.0f));
-            _mm512_mask_storeu_ps(alpha + r, k, a);
-            _mm512_mask_storeu_ps(m + r, k, mn);
-        }
-        for (int r = 0; r < R; r++) {
-            float *sr = s + (size_t) r * CPOS;
-            if (m[r] == -INFINITY) {
-                for (int g = 0; g < ng; g++) _mm512_storeu_ps(sr + LANES * g, _mm512_setzero_ps());
-                continue;
-            }
-            __m512 sum = _mm512_setzero_ps(), mv = _mm512_set1_ps(m[r]);
-            for (int g = 0; g < ng; g++) {
-                __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(sr + LANES * g), mv));
-                sum = _mm512_add_ps(sum, e);
-                _mm512_storeu_ps(sr + LANES * g, e);
-            }
-            l[r] = l[r] * alpha[r] + _mm512_reduce_add_ps(sum);
-        }
-        /* values */
-        if (pre && type != KV_F32) {
-            v_to_f32(type, grp, ng, dim, rowBytes, maxHi, vf);
-            pv_rows(KV_F32, s, acc, dim, alpha, grp, ng, 4 * (int64_t) dim, maxHi, R);
-        } else {
-            pv_rows(type, s, acc, dim, alpha, grp, ng, rowBytes, maxHi, R);
-        }
-    }
-
-    if (cfg[C_PARTIAL]) {
-        for (int r = 0; r < R; r++) {
-            float *o = partial + (size_t) r * (dim + 2);
-            o[0] = m[r];
-            o[1] = l[r];
-            memcpy(o + 2, acc + (size_t) r * dim, 4 * (size_t) dim);
-        }
-    } else {
-        for (int r = 0; r < R; r++) {
-            int t = r / group, i = r % group;
-            float *o = out + (size_t) rows[t] * qStride + qOff + (size_t) i * dim;
-            float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
-            const float *a = acc + (size_t) r * dim;
-            for (int j = 0; j < dim; j++) o[j] = a[j] * inv;
-        }
-    }
-    return 0;
+    return _mm512_reduce_add_ps(sum);
 }
+
+#define AT(name) name##_avx512
+#define AT_LANES LANES
+#define AT_GROUPS CHUNK
+#include "attend.inc"
+#undef AT
+#undef AT_LANES
+#undef AT_GROUPS
 
 #pragma GCC pop_options
 
@@ -649,7 +527,7 @@ void qk_fp2(const int f16, const float *q, int dim, const uint8_t *const *kp, in
 #define QK_FP2_CASES(f16, RB) \
     if (n2 == 2) qk_fp2(f16, q, dim, kp + g0, stride, RB, 2, s + L2 * g0); else qk_fp2(f16, q, dim, kp + g0, stride, RB, 1, s + L2 * g0);
 
-static void qk_fp2_rows(int f16, const float *q, int dim, const uint8_t *const *kp, int stride, int rows, int ng, float *s) {
+static void qk_fp_rows_avx2(int f16, const float *q, int dim, const uint8_t *const *kp, int stride, int rows, int ng, float *s) {
     const int rbs = row_block(rows, RB2);
     for (int r0 = 0; r0 < rows; r0 += rbs, q += (size_t) rbs * dim, s += rbs * CPOS) {
         int rb = rows - r0 < rbs ? rows - r0 : rbs;
@@ -743,7 +621,7 @@ void qk_i8_2(const int type, const att_q8 *qa, int nb, const uint8_t *const *ks,
 #define QK_I82_ROWS(type) \
     switch (rb) { case 2: QK_I82_CASES(type, 2) break; default: QK_I82_CASES(type, 1) break; }
 
-static void qk_i8_2_rows(int type, const att_q8 *qa, int nb, const uint8_t *const *ks, const uint8_t *const *kq, int slots, int rows, int ng, float *s) {
+static void qk_i8_rows_avx2(int type, const att_q8 *qa, int nb, const uint8_t *const *ks, const uint8_t *const *kq, int slots, int rows, int ng, float *s) {
     const int rbs = row_block(rows, 2); /* 2 rows: the integer and float accumulators share the 16 registers */
     for (int r0 = 0; r0 < rows; r0 += rbs, qa += (size_t) rbs * nb, s += rbs * CPOS) {
         int rb = rows - r0 < rbs ? rows - r0 : rbs;
@@ -831,7 +709,7 @@ void pv_block2(const int type, const float *p, float *acc, int dim, const float 
         case 2: PV2_ND(type, 2) break; default: PV2_ND(type, 1) break; \
     }
 
-static void pv2_rows(int type, const float *p, float *acc, int dim, const float *alpha, const group_t *grp, int ng, int64_t rowBytes, int maxPos, int rows) {
+static void pv_rows_avx2(int type, const float *p, float *acc, int dim, const float *alpha, const group_t *grp, int ng, int64_t rowBytes, int maxPos, int rows) {
     const int rbs = row_block(rows, RB2);
     for (int r0 = 0; r0 < rows; r0 += rbs) {
         int rb = rows - r0 < rbs ? rows - r0 : rbs;
@@ -854,7 +732,7 @@ static void pv2_rows(int type, const float *p, float *acc, int dim, const float 
 }
 
 /* K of the chunk's groups as f32 [g][dim][8] (float K types only). */
-static void k_to_f32_2(int f16, const group_t *grp, int ng, int dim, int slots, float *kf) {
+static void k_to_f32_avx2(int f16, const group_t *grp, int ng, int dim, int slots, float *kf) {
     for (int g = 0; g < ng; g++) {
         float *o = kf + (size_t) g * dim * L2;
         const uint8_t *k = grp[g].k;
@@ -868,7 +746,7 @@ static void k_to_f32_2(int f16, const group_t *grp, int ng, int dim, int slots, 
 }
 
 /* V rows of the chunk's groups (up to maxPos) as f32 rows; the groups then point into vf. */
-static void v_to_f32_2(int type, group_t *grp, int ng, int dim, int64_t rowBytes, int maxPos, float *vf) {
+static void v_to_f32_avx2(int type, group_t *grp, int ng, int dim, int64_t rowBytes, int maxPos, float *vf) {
     const __m256i tm = mask8(dim % L2);
     for (int g = 0; g < ng; g++) {
         int n = grp[g].n, lim = maxPos - grp[g].pos0 + 1;
@@ -886,173 +764,56 @@ static void v_to_f32_2(int type, group_t *grp, int ng, int dim, int64_t rowBytes
 }
 
 /* attend on the AVX2 kernels (same contract). */
-static int attend2(const int32_t *cfg, const float *fcfg, const float *q, float *out, float *partial,
-                  const uint8_t *k, const uint8_t *v, const int32_t *table, const int32_t *rows, const int32_t *pos,
-                  const float *sinks, uint8_t *scratch) {
-    rows += cfg[C_ROW0];
-    if (partial) partial += cfg[C_POFF];
-    if (sinks) sinks += cfg[C_QOFF] / cfg[C_DIM];
-    const int type = cfg[C_TYPE], dim = cfg[C_DIM], bs = cfg[C_BS], slots = cfg[C_SLOTS];
-    const int qStride = cfg[C_QSTRIDE], qOff = cfg[C_QOFF], group = cfg[C_GROUP], ntok = cfg[C_NTOK], window = cfg[C_WINDOW];
-    const int from = cfg[C_FROM], to = cfg[C_TO];
-    const int64_t ktile = cfg[C_KTILE], vtile = cfg[C_VTILE];
-    const float scale = fcfg[0], cap = fcfg[1];
-    const int integer = type == KV_Q8_0 || type == KV_Q4_0 || type == KV_IQ4_NL;
-    const int R = ntok * group, nb = dim / 32;
-    if (!(integer || type == KV_F32 || type == KV_F16) || dim <= 0 || (integer && dim % 32) || bs <= 0 || slots < bs || slots % LANES
-        || group <= 0 || ntok <= 0 || from < 0 || from > to || (from % bs) % LANES || sl_attention_scratch(R, dim) > cfg[C_SCRATCH]) {
-        return -1;
+/* mask_max on 8-lane groups */
+static inline __attribute__((always_inline))
+float mask_max_avx2(float *sr, const group_t *grp, int ng, int masked, int lo, int hi, float cap) {
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 mx = _mm256_set1_ps(-INFINITY);
+    for (int g = 0; g < ng; g++) {
+        __m256 x = _mm256_loadu_ps(sr + L2 * g);
+        if (cap > 0) x = softcap8(x, cap);
+        __m256i valid = mask8(grp[g].n);
+        if (masked) {
+            __m256i p = _mm256_add_epi32(iota, _mm256_set1_epi32(grp[g].pos0));
+            valid = _mm256_and_si256(valid, _mm256_cmpgt_epi32(p, _mm256_set1_epi32(lo - 1)));
+            valid = _mm256_andnot_si256(_mm256_cmpgt_epi32(p, _mm256_set1_epi32(hi)), valid);
+        }
+        x = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x, _mm256_castsi256_ps(valid));
+        _mm256_storeu_ps(sr + L2 * g, x);
+        mx = _mm256_max_ps(mx, x);
     }
-    /* the scratch regions */
-    uint8_t *p8 = align64(scratch);
-    float *qf = (float *) p8;                p8 = align64(p8 + 4 * (size_t) R * dim);
-    float *acc = (float *) p8;               p8 = align64(p8 + 4 * (size_t) R * dim);
-    const size_t R16 = (R + LANES - 1) / LANES * LANES;
-    float *m = (float *) p8;                 p8 = align64(p8 + 4 * R16);
-    float *l = (float *) p8;                 p8 = align64(p8 + 4 * R16);
-    float *alpha = (float *) p8;             p8 = align64(p8 + 4 * R16);
-    float *bmax = (float *) p8;              p8 = align64(p8 + 4 * R16);
-    float *s = (float *) p8;                 p8 = align64(p8 + 4 * (size_t) R * CPOS);
-    float *kf = (float *) p8;                p8 = align64(p8 + 4 * (size_t) CPOS * dim);
-    float *vf = (float *) p8;                p8 = align64(p8 + 4 * (size_t) CPOS * dim);
-    att_q8 *qa = (att_q8 *) p8;
-
-    /* Queries, scaled; rows r = t * group + i. Each row's visible positions [lo, hi]. */
-    int minLo = 1 << 30, maxHi = -1, maxLo = 0, minHi = 1 << 30;
-    int lo[256], hi[256];
-    if (ntok > 256) return -1;
-    for (int t = 0; t < ntok; t++) {
-        int p = pos[rows[t]];
-        hi[t] = p;
-        lo[t] = window > 0 && p - window + 1 > 0 ? p - window + 1 : 0;
-        if (lo[t] < minLo) minLo = lo[t];
-        if (lo[t] > maxLo) maxLo = lo[t];
-        if (hi[t] > maxHi) maxHi = hi[t];
-        if (hi[t] < minHi) minHi = hi[t];
-        const float *src = q + (size_t) rows[t] * qStride + qOff;
-        for (int i = 0; i < group * dim; i++) qf[(size_t) t * group * dim + i] = src[i] * scale;
-    }
-    if (integer) sl_quantize(KV_Q8_0, qf, dim, dim, 0, R, (uint8_t *) qa, (int64_t) nb * sizeof(att_q8));
-    for (int r = 0; r < R; r++) {
-        m[r] = sinks ? sinks[r % group] : -INFINITY;
-        l[r] = sinks ? 1.0f : 0.0f;
-    }
-    memset(acc, 0, 4 * (size_t) R * dim);
-
-    const int64_t rowBytes = v_row_bytes(type, dim);
-    const int pre = R >= PRECONVERT;
-    const int end = to < maxHi + 1 ? to : maxHi + 1;
-    /* from the first 16-slot group holding a visible position */
-    int at = minLo - (minLo % bs) % L2;
-    if (at < from) at = from;
-    while (at < end) {
-        /* up to 8 groups of 8 slots */
-        group_t grp[CH2] = {{0}};
-        int ng = 0;
-        while (ng < CH2 && at < end) {
-            int blk = at / bs, slot = at % bs;
-            int n = bs - slot < L2 ? bs - slot : L2;
-            if (at + n > end) n = end - at;
-            grp[ng].k = k + (int64_t) table[blk] * ktile;
-            grp[ng].v = v + (int64_t) table[blk] * vtile + slot * rowBytes;
-            grp[ng].slot0 = slot;
-            grp[ng].pos0 = at;
-            grp[ng].n = n;
-            ng++;
-            at += slot + L2 >= bs ? bs - slot : L2;
-        }
-        const int c0 = grp[0].pos0, c1 = grp[ng - 1].pos0 + grp[ng - 1].n; /* positions [c0, c1) */
-        /* scores */
-        if (integer) {
-            const uint8_t *ks[CH2], *kq[CH2];
-            for (int g = 0; g < ng; g++) {
-                ks[g] = grp[g].k + 2 * (size_t) grp[g].slot0;
-                kq[g] = grp[g].k + (int64_t) nb * slots * 2 + 4 * (size_t) grp[g].slot0;
-            }
-            qk_i8_2_rows(type, qa, nb, ks, kq, slots, R, ng, s);
-        } else if (pre) {
-            k_to_f32_2(type == KV_F16, grp, ng, dim, slots, kf);
-            const uint8_t *kp[CH2];
-            for (int g = 0; g < ng; g++) kp[g] = (const uint8_t *) (kf + (size_t) g * dim * L2);
-            qk_fp2_rows(0, qf, dim, kp, L2, R, ng, s);
-        } else {
-            const uint8_t *kp[CH2];
-            for (int g = 0; g < ng; g++) kp[g] = grp[g].k + (type == KV_F16 ? 2 : 4) * (size_t) grp[g].slot0;
-            qk_fp2_rows(type == KV_F16, qf, dim, kp, slots, R, ng, s);
-        }
-        /* masks and the online softmax: each row's chunk maximum, then the new maxima and their
-         * rescale factors 8 rows at a time, then the probabilities and sums */
-        const int masked = c0 < maxLo || c1 - 1 > minHi;
-        const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        for (int r = 0; r < R; r++) {
-            const int t = r / group;
-            float *sr = s + (size_t) r * CPOS;
-            __m256 mx = _mm256_set1_ps(-INFINITY);
-            for (int g = 0; g < ng; g++) {
-                __m256 x = _mm256_loadu_ps(sr + L2 * g);
-                if (cap > 0) x = softcap8(x, cap);
-                __m256i valid = mask8(grp[g].n);
-                if (masked) {
-                    __m256i p = _mm256_add_epi32(iota, _mm256_set1_epi32(grp[g].pos0));
-                    valid = _mm256_and_si256(valid, _mm256_cmpgt_epi32(p, _mm256_set1_epi32(lo[t] - 1)));
-                    valid = _mm256_andnot_si256(_mm256_cmpgt_epi32(p, _mm256_set1_epi32(hi[t])), valid);
-                }
-                x = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x, _mm256_castsi256_ps(valid));
-                _mm256_storeu_ps(sr + L2 * g, x);
-                mx = _mm256_max_ps(mx, x);
-            }
-            bmax[r] = hmax8(mx);
-        }
-        for (int r = 0; r < R; r += L2) {
-            const __m256i k8 = mask8(R - r);
-            __m256 mo = _mm256_maskload_ps(m + r, k8), mn = _mm256_max_ps(mo, _mm256_maskload_ps(bmax + r, k8));
-            /* nothing visible yet (max still -inf): factor 1, and the row's probabilities are 0 below */
-            __m256 none = _mm256_cmp_ps(mn, _mm256_set1_ps(-INFINITY), _CMP_EQ_OQ);
-            __m256 a = _mm256_blendv_ps(exp8(_mm256_sub_ps(mo, mn)), _mm256_set1_ps(1.0f), none);
-            _mm256_maskstore_ps(alpha + r, k8, a);
-            _mm256_maskstore_ps(m + r, k8, mn);
-        }
-        for (int r = 0; r < R; r++) {
-            float *sr = s + (size_t) r * CPOS;
-            if (m[r] == -INFINITY) {
-                for (int g = 0; g < ng; g++) _mm256_storeu_ps(sr + L2 * g, _mm256_setzero_ps());
-                continue;
-            }
-            __m256 sum = _mm256_setzero_ps(), mv = _mm256_set1_ps(m[r]);
-            for (int g = 0; g < ng; g++) {
-                __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sr + L2 * g), mv));
-                sum = _mm256_add_ps(sum, e);
-                _mm256_storeu_ps(sr + L2 * g, e);
-            }
-            l[r] = l[r] * alpha[r] + hsum8(sum);
-        }
-        /* values */
-        if (pre && type != KV_F32) {
-            v_to_f32_2(type, grp, ng, dim, rowBytes, maxHi, vf);
-            pv2_rows(KV_F32, s, acc, dim, alpha, grp, ng, 4 * (int64_t) dim, maxHi, R);
-        } else {
-            pv2_rows(type, s, acc, dim, alpha, grp, ng, rowBytes, maxHi, R);
-        }
-    }
-
-    if (cfg[C_PARTIAL]) {
-        for (int r = 0; r < R; r++) {
-            float *o = partial + (size_t) r * (dim + 2);
-            o[0] = m[r];
-            o[1] = l[r];
-            memcpy(o + 2, acc + (size_t) r * dim, 4 * (size_t) dim);
-        }
-    } else {
-        for (int r = 0; r < R; r++) {
-            int t = r / group, i = r % group;
-            float *o = out + (size_t) rows[t] * qStride + qOff + (size_t) i * dim;
-            float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
-            const float *a = acc + (size_t) r * dim;
-            for (int j = 0; j < dim; j++) o[j] = a[j] * inv;
-        }
-    }
-    return 0;
+    return hmax8(mx);
 }
+
+/* rescale, 8 rows at a time */
+static inline __attribute__((always_inline)) void rescale_avx2(float *m, const float *bmax, float *alpha, int R) {
+    for (int r = 0; r < R; r += L2) {
+        const __m256i k8 = mask8(R - r);
+        __m256 mo = _mm256_maskload_ps(m + r, k8), mn = _mm256_max_ps(mo, _mm256_maskload_ps(bmax + r, k8));
+        __m256 none = _mm256_cmp_ps(mn, _mm256_set1_ps(-INFINITY), _CMP_EQ_OQ);
+        __m256 a = _mm256_blendv_ps(exp8(_mm256_sub_ps(mo, mn)), _mm256_set1_ps(1.0f), none);
+        _mm256_maskstore_ps(alpha + r, k8, a);
+        _mm256_maskstore_ps(m + r, k8, mn);
+    }
+}
+
+static inline __attribute__((always_inline)) float exp_sum_avx2(float *sr, int ng, float m) {
+    __m256 sum = _mm256_setzero_ps(), mv = _mm256_set1_ps(m);
+    for (int g = 0; g < ng; g++) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sr + L2 * g), mv));
+        sum = _mm256_add_ps(sum, e);
+        _mm256_storeu_ps(sr + L2 * g, e);
+    }
+    return hsum8(sum);
+}
+
+#define AT(name) name##_avx2
+#define AT_LANES L2
+#define AT_GROUPS CH2
+#include "attend.inc"
+#undef AT
+#undef AT_LANES
+#undef AT_GROUPS
 
 #pragma GCC pop_options
 
@@ -1066,8 +827,8 @@ int sl_attention(const int32_t *cfg, const float *fcfg, const float *q, float *o
      * maximum underflow to 0 instead of taking microcode assists; the caller's state comes back */
     const unsigned csr = _mm_getcsr();
     _mm_setcsr(csr | 0x8040);
-    int rc = lvl >= 2 ? attend(cfg, fcfg, q, out, partial, k, v, table, rows, pos, sinks, scratch)
-                      : attend2(cfg, fcfg, q, out, partial, k, v, table, rows, pos, sinks, scratch);
+    int rc = lvl >= 2 ? attend_avx512(cfg, fcfg, q, out, partial, k, v, table, rows, pos, sinks, scratch)
+                      : attend_avx2(cfg, fcfg, q, out, partial, k, v, table, rows, pos, sinks, scratch);
     _mm_setcsr(csr);
     return rc;
 }
