@@ -6,6 +6,7 @@ import io.sluice.model.KvLayout;
 import io.sluice.model.KvStore;
 import io.sluice.tensor.Format;
 import io.sluice.tensor.Formats;
+import io.sluice.tensor.NativeKernels;
 import io.sluice.tensor.Parallel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -20,11 +21,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The tiled prefill and split-K decode paths of {@link Attention}, native kernel and Java, against
- * a direct softmax in double precision, at awkward sizes: query tiles cut at their edges (GQA 1 to
- * 8, so 64 to 8 tokens a tile), windows crossing tiles and splits, partially filled blocks, block
- * sizes that are not multiples of 16, head sizes 64/80/128/256, every KV type. The reference reads
- * K and V as the type stores them (a ggml row round trip), not through the cache's tiles.
+ * The tiled prefill and split-K decode paths of {@link Attention}, native kernel (at each level the
+ * CPU runs) and Java, against a direct softmax in double precision, at awkward sizes: query tiles
+ * cut at their edges (GQA 1 to 8, so 64 to 8 tokens a tile), windows crossing tiles and splits,
+ * partially filled blocks, block sizes that are not multiples of 16, head sizes 64/80/128/256,
+ * every KV type. The reference reads K and V as the type stores them (a ggml row round trip), not
+ * through the cache's tiles.
  */
 class AttentionKernelTest {
     private static int threadsBefore;
@@ -39,7 +41,7 @@ class AttentionKernelTest {
     /** Where the CPU has AVX2 or AVX512 the native kernel must be the one tested, not skipped for an unbound library. */
     @Test
     void nativeKernelIsBoundWhereTheCpuHasIt() {
-        if (io.sluice.tensor.NativeKernels.level() >= 1) assertTrue(NativeAttention.available(), "sl_attention missing from the native library");
+        if (NativeKernels.level() >= 1) assertTrue(NativeAttention.available(), "sl_attention missing from the native library");
     }
 
     @AfterAll
@@ -88,24 +90,39 @@ class AttentionKernelTest {
         int[] table = new int[blocks];
         for (int i = 0; i < blocks; i++) table[i] = blocks - 1 - i;
         float[] kr = stored(type, k, kvDim, dim), vr = stored(type, v, kvDim, dim);
-        boolean[] paths = NativeAttention.supports(type, dim) ? new boolean[]{true, false} : new boolean[]{false};
-        for (boolean nat : paths) {
-            try (KvStore kv = new KvStore(KvLayout.uniform(1, kvHeads, dim), blocks, bs, type)) {
-                Attention attn = new Attention(0, o);
-                Attention.Workspace ws = new Attention.Workspace();
-                ws.useNative(nat);
-                // A short prefix through the attention (an earlier step), a long one straight into the cache; then the checked step.
-                if (prefix <= 512) step(attn, kv, ws, table, q, k, v, 0, prefix, o);
-                else fill(kv, table, k, v, prefix, kvDim);
-                float[] out = step(attn, kv, ws, table, q, k, v, prefix, len, o);
-                boolean quantizedQ = nat && type != GGMLType.F32 && type != GGMLType.F16;
-                double max = 0;
-                for (int t = 0; t < n; t++) {
-                    float[] want = reference(q, kr, vr, prefix + t, o, quantizedQ);
-                    for (int i = 0; i < qDim; i++) max = Math.max(max, Math.abs(want[i] - out[t * qDim + i]));
+        // The Java path (loop level 0), then the native kernel at every level this CPU runs: AVX2's
+        // kernel set at 1, AVX512's at 2 and 3, so an AVX512 machine checks both sets.
+        int best = NativeKernels.level();
+        boolean nativeToo = NativeAttention.supports(type, dim);
+        float[][][] want = new float[2][][]; // [quantized query][token]
+        try {
+            for (int level = 0; level <= (nativeToo ? best : 0); level++) {
+                boolean nat = level > 0;
+                if (nat && NativeKernels.setLevel(level) != level) continue;
+                String path = nat ? "native at level " + level : "java";
+                try (KvStore kv = new KvStore(KvLayout.uniform(1, kvHeads, dim), blocks, bs, type)) {
+                    Attention attn = new Attention(0, o);
+                    Attention.Workspace ws = new Attention.Workspace();
+                    ws.useNative(nat);
+                    // A short prefix through the attention (an earlier step), a long one straight into the cache; then the checked step.
+                    if (prefix <= 512) step(attn, kv, ws, table, q, k, v, 0, prefix, o);
+                    else fill(kv, table, k, v, prefix, kvDim);
+                    float[] out = step(attn, kv, ws, table, q, k, v, prefix, len, o);
+                    boolean quantizedQ = nat && type != GGMLType.F32 && type != GGMLType.F16;
+                    int qi = quantizedQ ? 1 : 0;
+                    if (want[qi] == null) {
+                        want[qi] = new float[n][];
+                        for (int t = 0; t < n; t++) want[qi][t] = reference(q, kr, vr, prefix + t, o, quantizedQ);
+                    }
+                    double max = 0;
+                    for (int t = 0; t < n; t++) {
+                        for (int i = 0; i < qDim; i++) max = Math.max(max, Math.abs(want[qi][t][i] - out[t * qDim + i]));
+                    }
+                    assertTrue(max < 1e-4, path + ": max diff " + max);
                 }
-                assertTrue(max < 1e-4, (nat ? "native" : "java") + ": max diff " + max);
             }
+        } finally {
+            NativeKernels.setLevel(best);
         }
     }
 
