@@ -20,17 +20,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** ChatFormat's choices for in-process requests: which grammar and parser an answer gets, and what the template is given. */
 class ChatFormatTest {
-    static final String HERMES = """
-            {%- if tools %}<|im_start|>system
-            Tools:{% for t in tools %} {{ t.function.name }}{% endfor %}. Call one as <tool_call>{"name": ..., "arguments": ...}</tool_call><|im_end|>
-            {% endif %}
-            {%- for m in messages %}<|im_start|>{{ m.role }}
-            {% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>
-            {"name": "{{ c.function.name }}", "arguments": {{ c.function.arguments | tojson }}}
-            </tool_call>{% endfor %}{% else %}{{ m.content }}{% endif %}<|im_end|>
-            {% endfor %}
-            {%- if add_generation_prompt %}<|im_start|>assistant
-            {% endif %}""";
     static final List<Map<String, Object>> TOOLS = List.of(ChatFormat.tool("weather", "The weather",
             Map.of("type", "object", "properties", Map.of("city", Map.of("enum", List.of("PARIS", "OSLO"))), "required", List.of("city"))));
 
@@ -40,7 +29,7 @@ class ChatFormatTest {
     @BeforeAll
     static void load() {
         model = Model.load(Fixtures.model("stories260K.gguf"));
-        hermes = ChatFormat.of(ChatTemplate.compile(HERMES), model.tokenizer(), new GrammarCache(model.tokenizer(), 8));
+        hermes = ChatFormat.of(ChatTemplate.compile(TestTemplates.HERMES), model.tokenizer(), new GrammarCache(model.tokenizer(), 8));
         chatml = ChatFormat.of(ChatTemplate.chatml(), model.tokenizer(), new GrammarCache(model.tokenizer(), 8));
     }
 

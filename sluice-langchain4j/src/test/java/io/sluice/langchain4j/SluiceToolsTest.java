@@ -25,6 +25,7 @@ import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 import dev.langchain4j.model.output.FinishReason;
 import dev.langchain4j.service.AiServices;
 import io.sluice.Fixtures;
+import io.sluice.chat.TestTemplates;
 import io.sluice.engine.EngineConfig;
 import io.sluice.grammar.JsonValidator;
 import org.junit.jupiter.api.AfterAll;
@@ -44,30 +45,19 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Tools and JSON answers in-process, on stories260K with a small Hermes-style template (the server's
- * LiveToolsTest uses the same one): the model knows no tools, so calls are forced (tool choice REQUIRED)
+ * Tools and JSON answers in-process, on stories260K with the small Hermes-style template of
+ * {@link TestTemplates#HERMES} (the server's LiveToolsTest's too): the model knows no tools, so calls are forced (tool choice REQUIRED)
  * and sampled at temperature 1, and what they say is judged by an independent JSON Schema validator.
  */
 @Timeout(180)
 class SluiceToolsTest {
-    static final String TEMPLATE = """
-            {%- if tools %}<|im_start|>system
-            Tools:{% for t in tools %} {{ t.function.name }}{% endfor %}. Call one as <tool_call>{"name": ..., "arguments": ...}</tool_call><|im_end|>
-            {% endif %}
-            {%- for m in messages %}<|im_start|>{{ m.role }}
-            {% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>
-            {"name": "{{ c.function.name }}", "arguments": {{ c.function.arguments | tojson }}}
-            </tool_call>{% endfor %}{% else %}{{ m.content }}{% endif %}<|im_end|>
-            {% endfor %}
-            {%- if add_generation_prompt %}<|im_start|>assistant
-            {% endif %}""";
     static final ObjectMapper JSON = new ObjectMapper();
 
     static SluiceModel model;
 
     @BeforeAll
     static void load() {
-        model = SluiceModel.load(Fixtures.model("stories260K.gguf"), EngineConfig.defaults(), TEMPLATE);
+        model = SluiceModel.load(Fixtures.model("stories260K.gguf"), EngineConfig.defaults(), TestTemplates.HERMES);
     }
 
     @AfterAll

@@ -25,6 +25,7 @@ import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.openai.OpenAiChatModel;
 import io.sluice.Fixtures;
+import io.sluice.chat.TestTemplates;
 import io.sluice.engine.EngineConfig;
 import io.sluice.engine.LlmEngine;
 import io.sluice.gguf.GGMLType;
@@ -43,23 +44,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Tool calling end to end: the real engine on stories260K behind the server, with a small self-made
- * Hermes-style template (the model knows no tools, so the calls are forced: tool_choice required or a
+ * Tool calling end to end: the real engine on stories260K behind the server, with the small self-made
+ * Hermes-style template of {@link TestTemplates#HERMES} (the model knows no tools, so the calls are forced: tool_choice required or a
  * named function), sampled at temperature 1, driven by the OpenAI Java SDK, LangChain4j and raw HTTP.
  */
 @Timeout(180)
 class LiveToolsTest {
-    static final String TEMPLATE = """
-            {%- if tools %}<|im_start|>system
-            Tools:{% for t in tools %} {{ t.function.name }}{% endfor %}. Call one as <tool_call>{"name": ..., "arguments": ...}</tool_call><|im_end|>
-            {% endif %}
-            {%- for m in messages %}<|im_start|>{{ m.role }}
-            {% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>
-            {"name": "{{ c.function.name }}", "arguments": {{ c.function.arguments | tojson }}}
-            </tool_call>{% endfor %}{% else %}{{ m.content }}{% endif %}<|im_end|>
-            {% endfor %}
-            {%- if add_generation_prompt %}<|im_start|>assistant
-            {% endif %}""";
 
     static Model model;
     static LlmEngine engine;
@@ -71,7 +61,7 @@ class LiveToolsTest {
     static void start() {
         model = Model.load(Fixtures.model("stories260K.gguf"));
         engine = new LlmEngine(model, new EngineConfig(0, 0, 16, GGMLType.F32, 256, 32, 256, 512));
-        server = SluiceServer.start(engine, ServerConfig.defaults().withPort(0).withChatTemplate(TEMPLATE));
+        server = SluiceServer.start(engine, ServerConfig.defaults().withPort(0).withChatTemplate(TestTemplates.HERMES));
         alias = server.modelId();
         http = new Http(server.baseUrl(), null);
     }

@@ -3,6 +3,7 @@ package io.sluice.springai;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sluice.Fixtures;
+import io.sluice.chat.TestTemplates;
 import io.sluice.engine.EngineConfig;
 import io.sluice.grammar.JsonValidator;
 import org.junit.jupiter.api.AfterAll;
@@ -30,30 +31,19 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Spring AI tools and structured output in-process, on stories260K with a small Hermes-style template (as the
- * server's LiveToolsTest): forced calls sampled at temperature 1 are judged by an independent JSON Schema
+ * Spring AI tools and structured output in-process, on stories260K with the small Hermes-style template of
+ * {@link TestTemplates#HERMES} (as the server's LiveToolsTest): forced calls sampled at temperature 1 are judged by an independent JSON Schema
  * validator, and ChatClient's tool loop runs a @Tool method and feeds its result back through the template.
  */
 @Timeout(180)
 class SluiceSpringAiToolsTest {
-    static final String TEMPLATE = """
-            {%- if tools %}<|im_start|>system
-            Tools:{% for t in tools %} {{ t.function.name }}{% endfor %}. Call one as <tool_call>{"name": ..., "arguments": ...}</tool_call><|im_end|>
-            {% endif %}
-            {%- for m in messages %}<|im_start|>{{ m.role }}
-            {% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>
-            {"name": "{{ c.function.name }}", "arguments": {{ c.function.arguments | tojson }}}
-            </tool_call>{% endfor %}{% else %}{{ m.content }}{% endif %}<|im_end|>
-            {% endfor %}
-            {%- if add_generation_prompt %}<|im_start|>assistant
-            {% endif %}""";
     static final ObjectMapper JSON = new ObjectMapper();
 
     static SluiceChatModel chat;
 
     @BeforeAll
     static void load() {
-        chat = new SluiceChatModel(Fixtures.model("stories260K.gguf"), EngineConfig.defaults(), null, null, TEMPLATE);
+        chat = new SluiceChatModel(Fixtures.model("stories260K.gguf"), EngineConfig.defaults(), null, null, TestTemplates.HERMES);
     }
 
     @AfterAll
