@@ -9,6 +9,7 @@
  */
 #include <immintrin.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <math.h>
 
@@ -58,6 +59,20 @@
 
 #define NT_MAX 4
 #define TOKEN_TILE 64
+
+/* Per-thread scratch (a kernel's re-laid activations for a token tile), grown as needed and kept
+ * for the thread's life; NULL if it cannot be had. */
+static uint8_t *scratch(size_t bytes) {
+    static __thread uint8_t *buf;
+    static __thread size_t cap;
+    if (cap < bytes) {
+        free(buf);
+        cap = (bytes + 4095) & ~(size_t) 4095;
+        buf = aligned_alloc(64, cap);
+        if (buf == NULL) cap = 0;
+    }
+    return buf;
+}
 
 /* Activations for Q4_0/Q8_0 weights: 32 values, their scale, and -8 x (sums of each 4 values)
  * so that the Q4_0 kernel's -8 weight offset is its accumulator's initial value. */
