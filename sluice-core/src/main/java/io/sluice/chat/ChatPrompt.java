@@ -36,12 +36,18 @@ public final class ChatPrompt {
     }
 
     /**
-     * The template given (e.g. from --chat-template-file), else the model's, else ChatML; one that fails the
-     * load-time check (ChatTemplate.check: parse errors, failures or limits on a short conversation) falls back to ChatML.
+     * The template given (e.g. from --chat-template-file), else the model's, else ChatML. A model's template that
+     * fails the load-time check (ChatTemplate.check: parse errors, failures or limits on a short conversation) falls
+     * back to ChatML; a given one that fails is refused, as {@code serve} refuses it, since that is a mistake to fix.
+     *
+     * @throws IllegalArgumentException when {@code override} does not work
      */
     public static ChatPrompt of(Model m, String override) {
         String src = override != null ? override : m.file() == null ? null : m.file().getString("tokenizer.chat_template", null);
-        if (src == null || src.isBlank()) return new ChatPrompt(ChatTemplate.chatml(), m.tokenizer(), false);
+        if (src == null || src.isBlank()) {
+            if (override != null) throw new IllegalArgumentException("the given chat template is empty");
+            return new ChatPrompt(ChatTemplate.chatml(), m.tokenizer(), false);
+        }
         String problem;
         try {
             ChatPrompt f = new ChatPrompt(ChatTemplate.compile(src), m.tokenizer(), true);
@@ -50,6 +56,7 @@ public final class ChatPrompt {
         } catch (TemplateException e) {
             problem = e.getMessage();
         }
+        if (override != null) throw new IllegalArgumentException("the given chat template does not work: " + problem);
         LOG.log(System.Logger.Level.WARNING, "the chat template cannot be rendered ({0}); using ChatML", problem);
         return new ChatPrompt(ChatTemplate.chatml(), m.tokenizer(), false);
     }

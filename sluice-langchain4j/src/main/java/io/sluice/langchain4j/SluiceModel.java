@@ -22,11 +22,10 @@ public final class SluiceModel implements AutoCloseable {
     private final String name;
     private final boolean owned;
 
-    private SluiceModel(Model model, LlmEngine engine, String name, boolean owned, String chatTemplate) {
+    private SluiceModel(Model model, LlmEngine engine, String name, boolean owned, ChatFormat format) {
         this.model = model;
         this.engine = engine;
-        // The given template, else the model's, else ChatML; one that fails its trial render falls back to ChatML.
-        this.format = ChatFormat.of(ChatPrompt.of(model, chatTemplate).template(), model.tokenizer(), new GrammarCache(model.tokenizer(), 32));
+        this.format = format;
         this.name = name;
         this.owned = owned;
     }
@@ -40,11 +39,15 @@ public final class SluiceModel implements AutoCloseable {
         return load(gguf, config, null);
     }
 
-    /** @param chatTemplate a Jinja chat template to use instead of the model's (null: the model's) */
+    /**
+     * @param chatTemplate a Jinja chat template to use instead of the model's (null: the model's)
+     * @throws IllegalArgumentException when the given template does not work
+     */
     public static SluiceModel load(Path gguf, EngineConfig config, String chatTemplate) {
         Model m = Model.load(gguf);
         try {
-            return new SluiceModel(m, new LlmEngine(m, config), gguf.getFileName().toString(), true, chatTemplate);
+            ChatFormat format = format(m, chatTemplate); // before the engine starts, so a bad template leaves nothing running
+            return new SluiceModel(m, new LlmEngine(m, config), gguf.getFileName().toString(), true, format);
         } catch (RuntimeException e) {
             m.close();
             throw e;
@@ -58,7 +61,12 @@ public final class SluiceModel implements AutoCloseable {
 
     /** @param chatTemplate a Jinja chat template to use instead of the model's (null: the model's) */
     public static SluiceModel of(LlmEngine engine, String name, String chatTemplate) {
-        return new SluiceModel(engine.model(), engine, name, false, chatTemplate);
+        return new SluiceModel(engine.model(), engine, name, false, format(engine.model(), chatTemplate));
+    }
+
+    /** The given template, else the model's, else ChatML (ChatPrompt.of's rule). */
+    private static ChatFormat format(Model m, String chatTemplate) {
+        return ChatFormat.of(ChatPrompt.of(m, chatTemplate).template(), m.tokenizer(), new GrammarCache(m.tokenizer(), 32));
     }
 
     public String name() {

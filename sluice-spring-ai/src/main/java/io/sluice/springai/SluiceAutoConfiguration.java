@@ -9,6 +9,8 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -22,7 +24,7 @@ import java.nio.file.Path;
 public class SluiceAutoConfiguration {
     @Bean(destroyMethod = "close")
     @ConditionalOnMissingBean(ChatModel.class)
-    public SluiceChatModel sluiceChatModel(SluiceProperties p) {
+    public SluiceChatModel sluiceChatModel(SluiceProperties p) throws IOException {
         Path file = Path.of(p.getModel());
         if (!Files.isRegularFile(file)) throw new IllegalArgumentException("sluice.model: no GGUF file at " + file.toAbsolutePath());
         EngineConfig d = EngineConfig.defaults();
@@ -30,6 +32,14 @@ public class SluiceAutoConfiguration {
                 p.getMaxSeqs(), d.maxQueue(), p.getContextSize());
         ChatOptions defaults = ChatOptions.builder().model(file.getFileName().toString()).temperature(p.getTemperature()).topP(p.getTopP())
                 .topK(p.getTopK()).maxTokens(p.getMaxTokens()).build();
-        return new SluiceChatModel(file, cfg, defaults, p.getSeed());
+        return new SluiceChatModel(file, cfg, defaults, p.getSeed(), chatTemplate(p.getChatTemplateFile()));
+    }
+
+    /** The template file's text, or null for the model's own template. */
+    private static String chatTemplate(String file) throws IOException {
+        if (file == null) return null;
+        Path path = Path.of(file);
+        if (!Files.isRegularFile(path)) throw new IllegalArgumentException("sluice.chat-template-file: no file at " + path.toAbsolutePath());
+        return Files.readString(path, StandardCharsets.UTF_8);
     }
 }

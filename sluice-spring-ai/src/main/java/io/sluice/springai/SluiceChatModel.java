@@ -70,17 +70,19 @@ public final class SluiceChatModel implements ChatModel, AutoCloseable {
      * Loads {@code gguf} and starts its engine; close() releases both.
      *
      * @param chatTemplate a Jinja chat template to use instead of the model's (null: the model's)
+     * @throws IllegalArgumentException when the given template does not work
      */
     public SluiceChatModel(Path gguf, EngineConfig config, ChatOptions defaults, Long seed, String chatTemplate) {
         Model m = Model.load(gguf);
         try {
+            // the format before the engine starts, so a template that does not work leaves nothing running
+            this.format = ChatFormat.of(ChatPrompt.of(m, chatTemplate).template(), m.tokenizer(), new GrammarCache(m.tokenizer(), 32));
             this.engine = new LlmEngine(m, config);
         } catch (RuntimeException e) {
             m.close();
             throw e;
         }
         this.model = m;
-        this.format = ChatFormat.of(ChatPrompt.of(m, chatTemplate).template(), m.tokenizer(), new GrammarCache(m.tokenizer(), 32));
         this.name = gguf.getFileName().toString();
         this.defaults = SluiceChatOptions.from(defaults);
         this.seed = seed;

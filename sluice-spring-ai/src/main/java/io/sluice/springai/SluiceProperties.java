@@ -20,6 +20,8 @@ public class SluiceProperties {
     private int contextSize;
     /** Sequences generated at once. */
     private int maxSeqs = 16;
+    /** Jinja chat template file to use instead of the model's (as {@code serve --chat-template-file}). */
+    private String chatTemplateFile;
     /** GGUF embedding model file (bge, nomic-embed, ...): gives an EmbeddingModel bean. */
     private String embeddingModel;
     /** Embedding width to truncate to (Matryoshka); unset = the model's full width. */
@@ -41,6 +43,8 @@ public class SluiceProperties {
     public void setContextSize(int contextSize) { this.contextSize = contextSize; }
     public int getMaxSeqs() { return maxSeqs; }
     public void setMaxSeqs(int maxSeqs) { this.maxSeqs = maxSeqs; }
+    public String getChatTemplateFile() { return chatTemplateFile; }
+    public void setChatTemplateFile(String chatTemplateFile) { this.chatTemplateFile = chatTemplateFile; }
     public String getEmbeddingModel() { return embeddingModel; }
     public void setEmbeddingModel(String embeddingModel) { this.embeddingModel = embeddingModel; }
     public Integer getEmbeddingDimensions() { return embeddingDimensions; }

@@ -3,6 +3,7 @@ package io.sluice.springai;
 import io.sluice.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.springframework.ai.chat.messages.AssistantMessage;
 import org.springframework.ai.chat.messages.SystemMessage;
 import org.springframework.ai.chat.messages.UserMessage;
@@ -13,6 +14,8 @@ import org.springframework.ai.chat.prompt.Prompt;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -63,14 +66,37 @@ class SluiceSpringAiTest {
     }
 
     @Test
-    void withoutThePropertyNothingIsCreatedAndABadPathIsNamed() {
-        boot.run(ctx -> assertFalse(ctx.containsBean("sluiceChatModel")));
-        boot.withPropertyValues("sluice.model=/nonexistent/model.gguf").run(ctx -> {
+    void aChatTemplateFileReplacesTheModelsAndOneThatFailsStopsStartUp(@TempDir Path dir) throws Exception {
+        String model = Fixtures.model("stories260K.gguf").toString();
+        Path plain = Files.writeString(dir.resolve("plain.jinja"), "{% for m in messages %}{{ m['content'] }}\n{% endfor %}");
+        Path broken = Files.writeString(dir.resolve("broken.jinja"), "{% for m in messages %}{{ m['content'] }");
+        int[] promptTokens = new int[2];
+        boot.withPropertyValues("sluice.model=" + model).run(ctx ->
+                promptTokens[0] = ctx.getBean(ChatModel.class).call(story(1)).getMetadata().getUsage().getPromptTokens());
+        boot.withPropertyValues("sluice.model=" + model, "sluice.chat-template-file=" + plain).run(ctx -> {
+            assertTrue(ctx.getStartupFailure() == null, () -> String.valueOf(ctx.getStartupFailure()));
+            promptTokens[1] = ctx.getBean(ChatModel.class).call(story(1)).getMetadata().getUsage().getPromptTokens();
+        });
+        assertTrue(promptTokens[1] < promptTokens[0], "the file's template, without ChatML's role markers: "
+                + promptTokens[1] + " vs " + promptTokens[0] + " prompt tokens");
+        assertStartupFails(boot.withPropertyValues("sluice.model=" + model, "sluice.chat-template-file=" + broken), "the given chat template does not work");
+        assertStartupFails(boot.withPropertyValues("sluice.model=" + model, "sluice.chat-template-file=" + dir.resolve("none.jinja")),
+                "sluice.chat-template-file: no file at");
+    }
+
+    private static void assertStartupFails(ApplicationContextRunner runner, String message) {
+        runner.run(ctx -> {
             Throwable t = ctx.getStartupFailure();
-            assertTrue(t != null, "no context without the model");
+            assertTrue(t != null, "no context: " + message);
             StringBuilder msgs = new StringBuilder();
             for (Throwable c = t; c != null; c = c.getCause()) msgs.append(c.getMessage()).append(" | ");
-            assertTrue(msgs.toString().contains("sluice.model: no GGUF file at /nonexistent/model.gguf"), msgs.toString());
+            assertTrue(msgs.toString().contains(message), msgs.toString());
         });
+    }
+
+    @Test
+    void withoutThePropertyNothingIsCreatedAndABadPathIsNamed() {
+        boot.run(ctx -> assertFalse(ctx.containsBean("sluiceChatModel")));
+        assertStartupFails(boot.withPropertyValues("sluice.model=/nonexistent/model.gguf"), "sluice.model: no GGUF file at /nonexistent/model.gguf");
     }
 }
