@@ -132,13 +132,7 @@ public final class EmbeddingEngine implements AutoCloseable {
             closed = true;
             inbox.add(STOP);
         }
-        if (Thread.currentThread() != thread) {
-            try {
-                thread.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        EngineThreads.join(thread);
     }
 
     // ---- engine thread ----

@@ -190,13 +190,7 @@ public final class LlmEngine implements Engine {
             closed = true;
             inbox.add(WAKE);
         }
-        if (Thread.currentThread() != thread) {
-            try {
-                thread.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        EngineThreads.join(thread);
     }
 
     // ---- engine thread ----

@@ -97,6 +97,13 @@ final class FormatVectors {
         return r < lo ? lo : Math.min(r, hi);
     }
 
+    /** The value of largest magnitude (first one on ties), with its sign: what ggml's symmetric quantizers scale by. */
+    static float extreme(float[] x, int o, int n) {
+        float best = 0f;
+        for (int i = 0; i < n; i++) if (Math.abs(x[o + i]) > Math.abs(best)) best = x[o + i];
+        return best;
+    }
+
     static void checkBlocks(int n, int blockSize, String type) {
         if (n < 0 || n % blockSize != 0) {
             throw new IllegalArgumentException(type + ": element count " + n + " is not a multiple of the block size " + blockSize);

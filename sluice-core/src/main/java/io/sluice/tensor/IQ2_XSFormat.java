@@ -41,9 +41,7 @@ public final class IQ2_XSFormat extends LookupFormat {
                 int p = (q & 511) * 8;
                 int signs = IQGrids.KSIGNS[q >>> 9];
                 float db = l < 2 ? db0 : db1;
-                for (int j = 0; j < 8; j++) {
-                    dst[o + 32 * ib + 8 * l + j] = db * (IQGrids.IQ2XS[p + j] & 0xFF) * ((signs >>> j & 1) != 0 ? -1.f : 1.f);
-                }
+                signedPoint(dst, o + 32 * ib + 8 * l, db, IQGrids.IQ2XS, p, signs, 8);
             }
         }
     }
@@ -57,11 +55,7 @@ public final class IQ2_XSFormat extends LookupFormat {
         for (int b = 0; b < n / 256; b++) {
             int x = srcOffset + 256 * b;
             long off = byteOffset + 74L * b;
-            float maxStep = 0;
-            for (int h = 0; h < 16; h++) {
-                step[h] = IQuants.bestStep(IQuants.IQ2XS, src, x + 16 * h, 16, true, pts, mags, fit);
-                maxStep = Math.max(maxStep, step[h]);
-            }
+            float maxStep = IQuants.bestSteps(IQuants.IQ2XS, src, x, 16, true, pts, mags, fit, step);
             float d = Half.roundToF16(maxStep * 8 / 31);
             FormatVectors.putF16(dst, off, d);
             for (int ib = 0; ib < 8; ib++) {

@@ -40,9 +40,7 @@ public final class IQ2_XXSFormat extends LookupFormat {
             for (int l = 0; l < 4; l++) {
                 int p = u8(s, w + l) * 8;
                 int signs = IQGrids.KSIGNS[(aux1 >>> 7 * l) & 127];
-                for (int j = 0; j < 8; j++) {
-                    dst[o + 32 * ib + 8 * l + j] = db * (IQGrids.IQ2XXS[p + j] & 0xFF) * ((signs >>> j & 1) != 0 ? -1.f : 1.f);
-                }
+                signedPoint(dst, o + 32 * ib + 8 * l, db, IQGrids.IQ2XXS, p, signs, 8);
             }
         }
     }
@@ -56,11 +54,7 @@ public final class IQ2_XXSFormat extends LookupFormat {
         for (int b = 0; b < n / 256; b++) {
             int x = srcOffset + 256 * b;
             long off = byteOffset + 66L * b;
-            float maxStep = 0;
-            for (int ib = 0; ib < 8; ib++) {
-                step[ib] = IQuants.bestStep(IQuants.IQ2XXS, src, x + 32 * ib, 32, true, pts, mags, fit);
-                maxStep = Math.max(maxStep, step[ib]);
-            }
+            float maxStep = IQuants.bestSteps(IQuants.IQ2XXS, src, x, 32, true, pts, mags, fit, step);
             float d = Half.roundToF16(maxStep * 8 / 31);
             FormatVectors.putF16(dst, off, d);
             for (int ib = 0; ib < 8; ib++) {

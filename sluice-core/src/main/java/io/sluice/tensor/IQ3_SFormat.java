@@ -42,10 +42,8 @@ public final class IQ3_SFormat extends LookupFormat {
                 int p2 = (u8(s, off + 2 + 8 * ib + 2 * l + 1) | (qh << (7 - 2 * l) & 256)) * 4;
                 int signs = u8(s, off + 74 + 4 * ib + l);
                 int y = o + 32 * ib + 8 * l;
-                for (int j = 0; j < 4; j++) {
-                    dst[y + j] = db * (IQGrids.IQ3S[p1 + j] & 0xFF) * ((signs >>> j & 1) != 0 ? -1.f : 1.f);
-                    dst[y + j + 4] = db * (IQGrids.IQ3S[p2 + j] & 0xFF) * ((signs >>> (j + 4) & 1) != 0 ? -1.f : 1.f);
-                }
+                signedPoint(dst, y, db, IQGrids.IQ3S, p1, signs, 4);
+                signedPoint(dst, y + 4, db, IQGrids.IQ3S, p2, signs >>> 4, 4);
             }
         }
     }
@@ -59,11 +57,7 @@ public final class IQ3_SFormat extends LookupFormat {
         for (int b = 0; b < n / 256; b++) {
             int x = srcOffset + 256 * b;
             long off = byteOffset + 110L * b;
-            float maxStep = 0;
-            for (int ib = 0; ib < 8; ib++) {
-                step[ib] = IQuants.bestStep(IQuants.IQ3S, src, x + 32 * ib, 32, false, pts, mags, fit);
-                maxStep = Math.max(maxStep, step[ib]);
-            }
+            float maxStep = IQuants.bestSteps(IQuants.IQ3S, src, x, 32, false, pts, mags, fit, step);
             float d = Half.roundToF16(maxStep / 31);
             FormatVectors.putF16(dst, off, d);
             int[] scales = new int[4];

@@ -40,10 +40,8 @@ public final class IQ3_XXSFormat extends LookupFormat {
                 int signs = IQGrids.KSIGNS[(aux >>> 7 * l) & 127];
                 int p1 = u8(s, off + 2 + 8 * ib + 2 * l) * 4, p2 = u8(s, off + 2 + 8 * ib + 2 * l + 1) * 4;
                 int y = o + 32 * ib + 8 * l;
-                for (int j = 0; j < 4; j++) {
-                    dst[y + j] = db * (IQGrids.IQ3XXS[p1 + j] & 0xFF) * ((signs >>> j & 1) != 0 ? -1.f : 1.f);
-                    dst[y + j + 4] = db * (IQGrids.IQ3XXS[p2 + j] & 0xFF) * ((signs >>> (j + 4) & 1) != 0 ? -1.f : 1.f);
-                }
+                signedPoint(dst, y, db, IQGrids.IQ3XXS, p1, signs, 4);
+                signedPoint(dst, y + 4, db, IQGrids.IQ3XXS, p2, signs >>> 4, 4);
             }
         }
     }
@@ -57,11 +55,7 @@ public final class IQ3_XXSFormat extends LookupFormat {
         for (int b = 0; b < n / 256; b++) {
             int x = srcOffset + 256 * b;
             long off = byteOffset + 98L * b;
-            float maxStep = 0;
-            for (int ib = 0; ib < 8; ib++) {
-                step[ib] = IQuants.bestStep(IQuants.IQ3XXS, src, x + 32 * ib, 32, true, pts, mags, fit);
-                maxStep = Math.max(maxStep, step[ib]);
-            }
+            float maxStep = IQuants.bestSteps(IQuants.IQ3XXS, src, x, 32, true, pts, mags, fit, step);
             float d = Half.roundToF16(maxStep * 4 / 31);
             FormatVectors.putF16(dst, off, d);
             for (int ib = 0; ib < 8; ib++) {

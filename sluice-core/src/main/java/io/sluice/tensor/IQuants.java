@@ -167,6 +167,19 @@ final class IQuants {
         return best;
     }
 
+    /**
+     * The best step ({@link #bestStep}) of each of the {@code step.length} runs of n values from
+     * x[o..] into step[]; returns the largest, which sets the super-block's scale d.
+     */
+    static float bestSteps(Codebook cb, float[] x, int o, int n, boolean evenParity, int[] pts, float[] mags, float[] fit, float[] step) {
+        float max = 0;
+        for (int h = 0; h < step.length; h++) {
+            step[h] = bestStep(cb, x, o + n * h, n, evenParity, pts, mags, fit);
+            max = Math.max(max, step[h]);
+        }
+        return max;
+    }
+
     /** The least-squares step for the chosen points, or the starting step when they are all zero. */
     static float refit(float[] fit, float start) {
         return fit[1] > 0 && fit[0] > 0 ? fit[0] / fit[1] : start;

@@ -83,10 +83,10 @@ final class KQuants {
      */
     static float fitSymmetric(float[] x, int xo, int nSub, int subSize, int qneg, int scNeg, int scPos, int[] sc) {
         float maxAbs = 0f;
-        for (int s = 0; s < nSub; s++) maxAbs = Math.max(maxAbs, Math.abs(extreme(x, xo + s * subSize, subSize)) / qneg);
+        for (int s = 0; s < nSub; s++) maxAbs = Math.max(maxAbs, Math.abs(FormatVectors.extreme(x, xo + s * subSize, subSize)) / qneg);
         float d = Half.roundToF16(maxAbs / scPos);
         for (int s = 0; s < nSub; s++) {
-            float step = extreme(x, xo + s * subSize, subSize) / -qneg;
+            float step = FormatVectors.extreme(x, xo + s * subSize, subSize) / -qneg;
             int mag = d > 0 ? ceilField(Math.abs(step) / d, 0, Math.max(scNeg, scPos)) : 0;
             sc[s] = step < 0 ? Math.max(-mag, -scNeg) : Math.min(mag, scPos);
         }
@@ -108,13 +108,6 @@ final class KQuants {
         float max = -Float.MAX_VALUE;
         for (int i = 0; i < n; i++) max = Math.max(max, x[o + i]);
         return Math.max(0f, (max + offset) / qmax);
-    }
-
-    /** The value of largest magnitude (first one on ties), with its sign. */
-    private static float extreme(float[] x, int o, int n) {
-        float best = 0f;
-        for (int i = 0; i < n; i++) if (Math.abs(x[o + i]) > Math.abs(best)) best = x[o + i];
-        return best;
     }
 
     private static int ceilField(float ratio, int lo, int hi) {

@@ -49,6 +49,14 @@ abstract class LookupFormat implements Format {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
+    /**
+     * The sign-magnitude grids (IQ2, IQ3): dst[o + j] = db * grid[p + j] negated where bit j of
+     * {@code signs} is set, for the n values of one grid point.
+     */
+    static void signedPoint(float[] dst, int o, float db, byte[] grid, int p, int signs, int n) {
+        for (int j = 0; j < n; j++) dst[o + j] = db * (grid[p + j] & 0xFF) * ((signs >>> j & 1) != 0 ? -1.f : 1.f);
+    }
+
     static int u8(MemorySegment s, long off) {
         return KQuants.u8(s, off);
     }

@@ -99,15 +99,7 @@ public final class Q5_0Format implements Format {
         for (int b = 0; b < n / QK; b++) {
             int so = srcOffset + b * QK;
             long off = byteOffset + (long) b * BLOCK_BYTES;
-            float amax = 0f;
-            float max = 0f;
-            for (int j = 0; j < QK; j++) {
-                float v = src[so + j];
-                if (amax < Math.abs(v)) {
-                    amax = Math.abs(v);
-                    max = v;
-                }
-            }
+            float max = FormatVectors.extreme(src, so, QK);
             float d = max / -16;
             float id = d != 0f ? 1f / d : 0f;
             FormatVectors.putF16(dst, off, d);

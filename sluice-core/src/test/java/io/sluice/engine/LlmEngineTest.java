@@ -1,7 +1,5 @@
 package io.sluice.engine;
 
-import io.sluice.gguf.GGMLType;
-import io.sluice.model.KvStore;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -11,26 +9,14 @@ import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.IntStream;
 
+import static io.sluice.engine.FakeEngines.assertNoBlockHeld;
+import static io.sluice.engine.FakeEngines.config;
+import static io.sluice.engine.FakeEngines.greedy;
+import static io.sluice.engine.FakeEngines.randomPrompt;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** The engine loop, scheduler and KV bookkeeping against {@link FakeModel}, whose exact outputs are known. */
 class LlmEngineTest {
-    private static final int BS = 4;
-
-    private static EngineConfig config(int blocks, int maxBatched, int maxSeqs, int maxQueue, int ctx) {
-        FakeModel probe = new FakeModel(ctx);
-        long kvBytes = blocks * KvStore.bytesPerBlock(probe.kvLayout(), BS, GGMLType.F32);
-        return new EngineConfig(kvBytes, 0, BS, GGMLType.F32, maxBatched, maxSeqs, maxQueue, ctx);
-    }
-
-    private static int[] randomPrompt(Random r, int len, int alphabet) {
-        return r.ints(len, 1, 1 + alphabet).toArray();
-    }
-
-    private static GenerationRequest greedy(int[] prompt, int maxTokens, boolean ignoreEos) {
-        return new GenerationRequest(prompt, SamplingParams.GREEDY, maxTokens, List.of(), ignoreEos, -1);
-    }
-
     @Test
     void greedyOutputIsTheSameAloneAndAmongSixteenConcurrentRequests() throws Exception {
         Random r = new Random(1);
@@ -101,44 +87,15 @@ class LlmEngineTest {
         FakeModel model = new FakeModel(ctx);
         // 20 blocks of 4 = 80 positions for up to 8 sequences of up to 48: preemption is certain.
         LlmEngine e = new LlmEngine(model, config(20, 16, 8, 2000, ctx));
-        int n = 1000;
-        Collector[] cs = new Collector[n];
-        int[][] prompts = new int[n][];
-        int[] maxTokens = new int[n];
-        boolean[] ignoreEos = new boolean[n];
-        List<GenerationHandle> handles = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            prompts[i] = randomPrompt(r, 1 + r.nextInt(20), 3);   // tiny alphabet: shared prefixes
-            maxTokens[i] = 1 + r.nextInt(16);
-            ignoreEos[i] = r.nextBoolean();
-            cs[i] = new Collector();
-            handles.add(e.submit(greedy(prompts[i], maxTokens[i], ignoreEos[i]), cs[i]));
-            if (r.nextInt(5) == 0) handles.get(r.nextInt(handles.size())).cancel();
-            if (i % 50 == 0) Thread.sleep(1);
-        }
-        int cancelled = 0;
-        for (int i = 0; i < n; i++) {
-            GenerationEvent.Finished f = cs[i].await();
-            assertNotEquals(FinishReason.ERROR, f.reason(), f.message());
-            if (f.reason() == FinishReason.CANCELLED) {
-                cancelled++;
-                continue;
-            }
-            int[] want = FakeModel.expectedGreedy(prompts[i], maxTokens[i], ctx, ignoreEos[i]);
-            assertArrayEquals(want, cs[i].idArray(), "request " + i);
-            assertEquals(want.length, f.usage().completionTokens());
-        }
+        FakeEngines.Soak soak = FakeEngines.thousandRandomRequests(e, r, ctx);
         EngineMetrics m = e.metrics();
-        assertTrue(cancelled > 0, "some requests were cancelled");
+        assertTrue(soak.cancelled() > 0, "some requests were cancelled");
         assertTrue(m.preemptions() > 0, "the tiny pool forced preemptions");
         assertTrue(m.prefixCacheHitTokens() > 0, "shared prefixes were reused");
-        assertEquals(n, m.requestsFinished());
+        assertEquals(soak.collectors().length, m.requestsFinished());
         e.close();
-        for (Collector c : cs) assertEquals(0, c.eventsAfterFinish, "nothing after Finished");
-        KvCacheManager blocks = e.blockManager();
-        blocks.checkConsistency();
-        assertEquals(0, blocks.usedBlocks());
-        for (int b = 0; b < blocks.numBlocks(); b++) assertEquals(0, blocks.refCount(b), "block " + b);
+        for (Collector c : soak.collectors()) assertEquals(0, c.eventsAfterFinish, "nothing after Finished");
+        assertNoBlockHeld(e.blockManager());
         assertEquals(0, e.metrics().runningSeqs());
         assertEquals(0, e.metrics().waitingSeqs());
     }

@@ -1,6 +1,5 @@
 package io.sluice.engine;
 
-import io.sluice.gguf.GGMLType;
 import io.sluice.gguf.GGUFFile;
 import io.sluice.model.Batch;
 import io.sluice.model.KvLayout;
@@ -14,6 +13,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
+import static io.sluice.engine.FakeEngines.assertNoBlockHeld;
+import static io.sluice.engine.FakeEngines.config;
+import static io.sluice.engine.FakeEngines.greedy;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -22,26 +24,12 @@ import static org.junit.jupiter.api.Assertions.*;
  * the KV accounting survives them under chunking, preemption and cancellation.
  */
 class SpeculativeDecodingTest {
-    private static final int BS = 4;
-
-    private static EngineConfig config(int blocks, int maxBatched, int maxSeqs, int maxQueue, int ctx) {
-        FakeModel probe = new FakeModel(ctx);
-        long kvBytes = blocks * KvStore.bytesPerBlock(probe.kvLayout(), BS, GGMLType.F32);
-        return new EngineConfig(kvBytes, 0, BS, GGMLType.F32, maxBatched, maxSeqs, maxQueue, ctx);
-    }
-
-    private static GenerationRequest greedy(int[] prompt, int maxTokens, boolean ignoreEos) {
-        return new GenerationRequest(prompt, SamplingParams.GREEDY, maxTokens, List.of(), ignoreEos, -1);
-    }
-
-    /** A draft that agrees with the target except where its (position-keyed) coin says otherwise: then its guess is another token. */
-    static final class WrongSometimes implements Model {
+    /** A {@link FakeModel} whose forward pass a subclass changes; everything else is the fake model's. */
+    abstract static class Wrapped implements Model {
         final FakeModel inner;
-        final int wrongEvery;
 
-        WrongSometimes(int ctx, int wrongEvery) {
-            this.inner = new FakeModel(ctx);
-            this.wrongEvery = wrongEvery;
+        Wrapped(int ctx) {
+            inner = new FakeModel(ctx);
         }
 
         @Override public ModelConfig config() { return inner.config(); }
@@ -52,6 +40,16 @@ class SpeculativeDecodingTest {
         @Override public int activationWidth() { return inner.activationWidth(); }
         @Override public long weightBytes() { return inner.weightBytes(); }
         @Override public void close() { }
+    }
+
+    /** A draft that agrees with the target except where its (position-keyed) coin says otherwise: then its guess is another token. */
+    static final class WrongSometimes extends Wrapped {
+        final int wrongEvery;
+
+        WrongSometimes(int ctx, int wrongEvery) {
+            super(ctx);
+            this.wrongEvery = wrongEvery;
+        }
 
         @Override
         public void forward(Batch b, KvStore kv, float[] logits) {
@@ -74,9 +72,8 @@ class SpeculativeDecodingTest {
      * token it copies is read back through the KV cache, so a wrong block still shows): prompt
      * lookup guesses it right, except where the prompt's own n-grams mislead it.
      */
-    static final class Repeating implements Model {
+    static final class Repeating extends Wrapped {
         static final int PERIOD = 5;
-        final FakeModel inner;
         /** Every breakEvery-th position (0: none) the fake model's own choice instead: the repetition breaks. */
         final int breakEvery;
 
@@ -85,18 +82,9 @@ class SpeculativeDecodingTest {
         }
 
         Repeating(int ctx, int breakEvery) {
-            inner = new FakeModel(ctx);
+            super(ctx);
             this.breakEvery = breakEvery;
         }
-
-        @Override public ModelConfig config() { return inner.config(); }
-        @Override public Tokenizer tokenizer() { return inner.tokenizer(); }
-        @Override public GGUFFile file() { return null; }
-        @Override public KvLayout kvLayout() { return inner.kvLayout(); }
-        @Override public long activationBytes(int tokens) { return inner.activationBytes(tokens); }
-        @Override public int activationWidth() { return inner.activationWidth(); }
-        @Override public long weightBytes() { return inner.weightBytes(); }
-        @Override public void close() { }
 
         @Override
         public void forward(Batch b, KvStore kv, float[] logits) {
@@ -152,35 +140,9 @@ class SpeculativeDecodingTest {
         LlmEngine e = new LlmEngine(model, config(20, 16, 8, 2000, ctx), spec);
         // As if a pass cost the same for any token count (a memory-bound model): guessing always pays.
         e.draftPolicy().stepTimes.assume(1, 0);
-        int n = 1000;
-        Collector[] cs = new Collector[n];
-        int[][] prompts = new int[n][];
-        int[] maxTokens = new int[n];
-        boolean[] ignoreEos = new boolean[n];
-        List<GenerationHandle> handles = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            prompts[i] = r.ints(1 + r.nextInt(20), 1, 4).toArray();
-            maxTokens[i] = 1 + r.nextInt(16);
-            ignoreEos[i] = r.nextBoolean();
-            cs[i] = new Collector();
-            handles.add(e.submit(greedy(prompts[i], maxTokens[i], ignoreEos[i]), cs[i]));
-            if (r.nextInt(5) == 0) handles.get(r.nextInt(handles.size())).cancel();
-            if (i % 50 == 0) Thread.sleep(1);
-        }
-        int cancelled = 0;
-        for (int i = 0; i < n; i++) {
-            GenerationEvent.Finished f = cs[i].await();
-            assertNotEquals(FinishReason.ERROR, f.reason(), f.message());
-            if (f.reason() == FinishReason.CANCELLED) {
-                cancelled++;
-                continue;
-            }
-            int[] want = FakeModel.expectedGreedy(prompts[i], maxTokens[i], ctx, ignoreEos[i]);
-            assertArrayEquals(want, cs[i].idArray(), "request " + i);
-            assertEquals(want.length, f.usage().completionTokens());
-        }
+        FakeEngines.Soak soak = FakeEngines.thousandRandomRequests(e, r, ctx);
         EngineMetrics m = e.metrics();
-        assertTrue(cancelled > 0, "some requests were cancelled");
+        assertTrue(soak.cancelled() > 0, "some requests were cancelled");
         assertTrue(m.preemptions() > 0, "the tiny pool forced preemptions");
         assertTrue(m.draftedTokens() > 0, "guesses were verified: " + m);
         assertTrue(m.acceptedTokens() <= m.draftedTokens(), "kept at most what was guessed: " + m);
@@ -189,11 +151,7 @@ class SpeculativeDecodingTest {
         List<KvCacheManager> pools = new ArrayList<>(List.of(e.blockManager()));
         if (e.drafter() instanceof DraftModelDrafter d) pools.add(d.blockManager());
         if (e.drafter() instanceof AutoDrafter a) pools.add(((DraftModelDrafter) a.model()).blockManager());
-        for (KvCacheManager blocks : pools) {
-            blocks.checkConsistency();
-            assertEquals(0, blocks.usedBlocks());
-            for (int b = 0; b < blocks.numBlocks(); b++) assertEquals(0, blocks.refCount(b), "block " + b);
-        }
+        for (KvCacheManager blocks : pools) assertNoBlockHeld(blocks);
     }
 
     @Test

@@ -136,10 +136,10 @@ class FormatRoundTripTest {
             case Q5_0 -> Q5_0Format.dotScalar(s, off, x, xo, b);
             case Q5_1 -> Q5_1Format.dotScalar(s, off, x, xo, b);
             case Q2_K -> Q2_KFormat.dotScalar(s, off, x, xo, b);
-            case Q3_K -> Q3_KFormat.dotScalar(s, off, x, xo, b);
+            case Q3_K -> Q3_KFormat.LAYOUT.dotScalar(s, off, x, xo, b);
             case Q4_K -> Q4_KFormat.dotScalar(s, off, x, xo, b);
             case Q5_K -> Q5_KFormat.dotScalar(s, off, x, xo, b);
-            case Q6_K -> Q6_KFormat.dotScalar(s, off, x, xo, b);
+            case Q6_K -> Q6_KFormat.LAYOUT.dotScalar(s, off, x, xo, b);
             default -> null;
         };
     }

@@ -29,18 +29,10 @@ import java.util.concurrent.ExecutionException;
  * Thread-safe: concurrent calls are batched by the engine.
  */
 public final class SluiceChatModel implements ChatModel, AutoCloseable {
-    private final SluiceModel model;
-    private final boolean ownsModel;
-    private final ChatRequestParameters defaults;
-    private final Long seed;
-    private final boolean parallelToolCalls;
+    private final ChatSetup setup;
 
     private SluiceChatModel(Builder b) {
-        this.ownsModel = b.model == null;
-        this.model = b.model != null ? b.model : SluiceModel.load(b.requirePath());
-        this.defaults = b.parameters(model.name());
-        this.seed = b.seed;
-        this.parallelToolCalls = b.parallelToolCalls;
+        this.setup = ChatSetup.of(b);
     }
 
     public static Builder builder() {
@@ -49,10 +41,10 @@ public final class SluiceChatModel implements ChatModel, AutoCloseable {
 
     @Override
     public ChatResponse doChat(ChatRequest request) {
-        Requests.Prepared prepared = Requests.toEngine(model, request, defaults, seed, parallelToolCalls);
+        Requests.Prepared prepared = setup.prepare(request);
         ChatFormat.Reader reader = prepared.chat().reader();
         CompletableFuture<GenerationEvent.Finished> done = new CompletableFuture<>();
-        GenerationHandle h = model.engine().submit(prepared.request(), ev -> {
+        GenerationHandle h = setup.model().engine().submit(prepared.request(), ev -> {
             switch (ev) {
                 case GenerationEvent.Token t -> reader.push(t);
                 case GenerationEvent.Finished f -> done.complete(f);
@@ -69,17 +61,12 @@ public final class SluiceChatModel implements ChatModel, AutoCloseable {
             throw new IllegalStateException(e.getCause());
         }
         reader.finish();
-        return ChatResponse.builder()
-                .aiMessage(Requests.aiMessage(reader.output()))
-                .finishReason(Requests.finishReason(f, reader.output()))
-                .tokenUsage(Requests.usage(f.usage()))
-                .modelName(model.name())
-                .build();
+        return setup.response(reader.output(), f);
     }
 
     @Override
     public ChatRequestParameters defaultRequestParameters() {
-        return defaults;
+        return setup.defaults();
     }
 
     @Override
@@ -90,7 +77,7 @@ public final class SluiceChatModel implements ChatModel, AutoCloseable {
     /** Closes the model if this chat model loaded it (from {@link Builder#modelPath}). */
     @Override
     public void close() {
-        if (ownsModel) model.close();
+        setup.close();
     }
 
     /** Sampling defaults for every request (a request's own parameters win); unset values are llama.cpp's defaults. */

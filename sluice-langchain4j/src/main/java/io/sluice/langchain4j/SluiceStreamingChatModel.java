@@ -4,7 +4,6 @@ import dev.langchain4j.model.ModelProvider;
 import dev.langchain4j.model.chat.StreamingChatModel;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
-import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 import dev.langchain4j.model.chat.response.CompleteToolCall;
 import dev.langchain4j.model.chat.response.PartialThinking;
@@ -25,18 +24,10 @@ import java.util.concurrent.LinkedBlockingQueue;
  * thread of its own per request, never on the engine's thread, so a slow handler delays only its own chat.
  */
 public final class SluiceStreamingChatModel implements StreamingChatModel, AutoCloseable {
-    private final SluiceModel model;
-    private final boolean ownsModel;
-    private final ChatRequestParameters defaults;
-    private final Long seed;
-    private final boolean parallelToolCalls;
+    private final ChatSetup setup;
 
     private SluiceStreamingChatModel(Builder b) {
-        this.ownsModel = b.model == null;
-        this.model = b.model != null ? b.model : SluiceModel.load(b.requirePath());
-        this.defaults = b.parameters(model.name());
-        this.seed = b.seed;
-        this.parallelToolCalls = b.parallelToolCalls;
+        this.setup = ChatSetup.of(b);
     }
 
     public static Builder builder() {
@@ -48,8 +39,8 @@ public final class SluiceStreamingChatModel implements StreamingChatModel, AutoC
         LinkedBlockingQueue<GenerationEvent> events = new LinkedBlockingQueue<>();
         Requests.Prepared prepared;
         try {
-            prepared = Requests.toEngine(model, request, defaults, seed, parallelToolCalls);
-            model.engine().submit(prepared.request(), events::add);
+            prepared = setup.prepare(request);
+            setup.model().engine().submit(prepared.request(), events::add);
         } catch (RuntimeException e) {
             handler.onError(e);
             return;
@@ -64,12 +55,7 @@ public final class SluiceStreamingChatModel implements StreamingChatModel, AutoC
                     } else {
                         GenerationEvent.Finished f = (GenerationEvent.Finished) ev;
                         deliver(reader.finish(), handler);
-                        handler.onCompleteResponse(ChatResponse.builder()
-                                .aiMessage(Requests.aiMessage(reader.output()))
-                                .finishReason(Requests.finishReason(f, reader.output()))
-                                .tokenUsage(Requests.usage(f.usage()))
-                                .modelName(model.name())
-                                .build());
+                        handler.onCompleteResponse(setup.response(reader.output(), f));
                         return;
                     }
                 }
@@ -101,7 +87,7 @@ public final class SluiceStreamingChatModel implements StreamingChatModel, AutoC
 
     @Override
     public ChatRequestParameters defaultRequestParameters() {
-        return defaults;
+        return setup.defaults();
     }
 
     @Override
@@ -111,7 +97,7 @@ public final class SluiceStreamingChatModel implements StreamingChatModel, AutoC
 
     @Override
     public void close() {
-        if (ownsModel) model.close();
+        setup.close();
     }
 
     public static final class Builder extends ModelBuilder<Builder> {

@@ -1,6 +1,7 @@
 package io.sluice.server;
 
 import java.time.Duration;
+import java.util.function.Consumer;
 
 /**
  * How the HTTP server listens and what it accepts.
@@ -72,46 +73,87 @@ public record ServerConfig(
     }
 
     public ServerConfig withHost(String h) {
-        return new ServerConfig(h, port, alias, apiKey, maxBodyBytes, chatTemplate, idleTimeout, corsOrigin, headerTimeout, maxConnections, maxConnectionsPerClient, metricsPublic);
+        return edit(b -> b.host = h);
     }
 
     public ServerConfig withPort(int p) {
-        return new ServerConfig(host, p, alias, apiKey, maxBodyBytes, chatTemplate, idleTimeout, corsOrigin, headerTimeout, maxConnections, maxConnectionsPerClient, metricsPublic);
+        return edit(b -> b.port = p);
     }
 
     public ServerConfig withAlias(String a) {
-        return new ServerConfig(host, port, a, apiKey, maxBodyBytes, chatTemplate, idleTimeout, corsOrigin, headerTimeout, maxConnections, maxConnectionsPerClient, metricsPublic);
+        return edit(b -> b.alias = a);
     }
 
     public ServerConfig withApiKey(String k) {
-        return new ServerConfig(host, port, alias, k, maxBodyBytes, chatTemplate, idleTimeout, corsOrigin, headerTimeout, maxConnections, maxConnectionsPerClient, metricsPublic);
+        return edit(b -> b.apiKey = k);
     }
 
-    public ServerConfig withMaxBodyBytes(long b) {
-        return new ServerConfig(host, port, alias, apiKey, b, chatTemplate, idleTimeout, corsOrigin, headerTimeout, maxConnections, maxConnectionsPerClient, metricsPublic);
+    public ServerConfig withMaxBodyBytes(long n) {
+        return edit(b -> b.maxBodyBytes = n);
     }
 
     public ServerConfig withChatTemplate(String t) {
-        return new ServerConfig(host, port, alias, apiKey, maxBodyBytes, t, idleTimeout, corsOrigin, headerTimeout, maxConnections, maxConnectionsPerClient, metricsPublic);
+        return edit(b -> b.chatTemplate = t);
     }
 
     public ServerConfig withIdleTimeout(Duration d) {
-        return new ServerConfig(host, port, alias, apiKey, maxBodyBytes, chatTemplate, d, corsOrigin, headerTimeout, maxConnections, maxConnectionsPerClient, metricsPublic);
+        return edit(b -> b.idleTimeout = d);
     }
 
     public ServerConfig withCorsOrigin(String o) {
-        return new ServerConfig(host, port, alias, apiKey, maxBodyBytes, chatTemplate, idleTimeout, o, headerTimeout, maxConnections, maxConnectionsPerClient, metricsPublic);
+        return edit(b -> b.corsOrigin = o);
     }
 
     public ServerConfig withHeaderTimeout(Duration d) {
-        return new ServerConfig(host, port, alias, apiKey, maxBodyBytes, chatTemplate, idleTimeout, corsOrigin, d, maxConnections, maxConnectionsPerClient, metricsPublic);
+        return edit(b -> b.headerTimeout = d);
     }
 
     public ServerConfig withMetricsPublic(boolean p) {
-        return new ServerConfig(host, port, alias, apiKey, maxBodyBytes, chatTemplate, idleTimeout, corsOrigin, headerTimeout, maxConnections, maxConnectionsPerClient, p);
+        return edit(b -> b.metricsPublic = p);
     }
 
     public ServerConfig withMaxConnections(int total, int perClient) {
-        return new ServerConfig(host, port, alias, apiKey, maxBodyBytes, chatTemplate, idleTimeout, corsOrigin, headerTimeout, total, perClient, metricsPublic);
+        return edit(b -> {
+            b.maxConnections = total;
+            b.maxConnectionsPerClient = perClient;
+        });
+    }
+
+    /** A copy with {@code change} applied: the one place besides the record header that lists every component. */
+    private ServerConfig edit(Consumer<Copy> change) {
+        Copy c = new Copy(this);
+        change.accept(c);
+        return new ServerConfig(c.host, c.port, c.alias, c.apiKey, c.maxBodyBytes, c.chatTemplate, c.idleTimeout, c.corsOrigin,
+                c.headerTimeout, c.maxConnections, c.maxConnectionsPerClient, c.metricsPublic);
+    }
+
+    private static final class Copy {
+        String host;
+        int port;
+        String alias;
+        String apiKey;
+        long maxBodyBytes;
+        String chatTemplate;
+        Duration idleTimeout;
+        String corsOrigin;
+        Duration headerTimeout;
+        int maxConnections;
+        int maxConnectionsPerClient;
+        boolean metricsPublic;
+
+        Copy(ServerConfig c) {
+            host = c.host;
+            port = c.port;
+            alias = c.alias;
+            apiKey = c.apiKey;
+            maxBodyBytes = c.maxBodyBytes;
+            chatTemplate = c.chatTemplate;
+            idleTimeout = c.idleTimeout;
+            corsOrigin = c.corsOrigin;
+            headerTimeout = c.headerTimeout;
+            maxConnections = c.maxConnections;
+            maxConnectionsPerClient = c.maxConnectionsPerClient;
+            metricsPublic = c.metricsPublic;
+        }
     }
 }

@@ -70,13 +70,11 @@ final class Gemma2 extends Decoder {
             L.rope.rotate(s.k, a.kvHeads(), n);
             L.attn.forward(b, kv, s.q, s.k, s.v, s.att, attentionWorkspace());
             L.wo.matmul(s.att, s.xb, n);
-            Norm.rms(s.xb, s.xb, L.postAttnNorm, n, eps);
-            Ops.add(s.x, s.xb, n * dim);
+            Norm.addRms(s.x, s.xb, L.postAttnNorm, n, eps);
 
             Norm.rms(s.xb, s.x, L.ffnNorm, n, eps);
             L.ffn.forward(s.xb, n, s.hb, s.hb2, s.xb);
-            Norm.rms(s.xb, s.xb, L.postFfnNorm, n, eps);
-            Ops.add(s.x, s.xb, n * dim);
+            Norm.addRms(s.x, s.xb, L.postFfnNorm, n, eps);
         }
         int count = logits(b, s, logits);
         Ops.softCap(logits, count, finalSoftCap);

@@ -6,7 +6,6 @@ import io.sluice.model.Weights;
 import io.sluice.model.nn.BidirectionalAttention;
 import io.sluice.model.nn.Ffn;
 import io.sluice.model.nn.Norm;
-import io.sluice.model.nn.Ops;
 import io.sluice.model.nn.Pooling;
 import io.sluice.model.nn.Qkv;
 import io.sluice.model.nn.Rope;
@@ -74,13 +73,11 @@ final class GemmaEmbedding extends Encoder {
             L.rope.rotate(s.k, a.kvHeads(), n);
             L.attn.forward(b, starts, s.q, s.k, s.v, s.att, attentionWorkspace());
             L.wo.matmul(s.att, s.xb, n);
-            Norm.rms(s.xb, s.xb, L.postAttnNorm, n, eps);
-            Ops.add(s.x, s.xb, n * dim);
+            Norm.addRms(s.x, s.xb, L.postAttnNorm, n, eps);
 
             Norm.rms(s.xb, s.x, L.ffnNorm, n, eps);
             L.ffn.forward(s.xb, n, s.hb, s.hb2, s.xb);
-            Norm.rms(s.xb, s.xb, L.postFfnNorm, n, eps);
-            Ops.add(s.x, s.xb, n * dim);
+            Norm.addRms(s.x, s.xb, L.postFfnNorm, n, eps);
         }
         Norm.rms(s.x, s.x, outputNorm, n, eps);
         return s;

@@ -7,7 +7,6 @@ import io.sluice.model.Weights;
 import io.sluice.model.nn.Attention;
 import io.sluice.model.nn.Ffn;
 import io.sluice.model.nn.Norm;
-import io.sluice.model.nn.Ops;
 import io.sluice.model.nn.Qkv;
 import io.sluice.model.nn.Rope;
 import io.sluice.tensor.Matrix;
@@ -62,12 +61,10 @@ final class Olmo2 extends Decoder {
             L.rope.rotate(s.k, a.kvHeads(), n);
             L.attn.forward(b, kv, s.q, s.k, s.v, s.att, attentionWorkspace());
             L.wo.matmul(s.att, s.xb, n);
-            Norm.rms(s.xb, s.xb, L.postAttnNorm, n, eps);
-            Ops.add(s.x, s.xb, n * dim);
+            Norm.addRms(s.x, s.xb, L.postAttnNorm, n, eps);
 
             L.ffn.forward(s.x, n, s.hb, s.hb2, s.xb);
-            Norm.rms(s.xb, s.xb, L.postFfnNorm, n, eps);
-            Ops.add(s.x, s.xb, n * dim);
+            Norm.addRms(s.x, s.xb, L.postFfnNorm, n, eps);
         }
         logits(b, s, logits);
     }

@@ -23,6 +23,12 @@ public final class Norm {
         });
     }
 
+    /** The post-norm residual of Gemma 2/3 and OLMo 2: x += rms(y) * w row by row; y is left normed. */
+    public static void addRms(float[] x, float[] y, float[] w, int rows, float eps) {
+        rms(y, y, w, rows, eps);
+        Ops.add(x, y, rows * w.length);
+    }
+
     /**
      * RMSNorm of every head of every row in place: x holds rows of {@code heads} heads of w.length
      * values each (Qwen3's and Gemma 3's Q/K norms, before RoPE).
