@@ -116,6 +116,30 @@ class SelfMadeModelTest {
         }
     }
 
+    /**
+     * Past the row pool every token still has its own embedding and output row: copied rows tie
+     * tokens' logits exactly, and greedy decoding then parts between engines on the tie's order.
+     */
+    @ParameterizedTest
+    @CsvSource({"true", "false"})
+    void vocabularyRowsAreAllDistinctPastThePool(boolean tied) throws Exception {
+        int vocab = Synth.POOL_ROWS + 700;
+        Synth.Shape shape = new Synth.Shape("wide-vocab", "qwen2", 64, 1, 2, 1, 32, 96, Synth.Vocab.bpe("qwen2", vocab), 256,
+                1000000f, tied, null, java.util.Map.of());
+        Path file = dir.resolve("wide-" + tied + ".gguf");
+        Synth.write(shape, Synth.TypeSpec.parse("q4_0"), 5, file);
+        try (GGUFFile f = GGUFFile.open(file)) {
+            for (String name : tied ? List.of("token_embd.weight") : List.of("token_embd.weight", "output.weight")) {
+                io.sluice.gguf.TensorInfo t = f.requireTensor(name);
+                byte[] all = f.data(t).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                int rowBytes = all.length / vocab;
+                java.util.Set<java.nio.ByteBuffer> rows = new java.util.HashSet<>();
+                for (int r = 0; r < vocab; r++) rows.add(java.nio.ByteBuffer.wrap(all, r * rowBytes, rowBytes).slice());
+                assertEquals(vocab, rows.size(), name + ": rows copied from the pool");
+            }
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void absurdBlockCountFailsClearlyBeforeAllocating() throws Exception {
         Path file = dir.resolve("tiny.gguf"), bad = dir.resolve("bad.gguf");
