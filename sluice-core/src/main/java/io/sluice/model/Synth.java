@@ -56,6 +56,16 @@ public final class Synth {
         public int vocabSize() {
             return vocab.size();
         }
+
+        /**
+         * This shape cut to its first {@code n} layers. Written with the same seed and a pure type, its
+         * every tensor equals the full model's (the layers are drawn last, in order): a cheap draft
+         * that agrees with its target as often as the dropped layers leave the argmax alone.
+         */
+        public Shape withLayers(int n) {
+            if (n < 1 || n > layers) throw new IllegalArgumentException("--layers must be in 1.." + layers + " for " + name + " (got " + n + ")");
+            return new Shape(name, arch, dim, n, heads, kvHeads, headDim, ffn, vocab, context, ropeTheta, tied, experts, keys);
+        }
     }
 
     /**

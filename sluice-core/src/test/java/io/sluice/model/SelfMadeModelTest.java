@@ -140,6 +140,22 @@ class SelfMadeModelTest {
         }
     }
 
+    /** A shape cut to its first layers, same seed and type, is the full model's prefix tensor for tensor: a draft sharing its weights. */
+    @org.junit.jupiter.api.Test
+    void firstLayersShareTheFullModelsWeights() throws Exception {
+        Synth.Shape full = small(Synth.shape("tinyllama-1.1b"));
+        Path a = dir.resolve("full.gguf"), b = dir.resolve("cut.gguf");
+        Synth.write(full, Synth.TypeSpec.parse("q4_0"), 9, a);
+        Synth.write(full.withLayers(2), Synth.TypeSpec.parse("q4_0"), 9, b);
+        try (GGUFFile f = GGUFFile.open(a); GGUFFile c = GGUFFile.open(b)) {
+            assertEquals(2, c.requireInt("llama.block_count"));
+            assertTrue(c.tensors().size() < f.tensors().size());
+            for (String name : c.tensors().keySet()) {
+                assertTrue(f.data(f.requireTensor(name)).mismatch(c.data(c.requireTensor(name))) < 0, name);
+            }
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void absurdBlockCountFailsClearlyBeforeAllocating() throws Exception {
         Path file = dir.resolve("tiny.gguf"), bad = dir.resolve("bad.gguf");
