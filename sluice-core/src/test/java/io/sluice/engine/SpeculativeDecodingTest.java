@@ -11,6 +11,7 @@ import io.sluice.model.tokenizer.Tokenizer;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
@@ -234,6 +235,19 @@ class SpeculativeDecodingTest {
             assertTrue(e.metrics().steps() < 4 * 60 / 3, "a step kept several tokens: " + e.metrics().steps() + " steps");
         }
         draft.close();
+    }
+
+    /** A copy that reaches the present goes on with the loop it found, for the whole draft. */
+    @Test
+    void promptLookupFollowsALoopPastThePresent() {
+        int[] out = new int[6];
+        assertEquals(6, NgramDrafter.lookup(new int[]{9, 7, 7, 7, 7}, 5, 6, out));
+        assertArrayEquals(new int[]{7, 7, 7, 7, 7, 7}, out);
+        assertEquals(5, NgramDrafter.lookup(new int[]{4, 1, 2, 3, 1, 2, 3, 1, 2}, 9, 5, out));
+        assertArrayEquals(new int[]{3, 1, 2, 3, 1}, Arrays.copyOf(out, 5));
+        assertEquals(3, NgramDrafter.lookup(REPEATED, REPEATED.length, 3, out), "a match far back: what followed it");
+        assertArrayEquals(new int[]{3, 4, 5}, Arrays.copyOf(out, 3));
+        assertEquals(0, NgramDrafter.lookup(new int[]{1, 2, 3, 4}, 4, 5, out), "no earlier occurrence: no guess");
     }
 
     /** A prompt whose last bigram occurred 10 tokens earlier: prompt lookup offers 10 guesses. */
