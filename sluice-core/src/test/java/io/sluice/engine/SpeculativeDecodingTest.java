@@ -409,6 +409,11 @@ class SpeculativeDecodingTest {
         assertEquals(0.010 * (1 + 1 / 16.0), t.seconds(2), 1e-9, "between 1 and the cold 5: the kernels' promise, not the cold figure");
         for (int i = 0; i < 300; i++) t.observe(1, 10_000_000L);
         assertEquals(0.010 * (1 + 4 / 16.0), t.seconds(5), 1e-9, "the cold figure is forgotten once stale");
+        DraftPolicy.StepTimes cold = new DraftPolicy.StepTimes(64);
+        cold.observe(1, 900_000_000L); // the first decode step, compiling; every later step guesses 8
+        for (int i = 0; i < 20; i++) cold.observe(9, 50_000_000L);
+        assertEquals(0.050, cold.seconds(1), 1e-9, "one token never costs more than nine measured since");
+        assertEquals(0.050, cold.seconds(2), 1e-9);
         for (int i = 0; i < 5; i++) t.observe(16, 40_000_000L);
         assertEquals(0.040 * (1 + 1 / 16.0), t.seconds(17), 1e-9, "beyond 16 rows each token costs 1/16 of a 16-row pass");
     }
