@@ -30,6 +30,9 @@ final class SynthCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42")
     long seed;
 
+    @Option(names = "--layers", description = "only the shape's first N layers: with the same --seed and a pure --type, a draft sharing the full model's weights")
+    Integer layers;
+
     @Option(names = {"-t", "--threads"}, description = "worker threads (default: cores)")
     Integer threads;
 
@@ -40,9 +43,10 @@ final class SynthCommand implements Callable<Integer> {
         EmbeddingSynth.Shape e = EmbeddingSynth.find(shape);
         String name = e != null ? e.name() : Synth.shape(shape).name(), shapeArch = e != null ? e.arch() : Synth.shape(shape).arch();
         if (arch != null && !arch.equals(shapeArch)) throw new IllegalArgumentException("shape " + name + " is a " + shapeArch + " model, not " + arch);
+        if (e != null && layers != null) throw new IllegalArgumentException("--layers is for decoder shapes, not " + name);
         long t0 = System.nanoTime();
         if (e != null) EmbeddingSynth.write(e, Synth.TypeSpec.parse(type), seed, out);
-        else Synth.write(Synth.shape(shape), Synth.TypeSpec.parse(type), seed, out);
+        else Synth.write(layers == null ? Synth.shape(shape) : Synth.shape(shape).withLayers(layers), Synth.TypeSpec.parse(type), seed, out);
         System.err.printf("wrote %s (%s, %s) in %.1f s%n", out, name, type, (System.nanoTime() - t0) / 1e9);
         return 0;
     }

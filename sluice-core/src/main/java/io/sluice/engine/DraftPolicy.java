@@ -161,10 +161,14 @@ final class DraftPolicy {
         private final double[] ema;
         private final long[] seenAt;
         private long observations;
+        /** ceiling(n) for every n, as of observation ceilingAt. */
+        private final double[] ceilings;
+        private long ceilingAt = -1;
 
         StepTimes(int maxTokens) {
             ema = new double[maxTokens + 2];
             seenAt = new long[maxTokens + 2];
+            ceilings = new double[maxTokens + 2];
         }
 
         /** Test hook: pins the model to base + perToken * tokens seconds, ignoring what is measured. */
@@ -196,6 +200,28 @@ final class DraftPolicy {
         double seconds(int tokens) {
             if (assumedBase >= 0) return assumedBase + assumedPerToken * tokens;
             int n = Math.clamp(tokens, 1, ema.length - 1);
+            return Math.min(estimate(n), ceiling(n + 1));
+        }
+
+        /**
+         * The least recent figure for a pass of n or more tokens: more tokens never cost less. A small
+         * count measured cold (the first decode step, JIT-compiling) is never measured again once the
+         * policy guesses every step, and unbounded it made a one-token pass look 17x dearer than a
+         * nine-token one, so every step guessed the longest draft even with none of its guesses kept.
+         */
+        private double ceiling(int n) {
+            if (ceilingAt != observations) {
+                double least = Double.POSITIVE_INFINITY;
+                for (int m = ema.length - 1; m >= 1; m--) {
+                    if (known(m)) least = Math.min(least, ema[m]);
+                    ceilings[m] = least;
+                }
+                ceilingAt = observations;
+            }
+            return n < ema.length ? ceilings[n] : Double.POSITIVE_INFINITY;
+        }
+
+        private double estimate(int n) {
             if (known(n)) return ema[n];
             int lo = n - 1, hi = n + 1;
             while (lo >= 1 && !known(lo)) lo--;

@@ -20,8 +20,7 @@ final class NgramDrafter implements Drafter {
 
     @Override
     public int offered(Sequence s, Source src, int max) {
-        int from = match(s.tokens, s.length);
-        return from < 0 ? 0 : Math.min(max, s.length - from);
+        return match(s.tokens, s.length) < 0 ? 0 : max;
     }
 
     @Override
@@ -35,13 +34,17 @@ final class NgramDrafter implements Drafter {
         }
     }
 
-    /** Writes up to k tokens into out: those after the latest earlier occurrence of tokens[length-n, length); returns how many. */
+    /**
+     * Writes k tokens into out: those after the latest earlier occurrence of tokens[length-n, length),
+     * or none when it has none; returns how many. Where the copy reaches the present it goes on
+     * reading its own guesses: the text loops with period length - from, and a copy stopped there
+     * would guess one period a step (a single token in a one-token loop).
+     */
     static int lookup(int[] tokens, int length, int k, int[] out) {
         int from = k <= 0 ? -1 : match(tokens, length);
         if (from < 0) return 0;
-        int m = Math.min(k, length - from);
-        System.arraycopy(tokens, from, out, 0, m);
-        return m;
+        for (int j = 0; j < k; j++) out[j] = from + j < length ? tokens[from + j] : out[from + j - length];
+        return k;
     }
 
     /** Where the tokens after the latest earlier occurrence of the last n-gram (longest n first) start; -1 when none occurs. */

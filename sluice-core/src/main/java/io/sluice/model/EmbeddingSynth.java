@@ -108,7 +108,7 @@ public final class EmbeddingSynth {
         GGMLType t = type.of(false, false, false);
         int qDim = s.heads * s.headDim, kv = s.kvHeads * s.headDim, d = s.dim;
         float scale = (float) (1.0 / Math.sqrt(d));
-        Synth.matrix(w, "token_embd.weight", t, d, s.vocab, 1, 1f, root.split());
+        Synth.vocabMatrix(w, "token_embd.weight", t, d, s.vocab, 1f, root.split());
         if (bertFamily) {
             if (a.equals("bert")) Synth.matrix(w, "position_embd.weight", GGMLType.F32, d, s.context, 1, 0.5f, root.split());
             Synth.matrix(w, "token_types.weight", GGMLType.F32, d, 2, 1, 0.5f, root.split());

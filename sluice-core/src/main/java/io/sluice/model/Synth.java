@@ -56,6 +56,16 @@ public final class Synth {
         public int vocabSize() {
             return vocab.size();
         }
+
+        /**
+         * This shape cut to its first {@code n} layers. Written with the same seed and a pure type, its
+         * every tensor equals the full model's (the layers are drawn last, in order): a cheap draft
+         * that agrees with its target as often as the dropped layers leave the argmax alone.
+         */
+        public Shape withLayers(int n) {
+            if (n < 1 || n > layers) throw new IllegalArgumentException("--layers must be in 1.." + layers + " for " + name + " (got " + n + ")");
+            return new Shape(name, arch, dim, n, heads, kvHeads, headDim, ffn, vocab, context, ropeTheta, tied, experts, keys);
+        }
     }
 
     /**
@@ -268,9 +278,9 @@ public final class Synth {
         int qDim = s.heads * s.headDim, kv = s.kvHeads * s.headDim;
         float scale = (float) (1.0 / Math.sqrt(s.dim));
         // A tied embedding is the output too: Q4_K_M gives it the output's 6 bits, as llama-quantize does.
-        matrix(w, "token_embd.weight", type.of(s.tied, false, false), s.dim, s.vocabSize(), 1, 1f, root.split());
+        vocabMatrix(w, "token_embd.weight", type.of(s.tied, false, false), s.dim, s.vocabSize(), 1f, root.split());
         vector(w, "output_norm.weight", s.dim, 1f, 0.2f, root);
-        if (!s.tied) matrix(w, "output.weight", type.of(true, false, false), s.dim, s.vocabSize(), 1, scale, root.split());
+        if (!s.tied) vocabMatrix(w, "output.weight", type.of(true, false, false), s.dim, s.vocabSize(), scale, root.split());
         if (layout.longRope) {
             float[] longFactors = new float[ropeDim / 2];
             for (int i = 0; i < longFactors.length; i++) longFactors[i] = 1f + 31f * i / Math.max(1, longFactors.length - 1);
@@ -451,10 +461,24 @@ public final class Synth {
      * Q6_K to Q8_0, ...).
      */
     static void matrix(GGUFWriter w, String name, GGMLType type, int cols, int rows, int experts, float scale, SplittableRandom rng) {
+        matrix(w, name, type, cols, rows, experts, scale, rng, POOL_ROWS);
+    }
+
+    /**
+     * A token embedding or output matrix: every row its own, none copied from a pool. Copied rows
+     * give tokens exactly equal logits, and greedy decoding then picks among the tie by engine
+     * (llama.cpp's top-k sort leaves ties in no set order), so two engines' texts part at once.
+     */
+    static void vocabMatrix(GGUFWriter w, String name, GGMLType type, int cols, int rows, float scale, SplittableRandom rng) {
+        matrix(w, name, type, cols, rows, 1, scale, rng, Integer.MAX_VALUE);
+    }
+
+    private static void matrix(GGUFWriter w, String name, GGMLType type, int cols, int rows, int experts, float scale, SplittableRandom rng,
+                               int poolRows) {
         long seed = rng.nextLong();
         GGMLType t = cols % type.blockSize == 0 ? type : fallback(type);
         long[] dims = experts > 1 ? new long[]{cols, rows, experts} : new long[]{cols, rows};
-        w.addTensor(name, t, dims, out -> writeRows(out, t, cols, Math.multiplyExact(rows, experts), scale, seed));
+        w.addTensor(name, t, dims, out -> writeRows(out, t, cols, Math.multiplyExact(rows, experts), scale, seed, poolRows));
     }
 
     /** llama-quantize's replacement for a type whose blocks a row length does not fill. */
@@ -474,23 +498,14 @@ public final class Synth {
      */
     static final int POOL_ROWS = 4096;
 
-    private static void writeRows(OutputStream out, GGMLType type, int cols, int rows, float scale, long seed) throws IOException {
+    private static void writeRows(OutputStream out, GGMLType type, int cols, int rows, float scale, long seed, int poolRows) throws IOException {
         Format f = Formats.of(type);
         long rowBytes = type.byteSize(cols);
-        int pool = Math.min(rows, POOL_ROWS);
+        int chunkRows = (int) Math.max(1, Math.min(rows, (8L << 20) / rowBytes));
         float amp = scale * 1.7320508f;
-        try (Arena arena = Arena.ofShared()) { // shared: worker threads quantize into it
-            MemorySegment quantized = arena.allocate(rowBytes * pool, 64);
-            Parallel.forRange(pool, (s, e) -> {
-                float[] row = new float[cols];
-                for (int r = s; r < e; r++) {
-                    SplittableRandom rr = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + r);
-                    for (int c = 0; c < cols; c++) row[c] = (float) (rr.nextDouble() * 2 - 1) * amp;
-                    f.quantize(row, 0, cols, quantized, r * rowBytes);
-                }
-            });
-            byte[] rowsOf = quantized.toArray(ValueLayout.JAVA_BYTE);
-            int chunkRows = (int) Math.max(1, Math.min(rows, (8L << 20) / rowBytes));
+        if (rows > poolRows) {
+            int pool = poolRows;
+            byte[] rowsOf = quantizeRows(f, cols, rowBytes, 0, pool, amp, seed);
             byte[] bytes = new byte[(int) (rowBytes * chunkRows)];
             for (int r0 = 0; r0 < rows; r0 += chunkRows) {
                 int n = Math.min(chunkRows, rows - r0);
@@ -502,7 +517,27 @@ public final class Synth {
                 }
                 out.write(bytes, 0, (int) (n * rowBytes));
             }
+        } else {
+            for (int r0 = 0; r0 < rows; r0 += chunkRows) {
+                int n = Math.min(chunkRows, rows - r0);
+                out.write(quantizeRows(f, cols, rowBytes, r0, n, amp, seed));
+            }
         }
     }
 
+    /** Random rows first..first+n-1 (each from its own seed, so a row is the same whatever the pooling), quantized. */
+    private static byte[] quantizeRows(Format f, int cols, long rowBytes, int first, int n, float amp, long seed) {
+        try (Arena arena = Arena.ofShared()) { // shared: worker threads quantize into it
+            MemorySegment quantized = arena.allocate(rowBytes * n, 64);
+            Parallel.forRange(n, (s, e) -> {
+                float[] row = new float[cols];
+                for (int i = s; i < e; i++) {
+                    SplittableRandom rr = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + first + i);
+                    for (int c = 0; c < cols; c++) row[c] = (float) (rr.nextDouble() * 2 - 1) * amp;
+                    f.quantize(row, 0, cols, quantized, i * rowBytes);
+                }
+            });
+            return quantized.toArray(ValueLayout.JAVA_BYTE);
+        }
+    }
 }

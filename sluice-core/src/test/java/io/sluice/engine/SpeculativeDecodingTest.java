@@ -10,6 +10,7 @@ import io.sluice.model.tokenizer.Tokenizer;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
@@ -194,6 +195,19 @@ class SpeculativeDecodingTest {
         draft.close();
     }
 
+    /** A copy that reaches the present goes on with the loop it found, for the whole draft. */
+    @Test
+    void promptLookupFollowsALoopPastThePresent() {
+        int[] out = new int[6];
+        assertEquals(6, NgramDrafter.lookup(new int[]{9, 7, 7, 7, 7}, 5, 6, out));
+        assertArrayEquals(new int[]{7, 7, 7, 7, 7, 7}, out);
+        assertEquals(5, NgramDrafter.lookup(new int[]{4, 1, 2, 3, 1, 2, 3, 1, 2}, 9, 5, out));
+        assertArrayEquals(new int[]{3, 1, 2, 3, 1}, Arrays.copyOf(out, 5));
+        assertEquals(3, NgramDrafter.lookup(REPEATED, REPEATED.length, 3, out), "a match far back: what followed it");
+        assertArrayEquals(new int[]{3, 4, 5}, Arrays.copyOf(out, 3));
+        assertEquals(0, NgramDrafter.lookup(new int[]{1, 2, 3, 4}, 4, 5, out), "no earlier occurrence: no guess");
+    }
+
     /** A prompt whose last bigram occurred 10 tokens earlier: prompt lookup offers 10 guesses. */
     private static final int[] REPEATED = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2};
 
@@ -353,6 +367,11 @@ class SpeculativeDecodingTest {
         assertEquals(0.010 * (1 + 1 / 16.0), t.seconds(2), 1e-9, "between 1 and the cold 5: the kernels' promise, not the cold figure");
         for (int i = 0; i < 300; i++) t.observe(1, 10_000_000L);
         assertEquals(0.010 * (1 + 4 / 16.0), t.seconds(5), 1e-9, "the cold figure is forgotten once stale");
+        DraftPolicy.StepTimes cold = new DraftPolicy.StepTimes(64);
+        cold.observe(1, 900_000_000L); // the first decode step, compiling; every later step guesses 8
+        for (int i = 0; i < 20; i++) cold.observe(9, 50_000_000L);
+        assertEquals(0.050, cold.seconds(1), 1e-9, "one token never costs more than nine measured since");
+        assertEquals(0.050, cold.seconds(2), 1e-9);
         for (int i = 0; i < 5; i++) t.observe(16, 40_000_000L);
         assertEquals(0.040 * (1 + 1 / 16.0), t.seconds(17), 1e-9, "beyond 16 rows each token costs 1/16 of a 16-row pass");
     }

@@ -116,6 +116,46 @@ class SelfMadeModelTest {
         }
     }
 
+    /**
+     * Past the row pool every token still has its own embedding and output row: copied rows tie
+     * tokens' logits exactly, and greedy decoding then parts between engines on the tie's order.
+     */
+    @ParameterizedTest
+    @CsvSource({"true", "false"})
+    void vocabularyRowsAreAllDistinctPastThePool(boolean tied) throws Exception {
+        int vocab = Synth.POOL_ROWS + 700;
+        Synth.Shape shape = new Synth.Shape("wide-vocab", "qwen2", 64, 1, 2, 1, 32, 96, Synth.Vocab.bpe("qwen2", vocab), 256,
+                1000000f, tied, null, java.util.Map.of());
+        Path file = dir.resolve("wide-" + tied + ".gguf");
+        Synth.write(shape, Synth.TypeSpec.parse("q4_0"), 5, file);
+        try (GGUFFile f = GGUFFile.open(file)) {
+            for (String name : tied ? List.of("token_embd.weight") : List.of("token_embd.weight", "output.weight")) {
+                io.sluice.gguf.TensorInfo t = f.requireTensor(name);
+                byte[] all = f.data(t).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                int rowBytes = all.length / vocab;
+                java.util.Set<java.nio.ByteBuffer> rows = new java.util.HashSet<>();
+                for (int r = 0; r < vocab; r++) rows.add(java.nio.ByteBuffer.wrap(all, r * rowBytes, rowBytes).slice());
+                assertEquals(vocab, rows.size(), name + ": rows copied from the pool");
+            }
+        }
+    }
+
+    /** A shape cut to its first layers, same seed and type, is the full model's prefix tensor for tensor: a draft sharing its weights. */
+    @org.junit.jupiter.api.Test
+    void firstLayersShareTheFullModelsWeights() throws Exception {
+        Synth.Shape full = small(Synth.shape("tinyllama-1.1b"));
+        Path a = dir.resolve("full.gguf"), b = dir.resolve("cut.gguf");
+        Synth.write(full, Synth.TypeSpec.parse("q4_0"), 9, a);
+        Synth.write(full.withLayers(2), Synth.TypeSpec.parse("q4_0"), 9, b);
+        try (GGUFFile f = GGUFFile.open(a); GGUFFile c = GGUFFile.open(b)) {
+            assertEquals(2, c.requireInt("llama.block_count"));
+            assertTrue(c.tensors().size() < f.tensors().size());
+            for (String name : c.tensors().keySet()) {
+                assertTrue(f.data(f.requireTensor(name)).mismatch(c.data(c.requireTensor(name))) < 0, name);
+            }
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void absurdBlockCountFailsClearlyBeforeAllocating() throws Exception {
         Path file = dir.resolve("tiny.gguf"), bad = dir.resolve("bad.gguf");
