@@ -186,8 +186,9 @@ public final class ChatFormat {
             if (choice.mode() == ToolChoice.Mode.NAMED) allowed = allowed.stream().filter(t -> t.name().equals(choice.function())).toList();
             String gbnf;
             try {
-                // tool choice auto is constrained only where the model was told to answer in the format's JSON
-                gbnf = !choice.forced() && !toolsInPrompt ? null
+                // tool choice auto binds where the model was told to answer in the generic format's JSON, and in the
+                // formats whose calls open with a marker from that marker on (the others return no grammar for it)
+                gbnf = !choice.forced() && !toolsInPrompt && toolFormat == ToolFormats.GENERIC ? null
                         : toolFormat.grammar(allowed, choice.parallel(), !choice.forced(), startInReasoning, ToolFormats.markers(tokenizer));
             } catch (GrammarException e) {
                 throw new InvalidToolsException("A tool's parameters cannot constrain its calls: " + e.getMessage(), e);

@@ -3,6 +3,7 @@ package io.sluice.chat;
 import io.sluice.Fixtures;
 import io.sluice.chat.output.ToolFormats;
 import io.sluice.grammar.GrammarCache;
+import io.sluice.grammar.GrammarMatcher;
 import io.sluice.model.Model;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -61,15 +62,28 @@ class ChatFormatTest {
     }
 
     @Test
-    void forcedCallsGetAGrammarAndAParserAutoOnlyAParser() {
+    void forcedCallsGetAGrammarAndAParserAutoBindsFromTheMarkerOn() {
         List<ChatMessage> user = List.of(ChatMessage.user("Weather in Oslo?"));
         ChatFormat.Prepared forced = hermes.prepare(user, TOOLS, ToolChoice.required(false), false, null);
         assertNotNull(forced.grammar());
         assertNotNull(forced.answer().parser());
         assertTrue(forced.prompt().contains("Tools: weather."), forced.prompt());
         ChatFormat.Prepared auto = hermes.prepare(user, TOOLS, ToolChoice.auto(true), false, null);
-        assertNull(auto.grammar(), "auto is not constrained where the template told the model about the tools");
         assertNotNull(auto.answer().parser());
+        // auto: free text, but from the marker on a call (here a literal: stories260K has no <tool_call> token)
+        var tok = model.tokenizer();
+        GrammarMatcher m = auto.grammar().newMatcher();
+        for (int t : tok.encode("Let me see. <tool_call>\n{\"name\": \"weather\", \"arguments\": {\"city\": \"OSLO\"}}\n</tool_call>", false, false)) {
+            assertTrue(m.accept(t), "free text, then the call");
+        }
+        assertTrue(m.canEnd(), "the answer may end with the call (or, parallel, go on with another)");
+        assertFalse(java.util.Arrays.stream(tok.encode(" Done.", false, false)).allMatch(m.copy()::accept), "no text after the calls");
+        GrammarMatcher prose = auto.grammar().newMatcher();
+        assertFalse(java.util.Arrays.stream(tok.encode("Let me see. <tool_call>\nIt is sunny.", false, false)).allMatch(prose::accept),
+                "after the marker, only a call");
+        GrammarMatcher free = auto.grammar().newMatcher();
+        for (int t : tok.encode("It is sunny in <Oslo> today.", false, false)) assertTrue(free.accept(t), "a free answer");
+        assertTrue(free.canEnd());
         ChatFormat.Prepared none = hermes.prepare(user, TOOLS, null, false, null);
         assertNull(none.grammar());
         assertNull(none.answer().parser(), "no tools offered, nothing to parse");

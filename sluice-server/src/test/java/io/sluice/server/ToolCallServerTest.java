@@ -2,6 +2,7 @@ package io.sluice.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.sluice.engine.GenerationRequest;
+import io.sluice.grammar.GrammarMatcher;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -68,10 +69,16 @@ class ToolCallServerTest {
         assertEquals("function", call.get("type").asText());
         assertEquals("get_weather", call.get("function").get("name").asText());
         assertEquals("{\"city\":\"Paris\"}", call.get("function").get("arguments").asText());
-        // the tools reached the template; tool_choice auto puts no grammar on the answer
+        // the tools reached the template; tool_choice auto binds the answer from the call's marker on
         String prompt = http.post("/apply-template", body("Weather in Paris?", "")).json().get("prompt").asText();
         assertTrue(prompt.contains("<tools>") && prompt.contains("get_weather"), prompt);
-        assertNull(engine.requests.getLast().grammar());
+        GrammarMatcher m = engine.requests.getLast().grammar().newMatcher();
+        for (byte b : ("I will check. " + CALL).getBytes(StandardCharsets.UTF_8)) assertTrue(m.accept(b & 0xFF), "the answer, byte by byte");
+        assertTrue(m.canEnd());
+        GrammarMatcher wrong = engine.requests.getLast().grammar().newMatcher();
+        boolean all = true;
+        for (byte b : CALL.replace("get_weather", "get_wether").getBytes(StandardCharsets.UTF_8)) all &= wrong.accept(b & 0xFF);
+        assertFalse(all, "a function that is not offered");
     }
 
     @Test

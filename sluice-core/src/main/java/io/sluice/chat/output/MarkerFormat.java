@@ -1,5 +1,6 @@
 package io.sluice.chat.output;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Predicate;
@@ -17,21 +18,25 @@ final class MarkerFormat implements ToolFormat {
     private final Predicate<String> matches;
     private final Supplier<ToolSyntax> syntax;
     private final String nameKey, argsKey;
+    /** The text that opens the calls (where tool_choice auto starts to bind them); null when they have none of their own. */
+    private final String opens;
     private final CallsGrammar grammar;
     private final IdSource ids;
 
-    MarkerFormat(String name, Predicate<String> matches, Supplier<ToolSyntax> syntax, String nameKey, String argsKey, CallsGrammar grammar) {
-        this(name, matches, syntax, nameKey, argsKey, grammar, IdSource.random());
+    MarkerFormat(String name, Predicate<String> matches, Supplier<ToolSyntax> syntax, String nameKey, String argsKey, String opens,
+                 CallsGrammar grammar) {
+        this(name, matches, syntax, nameKey, argsKey, opens, grammar, IdSource.random());
     }
 
-    MarkerFormat(String name, Predicate<String> matches, Supplier<ToolSyntax> syntax, String nameKey, String argsKey, CallsGrammar grammar,
-                 IdSource ids) {
+    MarkerFormat(String name, Predicate<String> matches, Supplier<ToolSyntax> syntax, String nameKey, String argsKey, String opens,
+                 CallsGrammar grammar, IdSource ids) {
         this.ids = ids;
         this.name = name;
         this.matches = matches;
         this.syntax = syntax;
         this.nameKey = nameKey;
         this.argsKey = argsKey;
+        this.opens = opens;
         this.grammar = grammar;
     }
 
@@ -52,9 +57,10 @@ final class MarkerFormat implements ToolFormat {
 
     @Override
     public String grammar(List<Tool> tools, boolean parallel, boolean allowText, boolean startInReasoning, UnaryOperator<String> tokens) {
-        if (allowText) return null;
-        String root = ToolGrammar.closeReasoning(startInReasoning) + grammar.root(parallel, tokens);
-        return ToolGrammar.join(root, List.of(ToolGrammar.calls(tools, nameKey, argsKey)));
+        List<List<String>> rules = new ArrayList<>(List.of(ToolGrammar.calls(tools, nameKey, argsKey)));
+        String calls = grammar.root(parallel, tokens);
+        if (allowText) return opens == null ? null : ToolGrammar.join(ToolGrammar.textThenCalls(opens, calls, rules), rules);
+        return ToolGrammar.join(ToolGrammar.closeReasoning(startInReasoning) + calls, rules);
     }
 
     @Override

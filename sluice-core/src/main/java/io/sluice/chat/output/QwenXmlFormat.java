@@ -52,14 +52,15 @@ final class QwenXmlFormat implements ToolFormat {
 
     @Override
     public String grammar(List<Tool> tools, boolean parallel, boolean allowText, boolean startInReasoning, UnaryOperator<String> t) {
-        if (allowText) return null;
         List<List<String>> rules = new ArrayList<>();
         List<String> functions = new ArrayList<>();
         for (int i = 0; i < tools.size(); i++) functions.add(function(tools.get(i), i, rules));
         rules.addFirst(List.of("sluice-function ::= " + String.join(" | ", functions)));
         rules.add(rawText());
         String block = "(" + t.apply(QwenXmlSyntax.OPEN) + " \"\\n\" sluice-function " + t.apply(QwenXmlSyntax.CLOSE) + ")";
-        return ToolGrammar.join(ToolGrammar.closeReasoning(startInReasoning) + ToolGrammar.repeat(block, parallel, "\"\\n\""), rules);
+        String calls = ToolGrammar.repeat(block, parallel, "\"\\n\"");
+        if (allowText) return ToolGrammar.join(ToolGrammar.textThenCalls(QwenXmlSyntax.OPEN, calls, rules), rules);
+        return ToolGrammar.join(ToolGrammar.closeReasoning(startInReasoning) + calls, rules);
     }
 
     /** The rule of one function's block (its parameters' rules added); returns the rule's name. */
@@ -115,13 +116,7 @@ final class QwenXmlFormat implements ToolFormat {
      * proper beginning of {@code /parameter>} and then, if anything, a character that leaves it.
      */
     static List<String> rawText() {
-        String tail = QwenXmlSyntax.END_PARAMETER.substring(1);
-        List<String> alts = new ArrayList<>();
-        for (int k = 0; k < tail.length(); k++) {
-            String leave = "([^" + tail.charAt(k) + "<] [^<]*)?";
-            alts.add(k == 0 ? leave : lit(tail.substring(0, k)) + " " + leave);
-        }
-        return List.of("sluice-raw ::= [^<]* (\"<\" sluice-raw-tail)*", "sluice-raw-tail ::= " + String.join(" | ", alts));
+        return ToolGrammar.textWithout("sluice-raw", QwenXmlSyntax.END_PARAMETER);
     }
 
     @Override

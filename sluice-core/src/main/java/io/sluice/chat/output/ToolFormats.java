@@ -20,24 +20,24 @@ public final class ToolFormats {
 
     /** Mistral v3+ (Mistral-7B-Instruct-v0.3, Small, Nemo, Devstral). */
     public static final ToolFormat MISTRAL = new MarkerFormat("mistral", s -> s.contains("[TOOL_CALLS]"),
-            () -> new ListSyntax("[TOOL_CALLS]"), "name", "arguments",
+            () -> new ListSyntax("[TOOL_CALLS]"), "name", "arguments", "[TOOL_CALLS]",
             (parallel, t) -> t.apply("[TOOL_CALLS]") + " \"[\" " + repeat("sluice-call", parallel, "\", \"") + " \"]\"",
             IdSource.nineAlphanumeric());
 
     /** Granite 3.x. */
     public static final ToolFormat GRANITE = new MarkerFormat("granite", s -> s.contains("<|tool_call|>"),
-            () -> new ListSyntax("<|tool_call|>"), "name", "arguments",
+            () -> new ListSyntax("<|tool_call|>"), "name", "arguments", "<|tool_call|>",
             (parallel, t) -> t.apply("<|tool_call|>") + " \"[\" " + repeat("sluice-call", parallel, "\", \"") + " \"]\"");
 
     /** Llama 3.1, 3.2, 3.3 (JSON calls, the python tag). */
     public static final ToolFormat LLAMA3 = new MarkerFormat("llama3", s -> s.contains("<|python_tag|>")
             || (s.contains("<|start_header_id|>") && s.contains("\"parameters\"")),
-            Llama3Syntax::new, "name", "parameters",
+            Llama3Syntax::new, "name", "parameters", null,
             (parallel, t) -> repeat("sluice-call", parallel, "\"; \""));
 
     /** Hermes 2 Pro / 3, Qwen2.5, QwQ, Qwen3 (and the many templates that copied them). */
     public static final ToolFormat HERMES = new MarkerFormat("hermes", s -> s.contains("<tool_call>"),
-            HermesSyntax::new, "name", "arguments",
+            HermesSyntax::new, "name", "arguments", HermesSyntax.OPEN,
             (parallel, t) -> {
                 String block = "(" + t.apply(HermesSyntax.OPEN) + " \"\\n\" sluice-call \"\\n\" " + t.apply(HermesSyntax.CLOSE) + ")";
                 return repeat(block, parallel, "\"\\n\"");

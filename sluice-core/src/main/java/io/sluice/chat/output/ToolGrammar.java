@@ -114,6 +114,37 @@ final class ToolGrammar {
         return startInReasoning ? lit(MarkerParser.THINK_CLOSE + "\n\n") + " " : "";
     }
 
+    /**
+     * Under tool_choice auto: free text, then maybe the calls, which open with marker. The calls' grammar
+     * binds from the marker on (what llama.cpp's lazy grammars do, here as one grammar); the text before it
+     * is anything that does not contain the marker. Returns the root; adds the text's rules.
+     */
+    static String textThenCalls(String marker, String calls, List<List<String>> rules) {
+        rules.add(textWithout("sluice-text", marker));
+        return "sluice-text (" + calls + ")?";
+    }
+
+    /** Rules of {@code rule}: any text that does not contain marker (whose first character does not recur in it). */
+    static List<String> textWithout(String rule, String marker) {
+        char first = marker.charAt(0);
+        String tail = marker.substring(1), f = classChar(first);
+        if (tail.indexOf(first) >= 0) throw new IllegalArgumentException("the marker's first character recurs in it: " + marker);
+        List<String> alts = new ArrayList<>();
+        for (int k = 0; k < tail.length(); k++) {
+            // the marker's first k characters after `first`, then (maybe) one that is neither the next nor `first`
+            String leave = "([^" + classChar(tail.charAt(k)) + f + "] [^" + f + "]*)?";
+            alts.add(k == 0 ? leave : lit(tail.substring(0, k)) + " " + leave);
+        }
+        return List.of(rule + " ::= [^" + f + "]* (" + lit(String.valueOf(first)) + " " + rule + "-tail)*",
+                rule + "-tail ::= " + String.join(" | ", alts));
+    }
+
+    /** c inside a GBNF character class. */
+    private static String classChar(char c) {
+        return Character.isLetterOrDigit(c) || c == '<' || c == '>' || c == '_' || c == '|' || c == '/' || c == ' ' ? String.valueOf(c)
+                : String.format("\\x%02X", (int) c);
+    }
+
     /** One call, or with parallel one or more separated by sep. */
     static String repeat(String one, boolean parallel, String sep) {
         return parallel ? one + " (" + sep + " " + one + ")*" : one;

@@ -51,7 +51,7 @@ class ForcedCallSamplingTest {
         List<byte[]> toks = new ArrayList<>();
         toks.add(new byte[]{'\n'});
         for (int b = 0x20; b < 0x7f; b++) toks.add(new byte[]{(byte) b});
-        for (String s : new String[]{"<tool_call>", "</tool_call>", "<function=", "</function>", "<parameter=", "\n</parameter>\n", "</parameter>",
+        for (String s : new String[]{"<tool_call>", "</tool_call>", "[TOOL_CALLS]", "<|tool_call|>", "<function=", "</function>", "<parameter=", "\n</parameter>\n", "</parameter>",
                 ">>>", "order", "cancel", "<|START_ACTION|>", "<|END_ACTION|>", "\"tool_call_id\": \"", "\"tool_name\": ", "\"parameters\": ",
                 "\": ", ", \"", "\"}", "}]", "null", "true", "false", "é", "日本"}) {
             toks.add(s.getBytes(StandardCharsets.UTF_8));
@@ -62,10 +62,13 @@ class ForcedCallSamplingTest {
 
     /** A random walk until the grammar ends; half the time the longest allowed token, so values stay short. */
     static String sample(TokenGrammar tg, List<byte[]> toks, SplittableRandom rng) {
+        return sample(tg.newMatcher(), toks, rng, new ByteArrayOutputStream());
+    }
+
+    /** {@link #sample(TokenGrammar, List, SplittableRandom)} going on from m, whose text so far is out. */
+    static String sample(GrammarMatcher m, List<byte[]> toks, SplittableRandom rng, ByteArrayOutputStream out) {
         int eos = toks.size() - 1;
-        GrammarMatcher m = tg.newMatcher();
-        long[] mask = new long[tg.maskWords()];
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        long[] mask = new long[m.grammar().maskWords()];
         for (int step = 0; step < 4000; step++) {
             if (m.isTerminated()) break;
             m.fillMask(mask);
@@ -123,6 +126,53 @@ class ForcedCallSamplingTest {
                 }
             }
             assertTrue(calls >= 48 && orders >= 24, f.name() + ": " + calls + " calls, " + orders + " orders");
+        }
+    }
+
+    /**
+     * tool_choice auto: a free answer of random words, the marker, then a random walk. The marker must be
+     * allowed after any text, and what follows it must parse back as the words and one valid call.
+     */
+    @Test
+    void autoAnswersThatOpenACallParseAndValidate() {
+        List<byte[]> toks = vocabulary();
+        BitSet eog = new BitSet();
+        eog.set(toks.size() - 1);
+        TokenVocabulary vocab = TokenVocabulary.of(toks.toArray(new byte[0][]), eog);
+        SplittableRandom rng = new SplittableRandom(5);
+        String words = "abcdefghij <>[]|.";
+        Map<ToolFormat, String> markers = Map.of(ToolFormats.HERMES, "<tool_call>", ToolFormats.QWEN3_CODER, "<tool_call>",
+                ToolFormats.MISTRAL, "[TOOL_CALLS]", ToolFormats.GRANITE, "<|tool_call|>");
+        for (Map.Entry<ToolFormat, String> e : markers.entrySet()) {
+            ToolFormat f = e.getKey();
+            TokenGrammar tg = TokenGrammar.compile(Grammar.parseGbnf(f.grammar(TOOLS, false, true, false, ToolGrammar::lit)), vocab);
+            int marker = -1;
+            for (int t = 0; t < toks.size(); t++) if (new String(toks.get(t), StandardCharsets.UTF_8).equals(e.getValue())) marker = t;
+            for (int k = 0; k < 16; k++) {
+                GrammarMatcher m = tg.newMatcher();
+                ByteArrayOutputStream out = new ByteArrayOutputStream();
+                for (int i = rng.nextInt(12); i > 0; i--) {
+                    byte b = (byte) words.charAt(rng.nextInt(words.length()));
+                    int tok = toks.indexOf(toks.stream().filter(x -> x.length == 1 && x[0] == b).findFirst().orElseThrow());
+                    assertTrue(m.accept(tok), f.name() + ": free text '" + out + "' then '" + (char) b + "'");
+                    out.write(b);
+                }
+                String free = out.toString(StandardCharsets.UTF_8);
+                assertTrue(m.canEnd(), f.name() + ": a free answer may end: '" + free + "'");
+                assertTrue(m.accept(marker), f.name() + ": the marker after '" + free + "'");
+                out.writeBytes(toks.get(marker));
+                String text = sample(m, toks, rng, out);
+                OutputParser p = f.parser(TOOLS, false, false, IdSource.counting());
+                ChatOutput parsed = new ChatOutput();
+                parsed.addAll(p.push(text));
+                parsed.addAll(p.finish());
+                String what = f.name() + ":\n" + text;
+                assertEquals(1, parsed.calls().size(), what);
+                assertEquals(free.strip(), parsed.content() == null ? "" : parsed.content().strip(), what);
+                OutputDelta.Call c = parsed.calls().getFirst();
+                List<String> errors = JsonValidator.errors(SCHEMAS.get(c.name()), c.arguments());
+                assertTrue(errors.isEmpty(), what + "\narguments " + c.arguments() + " -> " + errors);
+            }
         }
     }
 

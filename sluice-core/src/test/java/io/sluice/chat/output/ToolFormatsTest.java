@@ -127,6 +127,29 @@ class ToolFormatsTest {
         }
     }
 
+    /** tool_choice auto: any text without the marker, then maybe calls that must be valid from the marker on. */
+    @Test
+    void autoBindsTheCallsFromTheirMarkerOn() {
+        Map<String, String> markers = Map.of("hermes", "<tool_call>", "mistral", "[TOOL_CALLS]", "granite", "<|tool_call|>", "qwen3-coder", "<tool_call>");
+        for (String[] c : CALLS) {
+            String marker = markers.get(c[0]);
+            if (marker == null) continue;
+            String g = byName(c[0]).grammar(TOOLS, false, true, false, LITERAL);
+            String call = c[1];
+            for (String free : List.of("", "Paris is sunny.", "a < b and [x] | y", "<tool", "[TOOL", "<|tool_", "<<tool_call", "[[TOOL_CALLS",
+                    "<think>\nI know this.\n</think>\n\nIt is 20 degrees.", "日本 é\n\n")) {
+                assertTrue(matches(g, free), c[0] + ": a free answer " + free);
+                assertTrue(matches(g, free + call), c[0] + ": a call after " + free);
+                assertFalse(matches(g, free + call.replace("celsius", "kelvin")), c[0] + ": from the marker on, the schema binds");
+                assertFalse(matches(g, free + call.replace("get_weather", "get_wether")), c[0] + ": only offered functions");
+            }
+            assertFalse(matches(g, "see " + marker + " here"), c[0] + ": the marker opens a call, it is not text");
+            assertFalse(matches(g, call + " and some words"), c[0] + ": the answer ends with the calls");
+            String both = marker.equals("<tool_call>") ? call + "\n" + call : call.replace("}}]", "}}, " + call.substring(call.indexOf("[{") + 1));
+            assertTrue(matches(byName(c[0]).grammar(TOOLS, true, true, false, LITERAL), "Both: " + both), c[0] + ": parallel " + both);
+        }
+    }
+
     @Test
     void grammarVariants() {
         String hermes = ToolFormats.HERMES.grammar(TOOLS, true, false, true, LITERAL);
@@ -142,8 +165,8 @@ class ToolFormatsTest {
         assertTrue(matches(generic, "{\"response\": \"Hello\"}"));
         assertTrue(matches(generic, "{\"tool_calls\": [{\"name\": \"search\", \"arguments\": {}}]}"));
         assertFalse(matches(generic, "Hello"));
-        // the marker formats do not constrain auto
-        assertEquals(null, ToolFormats.HERMES.grammar(TOOLS, false, true, false, LITERAL));
+        // Llama 3's calls have no marker of their own: nothing says where one begins, so auto stays free
+        assertEquals(null, ToolFormats.LLAMA3.grammar(TOOLS, false, true, false, LITERAL));
         // a parameter schema the grammar cannot express is refused, naming the keyword
         GrammarException e = assertThrows(GrammarException.class, () -> ToolFormats.HERMES.grammar(
                 List.of(new ToolFormat.Tool("f", parse("{\"type\": \"object\", \"not\": {}}"))), false, false, false, LITERAL));
