@@ -148,6 +148,8 @@ class NativeKernelsTest {
             for (int rows : new int[]{40, 64}) {
                 for (int n : new int[]{1, 70}) checkExact(type, rows, n, false, rows == 40);
             }
+            // 1000 rows: the threads' ranges hold several groups, which one-token kernels may read side by side
+            for (int n : new int[]{1, 2}) checkExact(type, 1000, n, false, true);
         }
     }
 
