@@ -272,10 +272,13 @@ class ServeProcessIT {
         long sent = System.nanoTime();
         sigterm();
         boolean saw503 = false, refused = false;
+        // /health first, until it says draining: a late request sent before the signal lands would be queued
+        // behind the streams and hold this loop for the whole drain
         while (proc.isAlive() && !(saw503 && refused)) {
             try {
                 Response h = request("GET", "/health", null);
                 if (h.status() == 503 && h.body().contains("draining")) saw503 = true;
+                if (!saw503) continue;
                 Response r = request("POST", "/v1/completions", "{\"prompt\":\"late\",\"max_tokens\":2}");
                 if (r.status() == 503 && r.body().contains("shutting_down")) refused = true;
             } catch (IOException closedAlready) {
