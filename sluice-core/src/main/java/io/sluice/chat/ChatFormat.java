@@ -184,20 +184,24 @@ public final class ChatFormat {
         if (choice != null) {
             List<ToolFormat.Tool> allowed = offered;
             if (choice.mode() == ToolChoice.Mode.NAMED) allowed = allowed.stream().filter(t -> t.name().equals(choice.function())).toList();
+            // A marker format's auto grammar only guards calls the model may not make: one the tools' schemas
+            // cannot give leaves the answer free (as before it existed) instead of refusing the request.
+            boolean optional = !choice.forced() && !toolsInPrompt;
             String gbnf;
             try {
                 // tool choice auto binds where the model was told to answer in the generic format's JSON, and in the
                 // formats whose calls open with a marker from that marker on (the others return no grammar for it)
-                gbnf = !choice.forced() && !toolsInPrompt && toolFormat == ToolFormats.GENERIC ? null
+                gbnf = optional && toolFormat == ToolFormats.GENERIC ? null
                         : toolFormat.grammar(allowed, choice.parallel(), !choice.forced(), startInReasoning, ToolFormats.markers(tokenizer));
             } catch (GrammarException e) {
-                throw new InvalidToolsException("A tool's parameters cannot constrain its calls: " + e.getMessage(), e);
+                if (!optional) throw new InvalidToolsException("A tool's parameters cannot constrain its calls: " + e.getMessage(), e);
+                gbnf = null;
             }
             if (gbnf != null) {
                 try {
                     grammar = grammars.gbnf(gbnf);
                 } catch (GrammarException e) {
-                    throw new InvalidToolsException("The tools' call grammar is not usable: " + e.getMessage(), e);
+                    if (!optional) throw new InvalidToolsException("The tools' call grammar is not usable: " + e.getMessage(), e);
                 }
             }
         }

@@ -84,6 +84,10 @@ class ChatFormatTest {
         GrammarMatcher free = auto.grammar().newMatcher();
         for (int t : tok.encode("It is sunny in <Oslo> today.", false, false)) assertTrue(free.accept(t), "a free answer");
         assertTrue(free.canEnd());
+        // a schema no grammar can express: auto answers free, as before it had a grammar; required is refused
+        List<Map<String, Object>> inexpressible = List.of(ChatFormat.tool("f", null, Map.of("type", "object", "not", Map.of())));
+        assertNull(hermes.prepare(user, inexpressible, ToolChoice.auto(true), false, null).grammar());
+        assertThrows(ChatFormat.InvalidToolsException.class, () -> hermes.prepare(user, inexpressible, ToolChoice.required(true), false, null));
         ChatFormat.Prepared none = hermes.prepare(user, TOOLS, null, false, null);
         assertNull(none.grammar());
         assertNull(none.answer().parser(), "no tools offered, nothing to parse");
