@@ -60,6 +60,13 @@ class ForcedCallSamplingTest {
         return toks;
     }
 
+    /** toks as a grammar vocabulary, the last one ending the generation. */
+    static TokenVocabulary tokenVocabulary(List<byte[]> toks) {
+        BitSet eog = new BitSet();
+        eog.set(toks.size() - 1);
+        return TokenVocabulary.of(toks.toArray(new byte[0][]), eog);
+    }
+
     /** A random walk until the grammar ends; half the time the longest allowed token, so values stay short. */
     static String sample(TokenGrammar tg, List<byte[]> toks, SplittableRandom rng) {
         return sample(tg.newMatcher(), toks, rng, new ByteArrayOutputStream());
@@ -95,9 +102,7 @@ class ForcedCallSamplingTest {
     @Test
     void everySampledForcedCallParsesAndValidates() {
         List<byte[]> toks = vocabulary();
-        BitSet eog = new BitSet();
-        eog.set(toks.size() - 1);
-        TokenVocabulary vocab = TokenVocabulary.of(toks.toArray(new byte[0][]), eog);
+        TokenVocabulary vocab = tokenVocabulary(toks);
         SplittableRandom rng = new SplittableRandom(11);
         for (ToolFormat f : List.of(ToolFormats.QWEN3_CODER, ToolFormats.FUNCTIONARY_V3_2, ToolFormats.FUNCTIONARY_V3_1, ToolFormats.COMMAND_R7B)) {
             int calls = 0, orders = 0;
@@ -136,9 +141,7 @@ class ForcedCallSamplingTest {
     @Test
     void autoAnswersThatOpenACallParseAndValidate() {
         List<byte[]> toks = vocabulary();
-        BitSet eog = new BitSet();
-        eog.set(toks.size() - 1);
-        TokenVocabulary vocab = TokenVocabulary.of(toks.toArray(new byte[0][]), eog);
+        TokenVocabulary vocab = tokenVocabulary(toks);
         SplittableRandom rng = new SplittableRandom(5);
         String words = "abcdefghij <>[]|.";
         Map<ToolFormat, String> markers = Map.of(ToolFormats.HERMES, "<tool_call>", ToolFormats.QWEN3_CODER, "<tool_call>",
