@@ -187,7 +187,7 @@ public final class Matrix {
                     } else {
                         // Anonymous mmap, not Arena.allocate: that counts against -XX:MaxDirectMemorySize, whose
                         // default is the heap limit, so any model whose copies outgrew -Xmx failed its first pass.
-                        MemorySegment dst = ZeroPages.allocate(Arena.ofAuto(), bytes);
+                        MemorySegment dst = ZeroPages.allocateStreamed(Arena.ofAuto(), bytes);
                         int groups = (rows + NativeKernels.GROUP_ROWS - 1) / NativeKernels.GROUP_ROWS;
                         Parallel.forRange(groups, (s, e) -> NativeKernels.repack(format.type(), data, rowBytes, rows, cols, s, e, dst));
                         packed = dst;
