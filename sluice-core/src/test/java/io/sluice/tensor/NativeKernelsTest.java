@@ -153,6 +153,36 @@ class NativeKernelsTest {
         }
     }
 
+    @ParameterizedTest
+    @MethodSource("nativeFormats")
+    void decodeOnWholeGroupsMatchesTheOneGroupTile(GGMLType type) {
+        // At one or two tokens a range of whole groups may go several groups side by side (SL_X16G_KERNEL);
+        // 15 rows of a group (a cut group) always take the one-group tile. Each row must be the same float
+        // either way: 10 groups (4 + 3 + 3 side by side), every group's first 15 rows compared exactly.
+        Assumptions.assumeTrue(Formats.of(type).nativeKernel().interleaved());
+        int g = NativeKernels.GROUP_ROWS, groups = 10, rows = g * groups, cols = 768;
+        try (Arena arena = Arena.ofShared()) {
+            Matrix m = randomBlocks(type, rows, cols, 21, arena);
+            MemorySegment packed = m.nativeRoute();
+            assertTrue(packed != null && packed != MemorySegment.NULL, type + ": no interleaved copy");
+            long stride = NativeKernels.activationBytes(type, cols);
+            MemorySegment act = arena.allocate(stride * 2, 64);
+            for (int level : new int[]{3, 2, 1}) {
+                if (NativeKernels.setLevel(level) != level) continue;
+                for (int n = 1; n <= 2; n++) {
+                    NativeKernels.quantize(type, randomActivations(n, cols, 22), cols, 0, n, act, stride);
+                    float[] whole = new float[n * rows], tile = new float[n * rows];
+                    NativeKernels.matmulPacked(type, packed, 0, rows, cols, act, stride, n, whole, rows);
+                    for (int k = 0; k < groups; k++) NativeKernels.matmulPacked(type, packed, g * k, g * k + g - 1, cols, act, stride, n, tile, rows);
+                    for (int t = 0; t < n; t++)
+                        for (int r = 0; r < rows; r++)
+                            if (r % g != g - 1) assertEquals(tile[t * rows + r], whole[t * rows + r], 0f, type + " level " + level + ", " + n + " tokens, row " + r + " token " + t);
+                    assertTrue(norm(whole) > 0);
+                }
+            }
+        }
+    }
+
     private static void checkExact(GGMLType type, int rows, int n, boolean fileRows, boolean randomBlocks) {
         int cols = 768;
         try (Arena arena = Arena.ofShared()) {
