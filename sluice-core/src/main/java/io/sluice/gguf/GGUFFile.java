@@ -61,6 +61,8 @@ public final class GGUFFile implements AutoCloseable {
     private final Map<String, TensorInfo> tensors;
     private final long alignment;
     private final long dataOffset;
+    /** Whether the mapping was advised to take 2 MiB pages ({@link HugeMapping}). */
+    private boolean hugePages;
 
     private GGUFFile(Path path, Arena arena, MemorySegment file, int version, Map<String, GGUFValue> metadata,
                      Map<String, TensorInfo> tensors, long alignment, long dataOffset) {
@@ -97,7 +99,10 @@ public final class GGUFFile implements AutoCloseable {
             try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
                 seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
             }
-            return parse(path, arena, seg, heapBudget);
+            boolean huge = HugeMapping.advise(seg); // 2 MiB pages for what is faulted in from now on (the experts' stream)
+            GGUFFile f = parse(path, arena, seg, heapBudget);
+            f.hugePages = huge;
+            return f;
         } catch (NoSuchFileException e) {
             arena.close();
             throw new GGUFException(path + ": file not found", e);
@@ -381,6 +386,11 @@ public final class GGUFFile implements AutoCloseable {
             throw new IllegalArgumentException("tensor '" + t.name() + "' does not lie in " + path);
         }
         return file.asSlice(dataOffset + t.offset(), size);
+    }
+
+    /** Whether the mapping was advised to take 2 MiB pages (see {@link HugeMapping}). */
+    boolean hugePagesAdvised() {
+        return hugePages;
     }
 
     @Override
